@@ -1,0 +1,82 @@
+# SPDX-License-Identifier: MIT
+#
+# Build out-of-tree kernel modules through Kbuild, once per kernel.
+#
+# ktlsaccel_find_kernels(<var>)
+#   Sets <var> to the kernel versions to build for: KTLSACCEL_KERNELS if the
+#   user gave it (-DKTLSACCEL_KERNELS="6.1.0-56-amd64;..."), otherwise every
+#   /lib/modules/<version>/build that holds a kernel build tree.
+#
+# ktlsaccel_add_kmod(<name> <source-dir>)
+#   For each kernel version V, copies <source-dir> into
+#   ${CMAKE_BINARY_DIR}/kmod/V/<name>/ and runs Kbuild there, producing
+#   ${CMAKE_BINARY_DIR}/kmod/V/<name>.ko. Adds the target <name>-kmod that
+#   builds them all (part of ALL).
+
+set(KTLSACCEL_KERNEL_MODULES_DIR "/lib/modules" CACHE PATH
+	"Where the kernels' module trees (<version>/build) live")
+
+function(ktlsaccel_find_kernels out)
+	if(DEFINED KTLSACCEL_KERNELS AND NOT "${KTLSACCEL_KERNELS}" STREQUAL "")
+		set(${out} ${KTLSACCEL_KERNELS} PARENT_SCOPE)
+		return()
+	endif()
+	file(GLOB makefiles LIST_DIRECTORIES false
+		"${KTLSACCEL_KERNEL_MODULES_DIR}/*/build/Makefile")
+	set(versions "")
+	foreach(mf IN LISTS makefiles)
+		get_filename_component(build "${mf}" DIRECTORY)
+		get_filename_component(vdir "${build}" DIRECTORY)
+		get_filename_component(v "${vdir}" NAME)
+		list(APPEND versions "${v}")
+	endforeach()
+	list(SORT versions COMPARE NATURAL)
+	if(versions STREQUAL "")
+		message(WARNING
+			"ktlsaccel: no kernel headers found under "
+			"${KTLSACCEL_KERNEL_MODULES_DIR}/*/build, so the kernel module "
+			"will not be built (the userspace parts still are).\n"
+			"Fix: run 'sudo scripts/install-deps.sh' (or install "
+			"linux-headers-$(uname -r)) and configure again, or point "
+			"-DKTLSACCEL_KERNELS=<version;...> at kernels that have headers.")
+	else()
+		message(STATUS "ktlsaccel: building the kernel module for: ${versions}")
+	endif()
+	set(${out} ${versions} PARENT_SCOPE)
+endfunction()
+
+function(ktlsaccel_add_kmod name srcdir)
+	if(NOT EXISTS "${srcdir}/Kbuild")
+		message(STATUS "ktlsaccel: ${srcdir} has no Kbuild file yet; skipping ${name}.ko")
+		return()
+	endif()
+	file(GLOB uapi_headers CONFIGURE_DEPENDS "${PROJECT_SOURCE_DIR}/uapi/linux/*.h")
+	file(GLOB_RECURSE sources CONFIGURE_DEPENDS
+		RELATIVE "${srcdir}"
+		"${srcdir}/*.c" "${srcdir}/*.h" "${srcdir}/Kbuild" "${srcdir}/Makefile")
+	set(all_outputs "")
+	foreach(kver IN LISTS KTLSACCEL_KERNELS)
+		set(kdir "${KTLSACCEL_KERNEL_MODULES_DIR}/${kver}/build")
+		set(objdir "${CMAKE_BINARY_DIR}/kmod/${kver}/${name}")
+		set(ko "${CMAKE_BINARY_DIR}/kmod/${kver}/${name}.ko")
+		set(copy_cmds "")
+		set(deps "")
+		foreach(f IN LISTS sources)
+			list(APPEND copy_cmds COMMAND ${CMAKE_COMMAND} -E copy_if_different
+				"${srcdir}/${f}" "${objdir}/${f}")
+			list(APPEND deps "${srcdir}/${f}")
+		endforeach()
+		add_custom_command(
+			OUTPUT "${ko}"
+			COMMAND ${CMAKE_COMMAND} -E make_directory "${objdir}"
+			${copy_cmds}
+			COMMAND make -C "${kdir}" M="${objdir}"
+				KTLSACCEL_UAPI=${PROJECT_SOURCE_DIR}/uapi modules
+			COMMAND ${CMAKE_COMMAND} -E copy "${objdir}/${name}.ko" "${ko}"
+			DEPENDS ${deps} ${uapi_headers}
+			COMMENT "Kbuild: ${name}.ko for ${kver}"
+			VERBATIM)
+		list(APPEND all_outputs "${ko}")
+	endforeach()
+	add_custom_target(${name}-kmod ALL DEPENDS ${all_outputs})
+endfunction()
