@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fault injection, for testing what kTLS and applications do when the
+ * "card" misbehaves. All knobs are module parameters writable at run time
+ * (/sys/module/ktlsaccel/parameters/fault_*) and read locklessly on the
+ * request path.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/random.h>
+#include <linux/string.h>
+
+#include "fault.h"
+#include "queue.h"
+
+#define FAULT_RATE_SCALE 1000000
+
+static unsigned int fault_rate;
+module_param(fault_rate, uint, 0644);
+MODULE_PARM_DESC(fault_rate,
+		 "Fail this many requests per million (default 0: none)");
+
+static int fault_errno = EBADMSG;
+
+static int fault_errno_set(const char *val, const struct kernel_param *kp)
+{
+	int err, v;
+
+	err = kstrtoint(val, 0, &v);
+	if (err)
+		return err;
+	if (v < 0)
+		v = -v;
+	/*
+	 * Only errors a real engine reports: EBADMSG (authentication failed)
+	 * and EIO (the device failed). Anything else would exercise error
+	 * paths no caller is written for.
+	 */
+	if (v != EBADMSG && v != EIO)
+		return -EINVAL;
+	WRITE_ONCE(*(int *)kp->arg, v);
+	return 0;
+}
+
+static const struct kernel_param_ops fault_errno_ops = {
+	.set = fault_errno_set,
+	.get = param_get_int,
+};
+module_param_cb(fault_errno, &fault_errno_ops, &fault_errno, 0644);
+MODULE_PARM_DESC(fault_errno, "Error of injected failures: 74 (EBADMSG, default) or 5 (EIO)");
+
+enum { FAULT_DECRYPT = 1, FAULT_ENCRYPT = 2 };
+static const char * const fault_ops_names[] = {
+	[FAULT_DECRYPT] = "decrypt",
+	[FAULT_ENCRYPT] = "encrypt",
+	[FAULT_DECRYPT | FAULT_ENCRYPT] = "both",
+};
+static int fault_ops = FAULT_DECRYPT;
+
+static int fault_ops_set(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(fault_ops_names, val);
+
+	if (i <= 0)
+		return -EINVAL;
+	WRITE_ONCE(fault_ops, i);
+	return 0;
+}
+
+static int fault_ops_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", fault_ops_names[READ_ONCE(fault_ops)]);
+}
+
+static const struct kernel_param_ops fault_ops_ops = {
+	.set = fault_ops_set,
+	.get = fault_ops_get,
+};
+module_param_cb(fault_ops, &fault_ops_ops, NULL, 0644);
+MODULE_PARM_DESC(fault_ops, "Which requests fault_rate applies to: decrypt (default), encrypt, both");
+
+static unsigned int fault_delay_us;
+module_param(fault_delay_us, uint, 0644);
+MODULE_PARM_DESC(fault_delay_us, "Added latency of every queued request, in microseconds");
+
+static int fault_stall_queue = -1;
+
+static int fault_stall_set(const char *val, const struct kernel_param *kp)
+{
+	int err, v;
+
+	err = kstrtoint(val, 0, &v);
+	if (err)
+		return err;
+	if (v < -1)
+		return -EINVAL;
+	WRITE_ONCE(fault_stall_queue, v);
+	/* Let the queue that was stalled see that it may run again. */
+	ktlsaccel_engine_kick();
+	return 0;
+}
+
+static const struct kernel_param_ops fault_stall_ops = {
+	.set = fault_stall_set,
+	.get = param_get_int,
+};
+module_param_cb(fault_stall_queue, &fault_stall_ops, &fault_stall_queue, 0644);
+MODULE_PARM_DESC(fault_stall_queue,
+		 "Index of a queue whose worker stops taking requests (-1: none)");
+
+int ktlsaccel_fault_error(bool encrypt)
+{
+	unsigned int rate = READ_ONCE(fault_rate);
+
+	if (likely(!rate))
+		return 0;
+	if (!(READ_ONCE(fault_ops) & (encrypt ? FAULT_ENCRYPT : FAULT_DECRYPT)))
+		return 0;
+	if (get_random_u32_below(FAULT_RATE_SCALE) >= rate)
+		return 0;
+	return -READ_ONCE(fault_errno);
+}
+
+u64 ktlsaccel_fault_delay_ns(void)
+{
+	return (u64)READ_ONCE(fault_delay_us) * NSEC_PER_USEC;
+}
+
+bool ktlsaccel_fault_stalled(unsigned int index)
+{
+	return READ_ONCE(fault_stall_queue) == (int)index;
+}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ktlsaccel: an asynchronous multi-queue AEAD engine for kernel TLS.
+ *
+ * The module registers gcm(aes), rfc7539(chacha20,poly1305) and ccm(aes)
+ * as asynchronous algorithms at a priority above the CPU implementations,
+ * so kTLS (and every other crypto API user) sends its records through a
+ * model of a deep-pipeline accelerator: several queues, bounded rings,
+ * backlog, modelled latency and throughput, counters and fault injection.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+
+#include "aead.h"
+#include "debugfs.h"
+#include "queue.h"
+
+static int __init ktlsaccel_init(void)
+{
+	int ret;
+
+	ret = ktlsaccel_engine_init();
+	if (ret)
+		return ret;
+
+	/* Last: from here on the algorithms can be used (and are tested). */
+	ret = ktlsaccel_aead_register();
+	if (ret)
+		goto err_engine;
+
+	ktlsaccel_debugfs_init();
+	pr_info("loaded\n");
+	return 0;
+
+err_engine:
+	ktlsaccel_engine_exit();
+	return ret;
+}
+
+static void __exit ktlsaccel_exit(void)
+{
+	ktlsaccel_debugfs_exit();
+	ktlsaccel_aead_unregister();
+	ktlsaccel_engine_exit();
+	pr_info("unloaded\n");
+}
+
+module_init(ktlsaccel_init);
+module_exit(ktlsaccel_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Asynchronous multi-queue AEAD engine for kernel TLS");
+MODULE_AUTHOR("The ktlsaccel authors");
+/*
+ * No MODULE_ALIAS_CRYPTO(): the engine takes over every user of these
+ * algorithms, so it runs only where an administrator loaded it, never
+ * because someone asked the crypto API for gcm(aes).
+ */

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _KTLSACCEL_STATS_H
+#define _KTLSACCEL_STATS_H
+
+#include <linux/atomic.h>
+#include <linux/list.h>
+#include <linux/sched.h>
+#include <linux/types.h>
+
+/* Bucket i counts requests that took [2^i, 2^(i+1)) microseconds (0: < 2). */
+#define KTLSACCEL_LAT_BUCKETS 24
+
+/*
+ * Counters of one queue or one flow. Atomics rather than a lock: they are
+ * bumped by submitters on any CPU and by the queue's worker, and read by
+ * debugfs (later netlink) without stopping either.
+ *
+ * Invariant once idle: submitted == completed + errors, in_flight == 0.
+ * Requests refused with -ENOSPC are counted as rejected, not submitted.
+ */
+struct ktlsaccel_counters {
+	atomic64_t submitted;
+	atomic64_t completed;	/* finished with 0 */
+	atomic64_t errors;	/* finished with an error */
+	atomic64_t backlogged;	/* accepted with -EBUSY */
+	atomic64_t rejected;	/* refused with -ENOSPC */
+	atomic64_t inlined;	/* run in the caller's context */
+	atomic64_t faults;	/* errors injected by fault.c */
+	atomic64_t bytes;	/* cryptlen of finished requests */
+	atomic_t in_flight;
+	atomic_t max_in_flight;
+	atomic64_t latency[KTLSACCEL_LAT_BUCKETS];
+};
+
+/* A plain copy of the counters, for reporting. */
+struct ktlsaccel_stats {
+	u64 submitted, completed, errors, backlogged, rejected, inlined;
+	u64 faults, bytes;
+	u32 in_flight, max_in_flight;
+	u64 latency[KTLSACCEL_LAT_BUCKETS];
+};
+
+/*
+ * Every tfm is a flow: kTLS allocates one per socket direction, so a flow
+ * is what an operator recognises as "this connection's TX".
+ */
+struct ktlsaccel_flow {
+	struct list_head node;		/* in the flow registry */
+	u64 id;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+	const char *driver;
+	unsigned int keylen;
+	atomic_t cursor;		/* round-robin position for "spread" */
+	struct ktlsaccel_counters c;
+};
+
+void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged);
+void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
+			     unsigned int bytes, u64 submit_ns, u64 now_ns);
+void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
+				 struct ktlsaccel_stats *s);
+void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
+			 const struct ktlsaccel_stats *s);
+
+void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *driver);
+void ktlsaccel_flow_unregister(struct ktlsaccel_flow *flow);
+/* Calls @fn for every live flow, with the registry locked (no sleeping). */
+void ktlsaccel_flows_for_each(void (*fn)(const struct ktlsaccel_flow *flow,
+					 void *arg), void *arg);
+
+#endif /* _KTLSACCEL_STATS_H */
