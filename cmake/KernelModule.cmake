@@ -70,7 +70,7 @@ function(ktlsaccel_add_kmod name srcdir)
 			OUTPUT "${ko}"
 			COMMAND ${CMAKE_COMMAND} -E make_directory "${objdir}"
 			${copy_cmds}
-			COMMAND make -C "${kdir}" M="${objdir}"
+			COMMAND make -C "${kdir}" M=${objdir}
 				KTLSACCEL_UAPI=${PROJECT_SOURCE_DIR}/uapi modules
 			COMMAND ${CMAKE_COMMAND} -E copy "${objdir}/${name}.ko" "${ko}"
 			DEPENDS ${deps} ${uapi_headers}
@@ -79,4 +79,16 @@ function(ktlsaccel_add_kmod name srcdir)
 		list(APPEND all_outputs "${ko}")
 	endforeach()
 	add_custom_target(${name}-kmod ALL DEPENDS ${all_outputs})
+
+	# checkpatch and sparse must stay quiet (label lint, no VM needed).
+	add_test(NAME lint:checkpatch:${name}
+		COMMAND ${PROJECT_SOURCE_DIR}/scripts/lint-kernel checkpatch "${srcdir}")
+	set_tests_properties(lint:checkpatch:${name} PROPERTIES LABELS lint)
+	foreach(kver IN LISTS KTLSACCEL_KERNELS)
+		add_test(NAME lint:sparse[${kver}]:${name}
+			COMMAND ${PROJECT_SOURCE_DIR}/scripts/lint-kernel sparse ${kver} "${srcdir}"
+				"${CMAKE_BINARY_DIR}/kmod-sparse/${kver}/${name}"
+				KTLSACCEL_UAPI=${PROJECT_SOURCE_DIR}/uapi)
+		set_tests_properties(lint:sparse[${kver}]:${name} PROPERTIES LABELS lint)
+	endforeach()
 endfunction()
