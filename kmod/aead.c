@@ -48,12 +48,11 @@ MODULE_PARM_DESC(inline_threshold,
  * pipelines TLS 1.2 RX records through the queues, for throughput, with the
  * behaviour above.
  */
-enum { DECRYPT_INLINE, DECRYPT_ASYNC };
 static const char * const decrypt_names[] = {
-	[DECRYPT_INLINE] = "inline",
-	[DECRYPT_ASYNC] = "async",
+	[KTLSACCEL_DECRYPT_INLINE] = "inline",
+	[KTLSACCEL_DECRYPT_ASYNC] = "async",
 };
-static int decrypt = DECRYPT_INLINE;
+static int decrypt = KTLSACCEL_DECRYPT_INLINE;
 
 static int decrypt_set(const char *val, const struct kernel_param *kp)
 {
@@ -105,6 +104,7 @@ static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 	crypto_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) +
 				     crypto_aead_reqsize(fallback));
 	ktlsaccel_flow_register(&ctx->flow,
+				crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
 				crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
 	return 0;
 }
@@ -163,8 +163,9 @@ static int ktlsaccel_submit(struct aead_request *req, bool encrypt)
 	bool run_inline;
 
 	run_inline = (threshold && req->cryptlen <= threshold) ||
-		     (!encrypt && READ_ONCE(decrypt) == DECRYPT_INLINE);
+		     (!encrypt && READ_ONCE(decrypt) == KTLSACCEL_DECRYPT_INLINE);
 	rctx->flow = &ctx->flow;
+	ktlsaccel_flow_saw(&ctx->flow, encrypt);
 	return ktlsaccel_engine_submit(req, encrypt, run_inline);
 }
 
@@ -224,4 +225,29 @@ int ktlsaccel_aead_register(void)
 void ktlsaccel_aead_unregister(void)
 {
 	crypto_unregister_aeads(algs, ARRAY_SIZE(algs));
+}
+
+unsigned int ktlsaccel_aead_priority(void)
+{
+	return priority;
+}
+
+unsigned int ktlsaccel_aead_inline_threshold(void)
+{
+	return READ_ONCE(inline_threshold);
+}
+
+void ktlsaccel_aead_set_inline_threshold(unsigned int bytes)
+{
+	WRITE_ONCE(inline_threshold, bytes);
+}
+
+enum ktlsaccel_decrypt ktlsaccel_aead_decrypt_policy(void)
+{
+	return READ_ONCE(decrypt);
+}
+
+void ktlsaccel_aead_set_decrypt_policy(enum ktlsaccel_decrypt policy)
+{
+	WRITE_ONCE(decrypt, policy);
 }

@@ -135,3 +135,33 @@ bool ktlsaccel_fault_stalled(unsigned int index)
 {
 	return READ_ONCE(fault_stall_queue) == (int)index;
 }
+
+void ktlsaccel_fault_get(struct ktlsaccel_fault_config *f)
+{
+	f->rate = READ_ONCE(fault_rate);
+	f->err = READ_ONCE(fault_errno);
+	f->ops = READ_ONCE(fault_ops);
+	f->delay_us = READ_ONCE(fault_delay_us);
+	f->stall_queue = READ_ONCE(fault_stall_queue);
+}
+
+void ktlsaccel_fault_set(const struct ktlsaccel_fault_config *f)
+{
+	WRITE_ONCE(fault_errno, f->err);
+	WRITE_ONCE(fault_ops, f->ops);
+	WRITE_ONCE(fault_delay_us, f->delay_us);
+	WRITE_ONCE(fault_stall_queue, f->stall_queue);
+	WRITE_ONCE(fault_rate, f->rate);
+	ktlsaccel_engine_kick();
+}
+
+void ktlsaccel_fault_clear(void)
+{
+	struct ktlsaccel_fault_config f = {
+		.err = EBADMSG,
+		.ops = KTLSACCEL_FAULT_OPS_DECRYPT,
+		.stall_queue = -1,
+	};
+
+	ktlsaccel_fault_set(&f);
+}

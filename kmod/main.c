@@ -15,6 +15,7 @@
 
 #include "aead.h"
 #include "debugfs.h"
+#include "netlink.h"
 #include "queue.h"
 
 static int __init ktlsaccel_init(void)
@@ -30,10 +31,17 @@ static int __init ktlsaccel_init(void)
 	if (ret)
 		goto err_engine;
 
+	/* After the algorithms: netlink readers may look at them at once. */
+	ret = ktlsaccel_netlink_init();
+	if (ret)
+		goto err_aead;
+
 	ktlsaccel_debugfs_init();
 	pr_info("loaded\n");
 	return 0;
 
+err_aead:
+	ktlsaccel_aead_unregister();
 err_engine:
 	ktlsaccel_engine_exit();
 	return ret;
@@ -42,6 +50,7 @@ err_engine:
 static void __exit ktlsaccel_exit(void)
 {
 	ktlsaccel_debugfs_exit();
+	ktlsaccel_netlink_exit();
 	ktlsaccel_aead_unregister();
 	ktlsaccel_engine_exit();
 	pr_info("unloaded\n");

@@ -533,6 +533,29 @@ void ktlsaccel_engine_get_config(struct ktlsaccel_engine_config *cfg)
 	mutex_unlock(&engine.lock);
 }
 
+enum ktlsaccel_dispatch ktlsaccel_engine_dispatch(void)
+{
+	return READ_ONCE(dispatch);
+}
+
+void ktlsaccel_engine_set_dispatch(enum ktlsaccel_dispatch policy)
+{
+	WRITE_ONCE(dispatch, policy);
+}
+
+void ktlsaccel_engine_reset_stats(void)
+{
+	struct ktlsaccel_qset *qs;
+	unsigned int i;
+
+	mutex_lock(&engine.lock);
+	memset(&engine.retired, 0, sizeof(engine.retired));
+	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
+	for (i = 0; i < qs->nr; i++)
+		ktlsaccel_counters_reset(&qs->q[i]->c);
+	mutex_unlock(&engine.lock);
+}
+
 void ktlsaccel_engine_kick(void)
 {
 	struct ktlsaccel_qset *qs;
@@ -599,7 +622,7 @@ int ktlsaccel_engine_init(void)
 	mutex_init(&engine.lock);
 	memset(&engine.retired, 0, sizeof(engine.retired));
 	if (!config_valid(&cfg)) {
-		pr_err("invalid configuration: queues 1..%u, depth 1..%u, latency_us <= %lu\n",
+		pr_err("invalid configuration: queues 1..%u, depth 1..%u, latency_us <= %u\n",
 		       KTLSACCEL_MAX_QUEUES, KTLSACCEL_MAX_DEPTH,
 		       KTLSACCEL_MAX_LATENCY_US);
 		return -EINVAL;

@@ -4,13 +4,10 @@
 
 #include <crypto/aead.h>
 #include <linux/list.h>
+#include <linux/ktlsaccel.h>
 #include <linux/types.h>
 
 #include "stats.h"
-
-#define KTLSACCEL_MAX_QUEUES	256
-#define KTLSACCEL_MAX_DEPTH	65536
-#define KTLSACCEL_MAX_LATENCY_US	(10 * USEC_PER_SEC)
 
 /* What the engine models; changed as a whole by reconfigure. */
 struct ktlsaccel_engine_config {
@@ -18,11 +15,6 @@ struct ktlsaccel_engine_config {
 	unsigned int depth;		/* ring slots per queue */
 	unsigned int latency_us;	/* pipeline latency per request */
 	u64 throughput;			/* bytes/s per queue, 0: unlimited */
-};
-
-enum ktlsaccel_dispatch {
-	KTLSACCEL_DISPATCH_SPREAD,	/* round-robin over all queues */
-	KTLSACCEL_DISPATCH_FLOW,	/* each flow pinned to one queue */
 };
 
 /*
@@ -62,6 +54,12 @@ int ktlsaccel_engine_submit(struct aead_request *req, bool encrypt,
  */
 int ktlsaccel_engine_reconfigure(const struct ktlsaccel_engine_config *cfg);
 void ktlsaccel_engine_get_config(struct ktlsaccel_engine_config *cfg);
+
+enum ktlsaccel_dispatch ktlsaccel_engine_dispatch(void);
+void ktlsaccel_engine_set_dispatch(enum ktlsaccel_dispatch policy);
+
+/* Zeroes the counters of the engine and its queues (gauges excepted). */
+void ktlsaccel_engine_reset_stats(void);
 
 /* Wakes every worker, e.g. after a queue stopped being stalled. */
 void ktlsaccel_engine_kick(void);

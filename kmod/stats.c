@@ -94,12 +94,33 @@ void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 		sum->latency[i] += s->latency[i];
 }
 
-void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *driver)
+void ktlsaccel_counters_reset(struct ktlsaccel_counters *c)
+{
+	unsigned int i;
+
+	atomic64_set(&c->submitted, 0);
+	atomic64_set(&c->completed, 0);
+	atomic64_set(&c->errors, 0);
+	atomic64_set(&c->backlogged, 0);
+	atomic64_set(&c->rejected, 0);
+	atomic64_set(&c->inlined, 0);
+	atomic64_set(&c->faults, 0);
+	atomic64_set(&c->bytes, 0);
+	/* in_flight describes the present; the peak restarts from it. */
+	atomic_set(&c->max_in_flight, atomic_read(&c->in_flight));
+	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
+		atomic64_set(&c->latency[i], 0);
+}
+
+void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
+			     const char *driver)
 {
 	flow->id = atomic64_inc_return(&next_flow_id);
 	flow->pid = task_tgid_nr(current);
 	get_task_comm(flow->comm, current);
 	flow->driver = driver;
+	flow->alg = alg;
+	atomic_set(&flow->ops_seen, 0);
 	flow->keylen = 0;
 	atomic_set(&flow->cursor, 0);
 
@@ -123,5 +144,41 @@ void ktlsaccel_flows_for_each(void (*fn)(const struct ktlsaccel_flow *flow,
 	spin_lock_bh(&flows_lock);
 	list_for_each_entry(flow, &flows, node)
 		fn(flow, arg);
+	spin_unlock_bh(&flows_lock);
+}
+
+enum ktlsaccel_direction ktlsaccel_flow_direction(const struct ktlsaccel_flow *flow)
+{
+	switch (atomic_read(&flow->ops_seen)) {
+	case KTLSACCEL_FLOW_ENCRYPT:
+		return KTLSACCEL_DIRECTION_TX;
+	case KTLSACCEL_FLOW_DECRYPT:
+		return KTLSACCEL_DIRECTION_RX;
+	case KTLSACCEL_FLOW_ENCRYPT | KTLSACCEL_FLOW_DECRYPT:
+		return KTLSACCEL_DIRECTION_BOTH;
+	default:
+		return KTLSACCEL_DIRECTION_NONE;
+	}
+}
+
+unsigned int ktlsaccel_flows_count(void)
+{
+	const struct ktlsaccel_flow *flow;
+	unsigned int n = 0;
+
+	spin_lock_bh(&flows_lock);
+	list_for_each_entry(flow, &flows, node)
+		n++;
+	spin_unlock_bh(&flows_lock);
+	return n;
+}
+
+void ktlsaccel_flows_reset_stats(void)
+{
+	struct ktlsaccel_flow *flow;
+
+	spin_lock_bh(&flows_lock);
+	list_for_each_entry(flow, &flows, node)
+		ktlsaccel_counters_reset(&flow->c);
 	spin_unlock_bh(&flows_lock);
 }

@@ -3,12 +3,13 @@
 #define _KTLSACCEL_STATS_H
 
 #include <linux/atomic.h>
+#include <linux/ktlsaccel.h>
 #include <linux/list.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 
 /* Bucket i counts requests that took [2^i, 2^(i+1)) microseconds (0: < 2). */
-#define KTLSACCEL_LAT_BUCKETS 24
+#define KTLSACCEL_LAT_BUCKETS KTLSACCEL_LATENCY_BUCKETS
 
 /*
  * Counters of one queue or one flow. Atomics rather than a lock: they are
@@ -50,6 +51,8 @@ struct ktlsaccel_flow {
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	const char *driver;
+	const char *alg;		/* crypto API name, e.g. "gcm(aes)" */
+	atomic_t ops_seen;		/* KTLSACCEL_FLOW_ENCRYPT | _DECRYPT */
 	unsigned int keylen;
 	atomic_t cursor;		/* round-robin position for "spread" */
 	struct ktlsaccel_counters c;
@@ -63,10 +66,30 @@ void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
 void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 			 const struct ktlsaccel_stats *s);
 
-void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *driver);
+#define KTLSACCEL_FLOW_ENCRYPT	BIT(0)
+#define KTLSACCEL_FLOW_DECRYPT	BIT(1)
+
+void ktlsaccel_counters_reset(struct ktlsaccel_counters *c);
+
+void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
+			     const char *driver);
 void ktlsaccel_flow_unregister(struct ktlsaccel_flow *flow);
 /* Calls @fn for every live flow, with the registry locked (no sleeping). */
 void ktlsaccel_flows_for_each(void (*fn)(const struct ktlsaccel_flow *flow,
 					 void *arg), void *arg);
+
+/* A flow is TX, RX or both depending on the requests it has seen. */
+static inline void ktlsaccel_flow_saw(struct ktlsaccel_flow *flow, bool encrypt)
+{
+	int bit = encrypt ? KTLSACCEL_FLOW_ENCRYPT : KTLSACCEL_FLOW_DECRYPT;
+
+	/* Read first: after the first record this never writes again. */
+	if (unlikely(!(atomic_read(&flow->ops_seen) & bit)))
+		atomic_or(bit, &flow->ops_seen);
+}
+
+enum ktlsaccel_direction ktlsaccel_flow_direction(const struct ktlsaccel_flow *flow);
+unsigned int ktlsaccel_flows_count(void);
+void ktlsaccel_flows_reset_stats(void);
 
 #endif /* _KTLSACCEL_STATS_H */

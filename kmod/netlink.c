@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The "ktlsaccel" generic netlink family: configuration, fault injection
+ * and counters of the engine. The contract, command by command, is the
+ * prose at the top of uapi/linux/ktlsaccel.h.
+ *
+ * Operations are serialised by the genetlink mutex (the family does not set
+ * parallel_ops), so a DEV_SET cannot interleave with another change. The
+ * family lives in the initial network namespace only: flows carry the pid
+ * and command name of whoever created them, which other namespaces must not
+ * see.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/errno.h>
+#include <linux/ktlsaccel.h>
+#include <linux/module.h>
+#include <net/genetlink.h>
+#include <net/netlink.h>
+
+#include "aead.h"
+#include "fault.h"
+#include "netlink.h"
+#include "queue.h"
+#include "stats.h"
+
+static struct genl_family family;
+
+static const struct nla_policy fault_policy[KTLSACCEL_A_FAULT_MAX + 1] = {
+	[KTLSACCEL_A_FAULT_RATE]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_FAULT_ERRNO]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_FAULT_OPS]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_FAULT_DELAY_US]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_FAULT_STALL_QUEUE]	= { .type = NLA_U32 },
+};
+
+/*
+ * Types only: ranges are checked in the handlers, whose extack messages say
+ * which attribute was wrong and what it may be.
+ */
+static const struct nla_policy dev_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
+	[KTLSACCEL_A_DEV_QUEUES]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_DEPTH]			= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_DISPATCH]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_LATENCY_US]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_THROUGHPUT]		= { .type = NLA_U64 },
+	[KTLSACCEL_A_DEV_INLINE_THRESHOLD]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_DECRYPT]		= { .type = NLA_U32 },
+};
+
+static const struct nla_policy fault_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
+	[KTLSACCEL_A_DEV_FAULT] = NLA_POLICY_NESTED(fault_policy),
+};
+
+static const struct nla_policy stats_reset_policy[KTLSACCEL_A_DEV_MAX + 1] = {
+	[KTLSACCEL_A_DEV_RESET] = { .type = NLA_U32 },
+};
+
+static int put_stats(struct sk_buff *skb, int attr,
+		     const struct ktlsaccel_stats *s)
+{
+	struct nlattr *nest;
+	unsigned int i;
+
+	nest = nla_nest_start(skb, attr);
+	if (!nest)
+		return -EMSGSIZE;
+
+	if (nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_SUBMITTED, s->submitted,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_COMPLETED, s->completed,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_ERRORS, s->errors,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_BACKLOGGED, s->backlogged,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_REJECTED, s->rejected,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_INLINED, s->inlined,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_FAULTS, s->faults,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_BYTES, s->bytes,
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u32(skb, KTLSACCEL_A_STATS_IN_FLIGHT, s->in_flight) ||
+	    nla_put_u32(skb, KTLSACCEL_A_STATS_MAX_IN_FLIGHT, s->max_in_flight))
+		goto cancel;
+
+	for (i = 0; i < KTLSACCEL_LATENCY_BUCKETS; i++)
+		if (nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_LATENCY,
+				      s->latency[i], KTLSACCEL_A_STATS_PAD))
+			goto cancel;
+
+	nla_nest_end(skb, nest);
+	return 0;
+
+cancel:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
+static int put_fault(struct sk_buff *skb)
+{
+	struct ktlsaccel_fault_config f;
+	struct nlattr *nest;
+
+	ktlsaccel_fault_get(&f);
+	nest = nla_nest_start(skb, KTLSACCEL_A_DEV_FAULT);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, KTLSACCEL_A_FAULT_RATE, f.rate) ||
+	    nla_put_u32(skb, KTLSACCEL_A_FAULT_ERRNO, f.err) ||
+	    nla_put_u32(skb, KTLSACCEL_A_FAULT_OPS, f.ops) ||
+	    nla_put_u32(skb, KTLSACCEL_A_FAULT_DELAY_US, f.delay_us) ||
+	    (f.stall_queue >= 0 &&
+	     nla_put_u32(skb, KTLSACCEL_A_FAULT_STALL_QUEUE, f.stall_queue))) {
+		nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int fill_dev(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd)
+{
+	struct ktlsaccel_engine_config cfg;
+	struct ktlsaccel_stats totals = {};
+	void *hdr;
+
+	hdr = genlmsg_put(skb, portid, seq, &family, flags, cmd);
+	if (!hdr)
+		return -EMSGSIZE;
+
+	ktlsaccel_engine_get_config(&cfg);
+	ktlsaccel_engine_stats(&totals);
+
+	if (nla_put_u32(skb, KTLSACCEL_A_DEV_PRIORITY, ktlsaccel_aead_priority()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_QUEUES, cfg.queues) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DEPTH, cfg.depth) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DISPATCH, ktlsaccel_engine_dispatch()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_LATENCY_US, cfg.latency_us) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_DEV_THROUGHPUT, cfg.throughput,
+			      KTLSACCEL_A_DEV_PAD) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_INLINE_THRESHOLD,
+			ktlsaccel_aead_inline_threshold()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DECRYPT, ktlsaccel_aead_decrypt_policy()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_FLOWS, ktlsaccel_flows_count()) ||
+	    put_fault(skb) ||
+	    put_stats(skb, KTLSACCEL_A_DEV_STATS, &totals)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+/* Tells the "config" group what the configuration is now. */
+static void notify_config(void)
+{
+	struct sk_buff *skb;
+
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!skb)
+		return;
+	if (fill_dev(skb, 0, 0, 0, KTLSACCEL_CMD_DEV_CHANGE_NTF)) {
+		nlmsg_free(skb);
+		return;
+	}
+	/* -ESRCH only means nobody listens. */
+	genlmsg_multicast(&family, skb, 0, 0, GFP_KERNEL);
+}
+
+static int dev_get_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct sk_buff *msg;
+	int ret;
+
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg)
+		return -ENOMEM;
+	ret = fill_dev(msg, info->snd_portid, info->snd_seq, 0, KTLSACCEL_CMD_DEV_GET);
+	if (ret) {
+		nlmsg_free(msg);
+		return ret;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+/* Takes an optional u32 attribute into *val if it is within [min, max]. */
+static bool take_u32(const struct nlattr *nla, u32 min, u32 max, u32 *val)
+{
+	u32 v;
+
+	if (!nla)
+		return true;
+	v = nla_get_u32(nla);
+	if (v < min || v > max)
+		return false;
+	*val = v;
+	return true;
+}
+
+static int dev_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct ktlsaccel_engine_config cfg, old;
+	u32 dispatch = ktlsaccel_engine_dispatch();
+	u32 inline_threshold = ktlsaccel_aead_inline_threshold();
+	u32 decrypt = ktlsaccel_aead_decrypt_policy();
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **tb = info->attrs;
+	int ret;
+
+	if (!tb[KTLSACCEL_A_DEV_QUEUES] && !tb[KTLSACCEL_A_DEV_DEPTH] &&
+	    !tb[KTLSACCEL_A_DEV_DISPATCH] && !tb[KTLSACCEL_A_DEV_LATENCY_US] &&
+	    !tb[KTLSACCEL_A_DEV_THROUGHPUT] &&
+	    !tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD] && !tb[KTLSACCEL_A_DEV_DECRYPT]) {
+		NL_SET_ERR_MSG(extack, "nothing to set: give at least one setting");
+		return -EINVAL;
+	}
+
+	ktlsaccel_engine_get_config(&old);
+	cfg = old;
+
+	/* Check everything before changing anything. */
+	if (!take_u32(tb[KTLSACCEL_A_DEV_QUEUES], 1, KTLSACCEL_MAX_QUEUES,
+		      &cfg.queues)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_QUEUES],
+				    "queues must be 1..256");
+		return -EINVAL;
+	}
+	if (!take_u32(tb[KTLSACCEL_A_DEV_DEPTH], 1, KTLSACCEL_MAX_DEPTH,
+		      &cfg.depth)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DEPTH],
+				    "depth must be 1..65536");
+		return -EINVAL;
+	}
+	if (!take_u32(tb[KTLSACCEL_A_DEV_LATENCY_US], 0,
+		      KTLSACCEL_MAX_LATENCY_US, &cfg.latency_us)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_LATENCY_US],
+				    "latency-us must be 0..10000000");
+		return -EINVAL;
+	}
+	if (!take_u32(tb[KTLSACCEL_A_DEV_DISPATCH], 0, KTLSACCEL_DISPATCH_FLOW,
+		      &dispatch)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DISPATCH],
+				    "dispatch must be 0 (spread) or 1 (flow)");
+		return -EINVAL;
+	}
+	if (!take_u32(tb[KTLSACCEL_A_DEV_DECRYPT], 0, KTLSACCEL_DECRYPT_ASYNC,
+		      &decrypt)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DECRYPT],
+				    "decrypt must be 0 (inline) or 1 (async)");
+		return -EINVAL;
+	}
+	take_u32(tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD], 0, U32_MAX,
+		 &inline_threshold);
+	if (tb[KTLSACCEL_A_DEV_THROUGHPUT])
+		cfg.throughput = nla_get_u64(tb[KTLSACCEL_A_DEV_THROUGHPUT]);
+
+	if (cfg.queues != old.queues || cfg.depth != old.depth ||
+	    cfg.latency_us != old.latency_us || cfg.throughput != old.throughput) {
+		ret = ktlsaccel_engine_reconfigure(&cfg);
+		if (ret) {
+			NL_SET_ERR_MSG(extack, "the engine could not be rebuilt");
+			return ret;
+		}
+	}
+	ktlsaccel_engine_set_dispatch(dispatch);
+	ktlsaccel_aead_set_inline_threshold(inline_threshold);
+	ktlsaccel_aead_set_decrypt_policy(decrypt);
+
+	notify_config();
+	return 0;
+}
+
+static int fault_set_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KTLSACCEL_A_FAULT_MAX + 1];
+	struct ktlsaccel_engine_config cfg;
+	struct ktlsaccel_fault_config f;
+	struct nlattr *nla;
+	int ret;
+
+	if (GENL_REQ_ATTR_CHECK(info, KTLSACCEL_A_DEV_FAULT))
+		return -EINVAL;
+	ret = nla_parse_nested(tb, KTLSACCEL_A_FAULT_MAX,
+			       info->attrs[KTLSACCEL_A_DEV_FAULT], fault_policy,
+			       info->extack);
+	if (ret)
+		return ret;
+
+	ktlsaccel_fault_get(&f);
+	ktlsaccel_engine_get_config(&cfg);
+
+	nla = tb[KTLSACCEL_A_FAULT_RATE];
+	if (nla) {
+		f.rate = nla_get_u32(nla);
+		if (f.rate > KTLSACCEL_FAULT_RATE_SCALE) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "fault rate must be 0..1000000 (per million)");
+			return -EINVAL;
+		}
+	}
+	nla = tb[KTLSACCEL_A_FAULT_ERRNO];
+	if (nla) {
+		f.err = nla_get_u32(nla);
+		if (f.err != EBADMSG && f.err != EIO) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "fault errno must be EBADMSG or EIO");
+			return -EINVAL;
+		}
+	}
+	nla = tb[KTLSACCEL_A_FAULT_OPS];
+	if (nla) {
+		f.ops = nla_get_u32(nla);
+		if (f.ops < KTLSACCEL_FAULT_OPS_DECRYPT ||
+		    f.ops > KTLSACCEL_FAULT_OPS_BOTH) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "fault ops must be 1 (decrypt), 2 (encrypt) or 3 (both)");
+			return -EINVAL;
+		}
+	}
+	nla = tb[KTLSACCEL_A_FAULT_DELAY_US];
+	if (nla) {
+		f.delay_us = nla_get_u32(nla);
+		if (f.delay_us > KTLSACCEL_MAX_LATENCY_US) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "fault delay-us must be 0..10000000");
+			return -EINVAL;
+		}
+	}
+	nla = tb[KTLSACCEL_A_FAULT_STALL_QUEUE];
+	if (nla) {
+		u32 q = nla_get_u32(nla);
+
+		if (q >= cfg.queues) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "fault stall-queue is not an existing queue");
+			return -EINVAL;
+		}
+		f.stall_queue = q;
+	}
+
+	ktlsaccel_fault_set(&f);
+	notify_config();
+	return 0;
+}
+
+static int fault_clear_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	ktlsaccel_fault_clear();
+	notify_config();
+	return 0;
+}
+
+static int stats_reset_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *nla = info->attrs[KTLSACCEL_A_DEV_RESET];
+	u32 mask = KTLSACCEL_RESET_ALL;
+
+	if (nla) {
+		mask = nla_get_u32(nla);
+		if (!mask || (mask & ~KTLSACCEL_RESET_ALL)) {
+			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+					    "reset takes the bits engine (1) and flows (2) only");
+			return -EINVAL;
+		}
+	}
+	if (mask & KTLSACCEL_RESET_ENGINE)
+		ktlsaccel_engine_reset_stats();
+	if (mask & KTLSACCEL_RESET_FLOWS)
+		ktlsaccel_flows_reset_stats();
+	return 0;
+}
+
+/*
+ * Dumps put one object per message and resume where the previous skb
+ * filled up: queues by index in cb->args[0], flows by id in cb->args[0]
+ * (ids only grow, and the registry lists flows in creation order).
+ */
+struct dump_ctx {
+	struct sk_buff *skb;
+	struct netlink_callback *cb;
+	u64 next;	/* first index or id not yet sent */
+	bool full;
+};
+
+static void *dump_hdr(struct dump_ctx *d, u8 cmd)
+{
+	return genlmsg_put(d->skb, NETLINK_CB(d->cb->skb).portid,
+			   d->cb->nlh->nlmsg_seq, &family, NLM_F_MULTI, cmd);
+}
+
+static void dump_queue(unsigned int index, unsigned int ring,
+		       unsigned int backlog, const struct ktlsaccel_stats *s,
+		       void *arg)
+{
+	struct dump_ctx *d = arg;
+	void *hdr;
+
+	if (d->full || index < d->next)
+		return;
+	hdr = dump_hdr(d, KTLSACCEL_CMD_QUEUE_GET);
+	if (!hdr)
+		goto full;
+	if (nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_INDEX, index) ||
+	    nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_RING, ring) ||
+	    nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_BACKLOG, backlog) ||
+	    put_stats(d->skb, KTLSACCEL_A_QUEUE_STATS, s)) {
+		genlmsg_cancel(d->skb, hdr);
+		goto full;
+	}
+	genlmsg_end(d->skb, hdr);
+	d->next = index + 1;
+	return;
+full:
+	d->full = true;
+}
+
+static int queue_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dump_ctx d = { .skb = skb, .cb = cb, .next = cb->args[0] };
+
+	ktlsaccel_engine_for_each_queue(dump_queue, &d);
+	cb->args[0] = d.next;
+	return skb->len;
+}
+
+static void dump_flow(const struct ktlsaccel_flow *flow, void *arg)
+{
+	struct dump_ctx *d = arg;
+	struct ktlsaccel_stats s;
+	void *hdr;
+
+	if (d->full || flow->id < d->next)
+		return;
+	ktlsaccel_counters_snapshot(&flow->c, &s);
+	hdr = dump_hdr(d, KTLSACCEL_CMD_FLOW_GET);
+	if (!hdr)
+		goto full;
+	if (nla_put_u64_64bit(d->skb, KTLSACCEL_A_FLOW_ID, flow->id,
+			      KTLSACCEL_A_FLOW_PAD) ||
+	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_PID, flow->pid) ||
+	    nla_put_string(d->skb, KTLSACCEL_A_FLOW_COMM, flow->comm) ||
+	    nla_put_string(d->skb, KTLSACCEL_A_FLOW_ALG, flow->alg) ||
+	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_KEY_BITS, flow->keylen * 8) ||
+	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_DIRECTION,
+			ktlsaccel_flow_direction(flow)) ||
+	    put_stats(d->skb, KTLSACCEL_A_FLOW_STATS, &s)) {
+		genlmsg_cancel(d->skb, hdr);
+		goto full;
+	}
+	genlmsg_end(d->skb, hdr);
+	d->next = flow->id + 1;
+	return;
+full:
+	d->full = true;
+}
+
+static int flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct dump_ctx d = { .skb = skb, .cb = cb, .next = cb->args[0] };
+
+	ktlsaccel_flows_for_each(dump_flow, &d);
+	cb->args[0] = d.next;
+	return skb->len;
+}
+
+/*
+ * Operations without a policy take no attributes: with resv_start_op left
+ * at zero the core rejects any they are sent.
+ */
+static const struct genl_ops ops[] = {
+	{
+		.cmd = KTLSACCEL_CMD_DEV_GET,
+		.doit = dev_get_doit,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_DEV_SET,
+		.doit = dev_set_doit,
+		.policy = dev_set_policy,
+		.maxattr = ARRAY_SIZE(dev_set_policy) - 1,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_QUEUE_GET,
+		.dumpit = queue_get_dumpit,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_FLOW_GET,
+		.dumpit = flow_get_dumpit,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_FAULT_SET,
+		.doit = fault_set_doit,
+		.policy = fault_set_policy,
+		.maxattr = ARRAY_SIZE(fault_set_policy) - 1,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_FAULT_CLEAR,
+		.doit = fault_clear_doit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = KTLSACCEL_CMD_STATS_RESET,
+		.doit = stats_reset_doit,
+		.policy = stats_reset_policy,
+		.maxattr = ARRAY_SIZE(stats_reset_policy) - 1,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group mcgrps[] = {
+	{ .name = KTLSACCEL_MCGRP_CONFIG },
+};
+
+static struct genl_family family __ro_after_init = {
+	.name = KTLSACCEL_GENL_NAME,
+	.version = KTLSACCEL_GENL_VERSION,
+	.module = THIS_MODULE,
+	.ops = ops,
+	.n_ops = ARRAY_SIZE(ops),
+	.mcgrps = mcgrps,
+	.n_mcgrps = ARRAY_SIZE(mcgrps),
+};
+
+int __init ktlsaccel_netlink_init(void)
+{
+	return genl_register_family(&family);
+}
+
+void ktlsaccel_netlink_exit(void)
+{
+	genl_unregister_family(&family);
+}
