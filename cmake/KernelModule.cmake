@@ -70,7 +70,7 @@ function(ktlsaccel_add_kmod name srcdir)
 			OUTPUT "${ko}"
 			COMMAND ${CMAKE_COMMAND} -E make_directory "${objdir}"
 			${copy_cmds}
-			COMMAND make -C "${kdir}" M="${objdir}"
+			COMMAND make -C "${kdir}" M=${objdir}
 				KTLSACCEL_UAPI=${PROJECT_SOURCE_DIR}/uapi modules
 			COMMAND ${CMAKE_COMMAND} -E copy "${objdir}/${name}.ko" "${ko}"
 			DEPENDS ${deps} ${uapi_headers}

@@ -561,29 +561,26 @@ void ktlsaccel_engine_stats(struct ktlsaccel_stats *s)
 	mutex_unlock(&engine.lock);
 }
 
-void ktlsaccel_engine_for_each_queue(void (*fn)(unsigned int index,
-						unsigned int ring,
-						unsigned int backlog,
-						const struct ktlsaccel_stats *s,
-						void *arg), void *arg)
+int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info *qi)
 {
+	struct ktlsaccel_queue *q;
 	struct ktlsaccel_qset *qs;
-	struct ktlsaccel_stats s;
-	unsigned int i, ring, backlog;
+	int ret = -ENOENT;
 
 	mutex_lock(&engine.lock);
 	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
-	for (i = 0; i < qs->nr; i++) {
-		struct ktlsaccel_queue *q = qs->q[i];
-
+	if (index < qs->nr) {
+		q = qs->q[index];
+		qi->index = index;
 		spin_lock_irq(&q->lock);
-		ring = q->in_ring;
-		backlog = q->nr_backlog;
+		qi->ring = q->in_ring;
+		qi->backlog = q->nr_backlog;
 		spin_unlock_irq(&q->lock);
-		ktlsaccel_counters_snapshot(&q->c, &s);
-		fn(i, ring, backlog, &s, arg);
+		ktlsaccel_counters_snapshot(&q->c, &qi->stats);
+		ret = 0;
 	}
 	mutex_unlock(&engine.lock);
+	return ret;
 }
 
 int ktlsaccel_engine_init(void)
