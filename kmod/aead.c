@@ -15,6 +15,7 @@
 #include <linux/string.h>
 
 #include "aead.h"
+#include "param.h"
 #include "queue.h"
 #include "stats.h"
 
@@ -53,28 +54,8 @@ static const char * const decrypt_names[] = {
 	[KTLSACCEL_DECRYPT_ASYNC] = "async",
 };
 static int decrypt = KTLSACCEL_DECRYPT_INLINE;
-
-static int decrypt_set(const char *val, const struct kernel_param *kp)
-{
-	int i = sysfs_match_string(decrypt_names, val);
-
-	if (i < 0)
-		return i;
-	WRITE_ONCE(decrypt, i);
-	return 0;
-}
-
-static int decrypt_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%s\n", decrypt_names[READ_ONCE(decrypt)]);
-}
-
-static const struct kernel_param_ops decrypt_ops = {
-	.set = decrypt_set,
-	.get = decrypt_get,
-};
-module_param_cb(decrypt, &decrypt_ops, NULL, 0644);
-MODULE_PARM_DESC(decrypt, "Decrypt policy: inline (default, synchronous semantics) or async (pipelined)");
+KTLSACCEL_ENUM_PARAM(decrypt, decrypt_names, 0644,
+		     "Decrypt policy: inline (default, synchronous semantics) or async (pipelined)");
 
 struct ktlsaccel_tfm_ctx {
 	struct crypto_aead *fallback;

@@ -55,19 +55,15 @@ static int engine_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(engine);
 
-static void show_queue(unsigned int index, unsigned int ring,
-		       unsigned int backlog, const struct ktlsaccel_stats *s,
-		       void *arg)
-{
-	struct seq_file *m = arg;
-
-	seq_printf(m, "queue=%u ring=%u backlog=%u", index, ring, backlog);
-	show_stats(m, s);
-}
-
 static int queues_show(struct seq_file *m, void *v)
 {
-	ktlsaccel_engine_for_each_queue(show_queue, m);
+	struct ktlsaccel_queue_info qi;
+	unsigned int i;
+
+	for (i = 0; !ktlsaccel_engine_queue_info(i, &qi); i++) {
+		seq_printf(m, "queue=%u ring=%u backlog=%u", qi.index, qi.ring, qi.backlog);
+		show_stats(m, &qi.stats);
+	}
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(queues);

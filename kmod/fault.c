@@ -16,6 +16,7 @@
 #include <linux/string.h>
 
 #include "fault.h"
+#include "param.h"
 #include "queue.h"
 
 #define FAULT_RATE_SCALE 1000000
@@ -54,35 +55,15 @@ static const struct kernel_param_ops fault_errno_ops = {
 module_param_cb(fault_errno, &fault_errno_ops, &fault_errno, 0644);
 MODULE_PARM_DESC(fault_errno, "Error of injected failures: 74 (EBADMSG, default) or 5 (EIO)");
 
-enum { FAULT_DECRYPT = 1, FAULT_ENCRYPT = 2 };
+enum { FAULT_DECRYPT, FAULT_ENCRYPT, FAULT_BOTH };
 static const char * const fault_ops_names[] = {
 	[FAULT_DECRYPT] = "decrypt",
 	[FAULT_ENCRYPT] = "encrypt",
-	[FAULT_DECRYPT | FAULT_ENCRYPT] = "both",
+	[FAULT_BOTH] = "both",
 };
 static int fault_ops = FAULT_DECRYPT;
-
-static int fault_ops_set(const char *val, const struct kernel_param *kp)
-{
-	int i = sysfs_match_string(fault_ops_names, val);
-
-	if (i <= 0)
-		return -EINVAL;
-	WRITE_ONCE(fault_ops, i);
-	return 0;
-}
-
-static int fault_ops_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%s\n", fault_ops_names[READ_ONCE(fault_ops)]);
-}
-
-static const struct kernel_param_ops fault_ops_ops = {
-	.set = fault_ops_set,
-	.get = fault_ops_get,
-};
-module_param_cb(fault_ops, &fault_ops_ops, NULL, 0644);
-MODULE_PARM_DESC(fault_ops, "Which requests fault_rate applies to: decrypt (default), encrypt, both");
+KTLSACCEL_ENUM_PARAM(fault_ops, fault_ops_names, 0644,
+		     "Which requests fault_rate applies to: decrypt (default), encrypt, both");
 
 static unsigned int fault_delay_us;
 module_param(fault_delay_us, uint, 0644);
@@ -119,8 +100,16 @@ int ktlsaccel_fault_error(bool encrypt)
 
 	if (likely(!rate))
 		return 0;
-	if (!(READ_ONCE(fault_ops) & (encrypt ? FAULT_ENCRYPT : FAULT_DECRYPT)))
-		return 0;
+	switch (READ_ONCE(fault_ops)) {
+	case FAULT_DECRYPT:
+		if (encrypt)
+			return 0;
+		break;
+	case FAULT_ENCRYPT:
+		if (!encrypt)
+			return 0;
+		break;
+	}
 	if (get_random_u32_below(FAULT_RATE_SCALE) >= rate)
 		return 0;
 	return -READ_ONCE(fault_errno);

@@ -393,38 +393,27 @@ static void *dump_hdr(struct dump_ctx *d, u8 cmd)
 			   d->cb->nlh->nlmsg_seq, &family, NLM_F_MULTI, cmd);
 }
 
-static void dump_queue(unsigned int index, unsigned int ring,
-		       unsigned int backlog, const struct ktlsaccel_stats *s,
-		       void *arg)
-{
-	struct dump_ctx *d = arg;
-	void *hdr;
-
-	if (d->full || index < d->next)
-		return;
-	hdr = dump_hdr(d, KTLSACCEL_CMD_QUEUE_GET);
-	if (!hdr)
-		goto full;
-	if (nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_INDEX, index) ||
-	    nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_RING, ring) ||
-	    nla_put_u32(d->skb, KTLSACCEL_A_QUEUE_BACKLOG, backlog) ||
-	    put_stats(d->skb, KTLSACCEL_A_QUEUE_STATS, s)) {
-		genlmsg_cancel(d->skb, hdr);
-		goto full;
-	}
-	genlmsg_end(d->skb, hdr);
-	d->next = index + 1;
-	return;
-full:
-	d->full = true;
-}
-
 static int queue_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct dump_ctx d = { .skb = skb, .cb = cb, .next = cb->args[0] };
+	struct dump_ctx d = { .skb = skb, .cb = cb };
+	struct ktlsaccel_queue_info qi;
+	unsigned long i;
+	void *hdr;
 
-	ktlsaccel_engine_for_each_queue(dump_queue, &d);
-	cb->args[0] = d.next;
+	for (i = cb->args[0]; !ktlsaccel_engine_queue_info(i, &qi); i++) {
+		hdr = dump_hdr(&d, KTLSACCEL_CMD_QUEUE_GET);
+		if (!hdr)
+			break;
+		if (nla_put_u32(skb, KTLSACCEL_A_QUEUE_INDEX, qi.index) ||
+		    nla_put_u32(skb, KTLSACCEL_A_QUEUE_RING, qi.ring) ||
+		    nla_put_u32(skb, KTLSACCEL_A_QUEUE_BACKLOG, qi.backlog) ||
+		    put_stats(skb, KTLSACCEL_A_QUEUE_STATS, &qi.stats)) {
+			genlmsg_cancel(skb, hdr);
+			break;
+		}
+		genlmsg_end(skb, hdr);
+	}
+	cb->args[0] = i;
 	return skb->len;
 }
 

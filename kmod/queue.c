@@ -42,6 +42,7 @@
 
 #include "compat.h"
 #include "fault.h"
+#include "param.h"
 #include "queue.h"
 
 static unsigned int queues;
@@ -71,28 +72,8 @@ static const char * const dispatch_names[] = {
 	[KTLSACCEL_DISPATCH_FLOW] = "flow",
 };
 
-static int dispatch_set(const char *val, const struct kernel_param *kp)
-{
-	int i = sysfs_match_string(dispatch_names, val);
-
-	if (i < 0)
-		return i;
-	WRITE_ONCE(dispatch, i);
-	return 0;
-}
-
-static int dispatch_get(char *buf, const struct kernel_param *kp)
-{
-	return sysfs_emit(buf, "%s\n", dispatch_names[READ_ONCE(dispatch)]);
-}
-
-static const struct kernel_param_ops dispatch_ops = {
-	.set = dispatch_set,
-	.get = dispatch_get,
-};
-module_param_cb(dispatch, &dispatch_ops, NULL, 0644);
-MODULE_PARM_DESC(dispatch,
-		 "spread (default): a flow's requests round-robin over all queues; flow: each flow pinned to one queue");
+KTLSACCEL_ENUM_PARAM(dispatch, dispatch_names, 0644,
+		     "spread (default): a flow's requests round-robin over all queues; flow: each flow pinned to one queue");
 
 struct ktlsaccel_queue {
 	spinlock_t lock;		/* protects the lists and counts */
@@ -437,15 +418,20 @@ static struct ktlsaccel_queue *queue_create(unsigned int index,
 	return q;
 }
 
+/* Stop taking new work from the stall knob: @q must now run dry. */
+static void queue_start_draining(struct ktlsaccel_queue *q)
+{
+	spin_lock_irq(&q->lock);
+	q->draining = true;
+	spin_unlock_irq(&q->lock);
+	wake_up_process(q->worker);
+}
+
 /* Waits until @q has delivered every request it accepted, then frees it. */
 static void queue_destroy(struct ktlsaccel_queue *q, struct ktlsaccel_stats *retired)
 {
 	struct ktlsaccel_stats s;
 
-	spin_lock_irq(&q->lock);
-	q->draining = true;
-	spin_unlock_irq(&q->lock);
-	wake_up_process(q->worker);
 	wait_event(q->idle_wq, queue_idle(q));
 	kthread_stop(q->worker);
 
@@ -459,12 +445,8 @@ static void qset_destroy(struct ktlsaccel_qset *qs, struct ktlsaccel_stats *reti
 	unsigned int i;
 
 	/* Let all old queues drain at once, then wait for each. */
-	for (i = 0; i < qs->nr; i++) {
-		spin_lock_irq(&qs->q[i]->lock);
-		qs->q[i]->draining = true;
-		spin_unlock_irq(&qs->q[i]->lock);
-		wake_up_process(qs->q[i]->worker);
-	}
+	for (i = 0; i < qs->nr; i++)
+		queue_start_draining(qs->q[i]);
 	for (i = 0; i < qs->nr; i++)
 		queue_destroy(qs->q[i], retired);
 	kfree(qs);
@@ -584,29 +566,26 @@ void ktlsaccel_engine_stats(struct ktlsaccel_stats *s)
 	mutex_unlock(&engine.lock);
 }
 
-void ktlsaccel_engine_for_each_queue(void (*fn)(unsigned int index,
-						unsigned int ring,
-						unsigned int backlog,
-						const struct ktlsaccel_stats *s,
-						void *arg), void *arg)
+int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info *qi)
 {
+	struct ktlsaccel_queue *q;
 	struct ktlsaccel_qset *qs;
-	struct ktlsaccel_stats s;
-	unsigned int i, ring, backlog;
+	int ret = -ENOENT;
 
 	mutex_lock(&engine.lock);
 	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
-	for (i = 0; i < qs->nr; i++) {
-		struct ktlsaccel_queue *q = qs->q[i];
-
+	if (index < qs->nr) {
+		q = qs->q[index];
+		qi->index = index;
 		spin_lock_irq(&q->lock);
-		ring = q->in_ring;
-		backlog = q->nr_backlog;
+		qi->ring = q->in_ring;
+		qi->backlog = q->nr_backlog;
 		spin_unlock_irq(&q->lock);
-		ktlsaccel_counters_snapshot(&q->c, &s);
-		fn(i, ring, backlog, &s, arg);
+		ktlsaccel_counters_snapshot(&q->c, &qi->stats);
+		ret = 0;
 	}
 	mutex_unlock(&engine.lock);
+	return ret;
 }
 
 int ktlsaccel_engine_init(void)

@@ -64,13 +64,21 @@ void ktlsaccel_engine_reset_stats(void);
 /* Wakes every worker, e.g. after a queue stopped being stalled. */
 void ktlsaccel_engine_kick(void);
 
-/* Snapshots: the whole engine (including queues that were replaced), each queue. */
+/* What a reader (debugfs, later netlink) learns about one queue. */
+struct ktlsaccel_queue_info {
+	unsigned int index;
+	unsigned int ring;		/* requests holding a slot now */
+	unsigned int backlog;		/* requests waiting for a slot */
+	struct ktlsaccel_stats stats;
+};
+
+/* Snapshots: the whole engine (queues already replaced included), each queue. */
 void ktlsaccel_engine_stats(struct ktlsaccel_stats *s);
-void ktlsaccel_engine_for_each_queue(void (*fn)(unsigned int index,
-						unsigned int ring,
-						unsigned int backlog,
-						const struct ktlsaccel_stats *s,
-						void *arg), void *arg);
+/*
+ * Fills @qi for queue @index of the current set; -ENOENT past the last one.
+ * Index-based so that a netlink dump can resume where it stopped.
+ */
+int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info *qi);
 
 /* Provided by aead.c: runs the request through the fallback now. */
 int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
