@@ -444,7 +444,15 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 			if (e == EAGAIN || e == EWOULDBLOCK)
 				return fail(detail::errno_error(e));
 			if (e == EBADMSG) {
-				/* RFC 8446 §5.2: answer with bad_record_mac (best effort) */
+				/*
+				 * RFC 8446 §5.2: answer with bad_record_mac. kTLS
+				 * left EBADMSG pending on the socket (tls_err_abort),
+				 * which would fail the send too: SO_ERROR collects
+				 * it. The connection is dead for reading either way.
+				 */
+				int pending = 0;
+				socklen_t len = sizeof(pending);
+				(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
 				(void)send_alert(fd, alert_fatal, alert_bad_record_mac);
 				return fatal(make_error_code(errc::bad_record_mac));
 			}

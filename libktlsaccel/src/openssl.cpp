@@ -8,9 +8,9 @@
 // handshake:
 //
 //  - the message callback sees every record header OpenSSL reads or writes
-//    (SSL3_RT_HEADER) and every handshake/ChangeCipherSpec message. A
-//    direction's sequence number restarts at 0 where its keys change - at
-//    ChangeCipherSpec in TLS 1.2 (so Finished is 0 and application data
+//    (SSL3_RT_HEADER) and every handshake message. A direction's sequence
+//    number restarts at 0 where its keys change - after the
+//    ChangeCipherSpec record in TLS 1.2 (so Finished is 0 and application data
 //    starts at 1), after Finished in TLS 1.3 - and each later record
 //    header advances it. This counts what OpenSSL sent after the handshake
 //    too: a TLS 1.3 server's NewSessionTickets, alerts, early SSL_write()s.
@@ -95,10 +95,14 @@ void on_message(int write_p, int, int content_type, const void *buf, size_t len,
 	case SSL3_RT_HEADER:
 		if (d.active)
 			d.seq++;
-		break;
-	case SSL3_RT_CHANGE_CIPHER_SPEC:
-		/* TLS 1.3 middlebox-compatibility CCS changes nothing */
-		if (!tls13)
+		/*
+		 * TLS 1.2: the record after ChangeCipherSpec is the first under
+		 * the new keys. Watch the record header: OpenSSL 3.0 reports a
+		 * received CCS only there, not as a message. (TLS 1.3 has
+		 * middlebox-compatibility CCS records that change nothing.)
+		 */
+		if (!tls13 && len >= 1 &&
+		    static_cast<const unsigned char *>(buf)[0] == SSL3_RT_CHANGE_CIPHER_SPEC)
 			restart();
 		break;
 	case SSL3_RT_HANDSHAKE:
