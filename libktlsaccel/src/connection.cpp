@@ -4,6 +4,7 @@
 // kernel (kTLS) or, as an opt-in fallback, in OpenSSL.
 #include "internal.hpp"
 
+#include <arpa/inet.h>
 #include <linux/tls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -16,6 +17,8 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -122,7 +125,7 @@ result<void> kernel_install(int fd, session_keys &keys, bool *irreversible)
 
 } // namespace
 
-struct connection::state {
+struct KTLSACCEL_LOCAL connection::state {
 	int fd = -1;
 	connection_info info;
 	// userspace fallback only
@@ -138,7 +141,17 @@ struct connection::state {
 	std::vector<std::uint8_t> alert_buf;
 	bool eof = false;
 	bool sent_close = false;
-	std::error_code failed;
+
+	/*
+	 * The first fatal error, sticky. One thread may send while another
+	 * receives and either may hit it: written once, then published.
+	 */
+	std::optional<std::error_code> failure() const
+	{
+		if (failed_state.load(std::memory_order_acquire) == 2)
+			return failed_ec;
+		return std::nullopt;
+	}
 
 	result<std::size_t> kernel_recv(std::span<std::byte> buf, int flags);
 	result<bool> on_handshake_bytes(std::span<const std::uint8_t> bytes);
@@ -147,10 +160,17 @@ struct connection::state {
 
 	std::unexpected<std::error_code> fatal(std::error_code ec)
 	{
-		if (!failed)
-			failed = ec;
+		int none = 0;
+		if (failed_state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
+			failed_ec = ec;
+			failed_state.store(2, std::memory_order_release);
+		}
 		return std::unexpected(ec);
 	}
+
+private:
+	std::atomic<int> failed_state{0};	/* 0 none, 1 being set, 2 set */
+	std::error_code failed_ec;
 };
 
 connection::connection(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
@@ -300,10 +320,19 @@ result<connection> connection::handshake(int fd, const options &o)
 	if (SSL_set_fd(ssl.get(), fd) != 1)
 		return fail(detail::openssl_error(errc::invalid_argument));
 	if (!server && !o.server_name.empty()) {
-		if (SSL_set_tlsext_host_name(ssl.get(), o.server_name.c_str()) != 1)
+		/* an address is checked against IP SANs and never sent as SNI (RFC 6066) */
+		in6_addr addr;
+		bool is_ip = inet_pton(AF_INET, o.server_name.c_str(), &addr) == 1 ||
+			     inet_pton(AF_INET6, o.server_name.c_str(), &addr) == 1;
+		if (!is_ip && SSL_set_tlsext_host_name(ssl.get(), o.server_name.c_str()) != 1)
 			return fail(detail::openssl_error(errc::invalid_argument));
-		if (o.verify_peer && SSL_set1_host(ssl.get(), o.server_name.c_str()) != 1)
-			return fail(detail::openssl_error(errc::invalid_argument));
+		if (o.verify_peer) {
+			X509_VERIFY_PARAM *param = SSL_get0_param(ssl.get());
+			int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, o.server_name.c_str())
+				       : SSL_set1_host(ssl.get(), o.server_name.c_str());
+			if (ok != 1)
+				return fail(detail::openssl_error(errc::invalid_argument));
+		}
 	}
 
 	ERR_clear_error();
@@ -352,8 +381,8 @@ result<connection> connection::handshake(int fd, const options &o)
 
 result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 {
-	if (s_->failed)
-		return std::unexpected(s_->failed);
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
 	if (s_->ssl) {
@@ -400,8 +429,8 @@ result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
 	}
 	if (s_->eof)
 		return 0;
-	if (s_->failed)
-		return std::unexpected(s_->failed);
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
 	if (buf.empty())
 		return 0;
 	if (s_->ssl) {
@@ -450,9 +479,9 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 				 * which would fail the send too: SO_ERROR collects
 				 * it. The connection is dead for reading either way.
 				 */
-				int pending = 0;
-				socklen_t len = sizeof(pending);
-				(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+				int so_error = 0;
+				socklen_t len = sizeof(so_error);
+				(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
 				(void)send_alert(fd, alert_fatal, alert_bad_record_mac);
 				return fatal(make_error_code(errc::bad_record_mac));
 			}
@@ -585,8 +614,8 @@ result<void> connection::state::send_key_update(bool request_peer)
 
 result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t count)
 {
-	if (s_->failed)
-		return std::unexpected(s_->failed);
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
 	std::size_t done = 0;
@@ -628,8 +657,8 @@ result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t c
 
 result<void> connection::key_update(bool request_peer)
 {
-	if (s_->failed)
-		return std::unexpected(s_->failed);
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
 	if (s_->info.version != tls_version::tls13)
 		return fail(errc::invalid_argument);
 	if (s_->ssl) {

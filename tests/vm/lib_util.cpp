@@ -21,6 +21,19 @@ namespace fs = std::filesystem;
 
 namespace ktlsaccel::vmtest {
 
+namespace {
+
+/*
+ * In-process OpenSSL peers write with write(2): a peer that keeps talking
+ * after the library side closed must get EPIPE, not kill the test binary.
+ */
+const bool sigpipe_ignored = [] {
+	signal(SIGPIPE, SIG_IGN);
+	return true;
+}();
+
+} // namespace
+
 unique_fd &unique_fd::operator=(unique_fd &&o) noexcept
 {
 	if (this != &o)

@@ -13,7 +13,9 @@
 //
 // A connection never owns the socket: close it yourself after the
 // connection is gone. Objects are move-only and not thread-safe; one
-// thread may send while another receives.
+// thread may send while another receives. send() never raises SIGPIPE;
+// sendfile() and the userspace fallback can, like sendfile(2) and
+// OpenSSL do: ignore SIGPIPE in programs that use them.
 #pragma once
 
 #include <ktlsaccel/error.hpp>
