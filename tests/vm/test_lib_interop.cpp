@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <optional>
 
 namespace fs = std::filesystem;
 using namespace ktlsaccel;
@@ -105,11 +106,38 @@ protected:
 		return s;
 	}
 
-	void expect_offloaded(const connection &c) const
+	// Our side of the handshake on fd; fails the test (with the OpenSSL
+	// tool's stderr) unless the kernel took the records.
+	std::optional<connection> offload(int fd, role r, const char *tool) const
 	{
-		EXPECT_TRUE(c.info().kernel_offload);
-		EXPECT_EQ(c.info().version, GetParam().version);
-		EXPECT_EQ(c.info().cipher_type, GetParam().cipher_type);
+		auto conn = connection::handshake(fd, lib_options(r, GetParam().version,
+								  GetParam().cipher_type));
+		if (!conn) {
+			ADD_FAILURE() << conn.error().message() << "\n"
+				      << file_text(dir / (std::string(tool) + ".err"));
+			return std::nullopt;
+		}
+		EXPECT_TRUE(conn->info().kernel_offload);
+		EXPECT_EQ(conn->info().version, GetParam().version);
+		EXPECT_EQ(conn->info().cipher_type, GetParam().cipher_type);
+		return std::move(*conn);
+	}
+
+	// Sends the bulk data, closes with close_notify (which ends the tool's
+	// read loop) and checks what the tool wrote to received.bin.
+	void send_bulk_to(connection &conn, process &tool, const char *name) const
+	{
+		auto sent = conn.send_all(bulk_data());
+		ASSERT_TRUE(sent) << sent.error().message();
+		ASSERT_TRUE(conn.shutdown());
+		EXPECT_EQ(tool.wait(), 0) << file_text(dir / (std::string(name) + ".err"));
+		expect_bulk(read_file(dir / "received.bin"), name);
+	}
+
+	static void expect_bulk(const std::vector<std::byte> &got, const char *who)
+	{
+		EXPECT_EQ(got.size(), bulk_data().size()) << who;
+		EXPECT_TRUE(got == bulk_data()) << who << " received different data";
 	}
 };
 
@@ -121,18 +149,14 @@ TEST_P(LibInterop, ClientReceivesBulkFromOpensslServer)
 	auto spec = s_server(port);
 	spec.stdin_file = bulk_file();
 	process srv(spec);
-
 	auto fd = tcp_connect(port);
-	auto conn = connection::handshake(fd.get(), lib_options(role::client, GetParam().version,
-								GetParam().cipher_type));
-	ASSERT_TRUE(conn) << conn.error().message() << "\n" << file_text(dir / "s_server.err");
-	expect_offloaded(*conn);
+	auto conn = offload(fd.get(), role::client, "s_server");
+	ASSERT_TRUE(conn);
 
+	/* s_server ends with close_notify when its stdin runs out */
 	std::error_code end;
-	auto got = recv_to_end(*conn, &end);
+	expect_bulk(recv_to_end(*conn, &end), "the library");
 	EXPECT_FALSE(end) << "expected close_notify, got: " << end.message();
-	EXPECT_EQ(got.size(), bulk_data().size());
-	EXPECT_TRUE(got == bulk_data()) << "received data differs";
 	(void)conn->shutdown();
 	EXPECT_EQ(srv.wait(), 0) << file_text(dir / "s_server.err");
 }
@@ -143,21 +167,10 @@ TEST_P(LibInterop, ClientSendsBulkToOpensslServer)
 	auto spec = s_server(port);
 	spec.stdout_file = dir / "received.bin";
 	process srv(spec);
-
 	auto fd = tcp_connect(port);
-	auto conn = connection::handshake(fd.get(), lib_options(role::client, GetParam().version,
-								GetParam().cipher_type));
-	ASSERT_TRUE(conn) << conn.error().message() << "\n" << file_text(dir / "s_server.err");
-	expect_offloaded(*conn);
-
-	auto sent = conn->send_all(bulk_data());
-	ASSERT_TRUE(sent) << sent.error().message();
-	/* close_notify ends s_server's read loop; it then exits */
-	ASSERT_TRUE(conn->shutdown());
-	EXPECT_EQ(srv.wait(), 0) << file_text(dir / "s_server.err");
-	auto got = read_file(dir / "received.bin");
-	EXPECT_EQ(got.size(), bulk_data().size());
-	EXPECT_TRUE(got == bulk_data()) << "s_server received different data";
+	auto conn = offload(fd.get(), role::client, "s_server");
+	ASSERT_TRUE(conn);
+	send_bulk_to(*conn, srv, "s_server");
 }
 
 TEST_P(LibInterop, ServerReceivesBulkFromOpensslClient)
@@ -166,16 +179,11 @@ TEST_P(LibInterop, ServerReceivesBulkFromOpensslClient)
 	auto spec = s_client(l.port);
 	spec.stdin_file = bulk_file();
 	process cli(spec);
-
 	auto fd = tcp_accept(l);
-	auto conn = connection::handshake(fd.get(), lib_options(role::server, GetParam().version,
-								GetParam().cipher_type));
-	ASSERT_TRUE(conn) << conn.error().message() << "\n" << file_text(dir / "s_client.err");
-	expect_offloaded(*conn);
+	auto conn = offload(fd.get(), role::server, "s_client");
+	ASSERT_TRUE(conn);
 
-	auto got = recv_exactly(*conn, bulk_data().size());
-	EXPECT_EQ(got.size(), bulk_data().size());
-	EXPECT_TRUE(got == bulk_data()) << "received data differs";
+	expect_bulk(recv_exactly(*conn, bulk_data().size()), "the library");
 	/* s_client -quiet ignores its stdin EOF; our close_notify ends it */
 	ASSERT_TRUE(conn->shutdown());
 	EXPECT_EQ(cli.wait(), 0) << file_text(dir / "s_client.err");
@@ -187,20 +195,10 @@ TEST_P(LibInterop, ServerSendsBulkToOpensslClient)
 	auto spec = s_client(l.port);
 	spec.stdout_file = dir / "received.bin";
 	process cli(spec);
-
 	auto fd = tcp_accept(l);
-	auto conn = connection::handshake(fd.get(), lib_options(role::server, GetParam().version,
-								GetParam().cipher_type));
-	ASSERT_TRUE(conn) << conn.error().message() << "\n" << file_text(dir / "s_client.err");
-	expect_offloaded(*conn);
-
-	auto sent = conn->send_all(bulk_data());
-	ASSERT_TRUE(sent) << sent.error().message();
-	ASSERT_TRUE(conn->shutdown());
-	EXPECT_EQ(cli.wait(), 0) << file_text(dir / "s_client.err");
-	auto got = read_file(dir / "received.bin");
-	EXPECT_EQ(got.size(), bulk_data().size());
-	EXPECT_TRUE(got == bulk_data()) << "s_client received different data";
+	auto conn = offload(fd.get(), role::server, "s_client");
+	ASSERT_TRUE(conn);
+	send_bulk_to(*conn, cli, "s_client");
 }
 
 INSTANTIATE_TEST_SUITE_P(
