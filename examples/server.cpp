@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+//
+// An echo server on kernel TLS: the library runs the handshake and installs
+// the keys; the loop below only sees plaintext.
+//
+//   ktlsaccel-example-server PORT cert.pem key.pem
+//
+// Serves one client at a time: echoes what it receives until the client
+// sends close_notify, then closes with its own.
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+int main(int argc, char **argv)
+{
+	if (argc != 4) {
+		std::fprintf(stderr, "usage: %s PORT cert.pem key.pem\n", argv[0]);
+		return 2;
+	}
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sockaddr_in addr{};
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons(static_cast<std::uint16_t>(std::atoi(argv[1])));
+	if (bind(l, reinterpret_cast<sockaddr *>(&addr), sizeof(addr)) < 0 || listen(l, 8) < 0) {
+		std::perror("listen");
+		return 1;
+	}
+
+	ktlsaccel::options opts;
+	opts.role = ktlsaccel::role::server;
+	opts.cert_file = argv[2];
+	opts.key_file = argv[3];
+	opts.verify_peer = false;	// no client certificates
+
+	for (;;) {
+		int fd = accept(l, nullptr, nullptr);
+		if (fd < 0)
+			continue;
+		auto conn = ktlsaccel::connection::handshake(fd, opts);
+		if (!conn) {
+			std::fprintf(stderr, "handshake: %s\n", conn.error().message().c_str());
+			close(fd);
+			continue;
+		}
+		std::printf("%s %s, kernel TLS: %s\n",
+			    std::string(ktlsaccel::tls_version_name(conn->info().version)).c_str(),
+			    conn->info().cipher_suite.c_str(), conn->info().kernel_offload ? "yes" : "no");
+		std::fflush(stdout);
+
+		std::byte buf[16384];
+		for (;;) {
+			auto n = conn->recv(buf);
+			if (!n) {
+				std::fprintf(stderr, "recv: %s\n", n.error().message().c_str());
+				break;
+			}
+			if (*n == 0)	// close_notify
+				break;
+			if (auto sent = conn->send_all(std::span(buf, *n)); !sent) {
+				std::fprintf(stderr, "send: %s\n", sent.error().message().c_str());
+				break;
+			}
+		}
+		(void)conn->shutdown();
+		close(fd);
+	}
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libktlsaccel C API: hand an OpenSSL connection to kernel TLS.
+ *
+ *	SSL *ssl = SSL_new(ctx);
+ *	ktlsaccel_prepare_ssl(ssl);		// before the handshake
+ *	SSL_set_fd(ssl, fd); SSL_connect(ssl);
+ *	struct ktlsaccel_conn *c;
+ *	int err = ktlsaccel_offload_ssl(ssl, &c);
+ *	if (err) fprintf(stderr, "%s\n", ktlsaccel_last_error());
+ *	SSL_free(ssl);				// no longer needed
+ *	ktlsaccel_send(c, buf, len, 0); ktlsaccel_recv(c, buf, sizeof(buf));
+ *	ktlsaccel_shutdown(c); ktlsaccel_conn_free(c); close(fd);
+ *
+ * Every call returns 0 (or a byte count) on success and -errno on failure;
+ * ktlsaccel_last_error() then describes the failure for a person (alert
+ * names, certificate problems, what to change). No call throws.
+ */
+#ifndef KTLSACCEL_H
+#define KTLSACCEL_H
+
+#include <sys/types.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct ssl_st SSL;
+struct ktlsaccel_conn;
+
+/* Call before SSL_connect()/SSL_accept(): see ktlsaccel::ssl_prepare(). */
+int ktlsaccel_prepare_ssl(SSL *ssl);
+
+/*
+ * After the handshake: installs the keys in the kernel and returns a
+ * connection in *connp. The SSL and the socket stay the caller's. -EBUSY
+ * when OpenSSL holds unprocessed bytes (the SSL remains usable).
+ */
+int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp);
+
+/* Like send(2); flags may hold MSG_MORE and MSG_DONTWAIT. */
+ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len, int flags);
+/* Like recv(2): 0 when the peer sent close_notify; -EPROTO on a fatal alert. */
+ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int flags);
+/* Like sendfile(2). */
+ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count);
+/* TLS 1.3 KeyUpdate; -EOPNOTSUPP before Linux 6.14. */
+int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer);
+/* Sends close_notify. */
+int ktlsaccel_shutdown(struct ktlsaccel_conn *conn);
+int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn);
+/* Frees the connection; does not close the socket. NULL is fine. */
+void ktlsaccel_conn_free(struct ktlsaccel_conn *conn);
+
+/* The message of this thread's last failed call (never NULL). */
+const char *ktlsaccel_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KTLSACCEL_H */

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+//
+// libktlsaccel: TLS handshake in userspace, records in the kernel (kTLS).
+//
+//   auto conn = ktlsaccel::connection::handshake(fd, {.server_name = "example.org"});
+//   if (!conn) { fprintf(stderr, "%s\n", conn.error().message().c_str()); ... }
+//   conn->send(data);            // encrypted by the kernel
+//   conn->recv(buffer);          // 0 = the peer closed cleanly (close_notify)
+//   conn->shutdown();            // sends close_notify
+//
+// An application that runs its own OpenSSL handshake calls ssl_prepare()
+// on its SSL before the handshake and ssl_offload() after it.
+//
+// A connection never owns the socket: close it yourself after the
+// connection is gone. Objects are move-only and not thread-safe; one
+// thread may send while another receives. send() never raises SIGPIPE;
+// sendfile() and the userspace fallback can, like sendfile(2) and
+// OpenSSL do: ignore SIGPIPE in programs that use them.
+#pragma once
+
+#include <ktlsaccel/error.hpp>
+#include <ktlsaccel/keys.hpp>
+
+#include <sys/types.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+typedef struct ssl_st SSL;
+
+namespace ktlsaccel {
+
+template <typename T>
+using result = std::expected<T, std::error_code>;
+
+// How connection::handshake() sets up OpenSSL. Verification of the peer's
+// certificate (and of server_name by a client) is on by default.
+struct options {
+	ktlsaccel::role role = ktlsaccel::role::client;
+	// Client: the name to send as SNI and to check the certificate against.
+	std::string server_name;
+	// Trust anchors; empty: OpenSSL's default paths.
+	std::string ca_file;
+	// Our certificate chain and key (PEM); required for a server.
+	std::string cert_file;
+	std::string key_file;
+	// Verify the peer. A server with verify_peer asks for a client
+	// certificate and requires one.
+	bool verify_peer = true;
+	// ALPN protocols in preference order ("h2", "http/1.1").
+	std::vector<std::string> alpn;
+	// Pin one version; unset: TLS 1.2 or 1.3, whichever the peer prefers.
+	std::optional<tls_version> version;
+	// OpenSSL cipher lists: TLS 1.2 (SSL_CTX_set_cipher_list) and TLS 1.3
+	// (SSL_CTX_set_ciphersuites). Empty: the suites kTLS can take.
+	std::string cipher_list;
+	std::string ciphersuites;
+	// TLS 1.3 server: NewSessionTickets to send (OpenSSL's default is 2).
+	std::optional<unsigned int> num_tickets;
+	// When the kernel cannot take the connection (no kTLS, cipher not in
+	// the kernel), keep it in userspace TLS instead of failing.
+	bool allow_userspace_fallback = false;
+};
+
+struct connection_info {
+	tls_version version = tls_version::tls13;
+	cipher cipher_type = cipher::aes_128_gcm;
+	std::string cipher_suite;	// IANA/OpenSSL name, "TLS_AES_128_GCM_SHA256"
+	std::string alpn;		// negotiated protocol, or empty
+	// true: records go through kTLS; false: userspace fallback, and
+	// offload_error says why the kernel did not take it.
+	bool kernel_offload = false;
+	std::error_code offload_error;
+};
+
+class connection {
+public:
+	// Runs the handshake on the connected TCP socket fd (blocking), then
+	// moves the record layer into the kernel.
+	static result<connection> handshake(int fd, const options &opts);
+
+	// Takes over an SSL whose handshake has finished, after ssl_prepare()
+	// was called on it before the handshake. The SSL and its socket stay
+	// the caller's; do not use the SSL for I/O afterwards (SSL_free it).
+	// Fails with errc::pending_input if OpenSSL holds undecrypted bytes
+	// (turn read-ahead off), leaving the SSL usable.
+	static result<connection> offload(SSL *ssl);
+
+	// For handshake backends: installs keys on the connected socket fd.
+	static result<connection> install(int fd, session_keys keys);
+
+	connection(connection &&) noexcept;
+	connection &operator=(connection &&) noexcept;
+	connection(const connection &) = delete;
+	connection &operator=(const connection &) = delete;
+	~connection();
+
+	// Sends up to data.size() bytes; returns how many (like send(2); a
+	// blocking socket sends all). flags: MSG_MORE (keep records in flight,
+	// more follows), MSG_DONTWAIT, MSG_NOSIGNAL (always added).
+	result<std::size_t> send(std::span<const std::byte> data, int flags = 0);
+	// Sends everything, retrying partial sends.
+	result<void> send_all(std::span<const std::byte> data, int flags = 0);
+	// Receives application data: > 0 bytes, or 0 once the peer sent
+	// close_notify. Handshake records (TLS 1.3 NewSessionTicket) are
+	// consumed; a fatal alert is an error in alert_category().
+	result<std::size_t> recv(std::span<std::byte> buffer, int flags = 0);
+	// Sends count bytes of in_fd from *offset (or its file position),
+	// encrypted by the kernel (sendfile(2)); falls back to read+send in
+	// userspace TLS. Returns bytes sent.
+	result<std::size_t> sendfile(int in_fd, off_t *offset, std::size_t count);
+	// TLS 1.3 KeyUpdate of our keys (and the peer's, if request_peer).
+	// errc::key_update_unsupported before Linux 6.14.
+	result<void> key_update(bool request_peer = false);
+	// Sends close_notify. The socket stays open for reading the peer's.
+	result<void> shutdown();
+
+	int fd() const noexcept;
+	const connection_info &info() const noexcept;
+
+private:
+	struct state;
+	explicit connection(std::unique_ptr<state> s) noexcept;
+	std::unique_ptr<state> s_;
+};
+
+// Prepares an application's SSL for offload() later: records are counted
+// (for sequence numbers), TLS 1.3 traffic secrets captured through the
+// SSL_CTX's keylog callback (an existing one keeps being called), read-ahead
+// and renegotiation turned off, OpenSSL's own kTLS disabled. Call it before
+// SSL_connect/SSL_accept. It replaces the SSL's message callback.
+result<void> ssl_prepare(SSL *ssl);
+
+// The crypto driver the kernel would pick for this cipher: the highest
+// priority implementation of its cipher_kernel_name() in /proc/crypto
+// ("generic-gcm-aesni"). The kernel does not say which one a socket uses;
+// this is the one crypto_alloc_aead() returns for a new socket.
+result<std::string> kernel_aead_driver(cipher c);
+
+} // namespace ktlsaccel

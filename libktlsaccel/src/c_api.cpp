@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+//
+// The C API: thin wrappers that turn std::error_code into -errno and keep
+// a message for ktlsaccel_last_error(). Nothing here lets an exception out.
+#include <ktlsaccel/ktlsaccel.h>
+
+#include "internal.hpp"
+
+#include <string>
+
+struct ktlsaccel_conn {
+	ktlsaccel::connection conn;
+};
+
+namespace {
+
+thread_local std::string last_error = "no error";
+
+int set_error(const std::error_code &ec) noexcept
+{
+	try {
+		last_error = ec.message();
+	} catch (...) {
+		last_error.clear();
+	}
+	int e = ktlsaccel::error_to_errno(ec);
+	return -(e > 0 ? e : EPROTO);
+}
+
+template <typename F>
+auto guarded(F &&f) noexcept -> decltype(f())
+{
+	try {
+		return f();
+	} catch (const std::bad_alloc &) {
+		last_error = "out of memory";
+		return -ENOMEM;
+	} catch (...) {
+		last_error = "internal error";
+		return -EPROTO;
+	}
+}
+
+} // namespace
+
+extern "C" {
+
+int ktlsaccel_prepare_ssl(SSL *ssl)
+{
+	return guarded([&]() -> int {
+		auto r = ktlsaccel::ssl_prepare(ssl);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp)
+{
+	return guarded([&]() -> int {
+		if (!connp)
+			return set_error(make_error_code(ktlsaccel::errc::invalid_argument));
+		*connp = nullptr;
+		auto c = ktlsaccel::connection::offload(ssl);
+		if (!c)
+			return set_error(c.error());
+		*connp = new ktlsaccel_conn{std::move(*c)};
+		return 0;
+	});
+}
+
+ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len, int flags)
+{
+	return guarded([&]() -> ssize_t {
+		auto r = conn->conn.send(std::span(static_cast<const std::byte *>(buf), len), flags);
+		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
+	});
+}
+
+ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int flags)
+{
+	return guarded([&]() -> ssize_t {
+		auto r = conn->conn.recv(std::span(static_cast<std::byte *>(buf), len), flags);
+		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
+	});
+}
+
+ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count)
+{
+	return guarded([&]() -> ssize_t {
+		auto r = conn->conn.sendfile(in_fd, offset, count);
+		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
+	});
+}
+
+int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
+{
+	return guarded([&]() -> int {
+		auto r = conn->conn.key_update(request_peer != 0);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
+{
+	return guarded([&]() -> int {
+		auto r = conn->conn.shutdown();
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)
+{
+	return conn->conn.fd();
+}
+
+void ktlsaccel_conn_free(struct ktlsaccel_conn *conn)
+{
+	delete conn;
+}
+
+const char *ktlsaccel_last_error(void)
+{
+	return last_error.c_str();
+}
+
+} // extern "C"

@@ -1,0 +1,729 @@
+// SPDX-License-Identifier: MIT
+//
+// ktlsaccel::connection: the record layer after the handshake, in the
+// kernel (kTLS) or, as an opt-in fallback, in OpenSSL.
+#include "internal.hpp"
+
+#include <arpa/inet.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <optional>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace ktlsaccel {
+
+namespace {
+
+constexpr std::uint8_t record_change_cipher_spec = 20;
+constexpr std::uint8_t record_alert = 21;
+constexpr std::uint8_t record_handshake = 22;
+constexpr std::uint8_t record_application_data = 23;
+
+constexpr std::uint8_t alert_warning = 1;
+constexpr std::uint8_t alert_fatal = 2;
+constexpr std::uint8_t alert_close_notify = 0;
+constexpr std::uint8_t alert_unexpected_message = 10;
+constexpr std::uint8_t alert_bad_record_mac = 20;
+constexpr std::uint8_t alert_user_canceled = 90;
+constexpr std::uint8_t alert_no_renegotiation = 100;
+
+constexpr std::uint8_t hs_hello_request = 0;
+constexpr std::uint8_t hs_new_session_ticket = 4;
+constexpr std::uint8_t hs_key_update = 24;
+
+template <typename T>
+std::unexpected<std::error_code> fail(T e)
+{
+	return std::unexpected(std::error_code(e));
+}
+
+// Sends one record of the given type through kTLS (TLS_SET_RECORD_TYPE).
+result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t> data)
+{
+	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
+	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_TLS;
+	c->cmsg_type = TLS_SET_RECORD_TYPE;
+	c->cmsg_len = CMSG_LEN(sizeof(type));
+	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
+	for (;;) {
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		if (n >= 0)
+			return {};
+		if (errno != EINTR)
+			return fail(detail::errno_error());
+	}
+}
+
+result<void> send_alert(int fd, std::uint8_t level, std::uint8_t description)
+{
+	const std::uint8_t alert[2] = {level, description};
+	return send_record(fd, record_alert, alert);
+}
+
+std::error_code install_error(int e)
+{
+	switch (e) {
+	case EINVAL:
+	case ENOENT:
+	case EOPNOTSUPP:
+	case 524: /* ENOTSUPP, the kernel's internal "not supported" */
+		return make_error_code(errc::kernel_cipher_unsupported);
+	}
+	return detail::errno_error(e);
+}
+
+// Moves the record layer of fd into the kernel; wipes the keys either way.
+// On failure, *irreversible says whether userspace TLS can still continue.
+result<void> kernel_install(int fd, session_keys &keys, bool *irreversible)
+{
+	*irreversible = false;
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST) {
+		int e = errno;
+		keys.tx.wipe();
+		keys.rx.wipe();
+		if (e == ENOENT)
+			return fail(errc::kernel_tls_unavailable);
+		return fail(detail::errno_error(e));
+	}
+	int r = setsockopt(fd, SOL_TLS, TLS_TX, keys.tx.data(), static_cast<socklen_t>(keys.tx.size()));
+	int e = errno;
+	keys.tx.wipe();
+	if (r < 0) {
+		keys.rx.wipe();
+		return fail(install_error(e));
+	}
+	/* from here on the kernel writes records: no way back */
+	*irreversible = true;
+	r = setsockopt(fd, SOL_TLS, TLS_RX, keys.rx.data(), static_cast<socklen_t>(keys.rx.size()));
+	e = errno;
+	keys.rx.wipe();
+	if (r < 0)
+		return fail(install_error(e));
+	return {};
+}
+
+} // namespace
+
+struct KTLSACCEL_LOCAL connection::state {
+	int fd = -1;
+	connection_info info;
+	// userspace fallback only
+	detail::ssl_ptr ssl;
+	detail::ssl_ctx_ptr ctx;
+	// plaintext OpenSSL decrypted before the hand-over
+	std::vector<std::uint8_t> pending;
+	std::size_t pending_off = 0;
+	// TLS 1.3 traffic secrets, kept only where the kernel can rekey
+	secret tx_secret, rx_secret;
+	// a control record may arrive over several recvmsg() calls
+	std::vector<std::uint8_t> handshake_buf;
+	std::vector<std::uint8_t> alert_buf;
+	bool eof = false;
+	bool sent_close = false;
+
+	/*
+	 * The first fatal error, sticky. One thread may send while another
+	 * receives and either may hit it: written once, then published.
+	 */
+	std::optional<std::error_code> failure() const
+	{
+		if (failed_state.load(std::memory_order_acquire) == 2)
+			return failed_ec;
+		return std::nullopt;
+	}
+
+	result<std::size_t> kernel_recv(std::span<std::byte> buf, int flags);
+	result<bool> on_handshake_bytes(std::span<const std::uint8_t> bytes);
+	result<void> rekey(bool tx, std::span<const std::uint8_t> next_secret);
+	result<void> send_key_update(bool request_peer);
+
+	std::unexpected<std::error_code> fatal(std::error_code ec)
+	{
+		int none = 0;
+		if (failed_state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
+			failed_ec = ec;
+			failed_state.store(2, std::memory_order_release);
+		}
+		return std::unexpected(ec);
+	}
+
+private:
+	std::atomic<int> failed_state{0};	/* 0 none, 1 being set, 2 set */
+	std::error_code failed_ec;
+};
+
+connection::connection(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
+connection::connection(connection &&) noexcept = default;
+connection &connection::operator=(connection &&) noexcept = default;
+connection::~connection() = default;
+
+int connection::fd() const noexcept { return s_->fd; }
+const connection_info &connection::info() const noexcept { return s_->info; }
+
+result<connection> connection::install(int fd, session_keys keys)
+{
+	if (fd < 0 || keys.tx.size() == 0 || keys.rx.size() == 0)
+		return fail(errc::invalid_argument);
+	bool irreversible;
+	if (auto r = kernel_install(fd, keys, &irreversible); !r)
+		return std::unexpected(r.error());
+	auto s = std::make_unique<state>();
+	s->fd = fd;
+	s->info.version = keys.version;
+	s->info.cipher_type = keys.cipher_type;
+	s->info.kernel_offload = true;
+	s->pending = std::move(keys.pending);
+	s->tx_secret = std::move(keys.tx_secret);
+	s->rx_secret = std::move(keys.rx_secret);
+	return connection(std::move(s));
+}
+
+result<connection> connection::offload(SSL *ssl)
+{
+	if (!ssl || SSL_get_fd(ssl) < 0)
+		return fail(errc::invalid_argument);
+	connection_info info;
+	detail::ssl_describe(ssl, info);
+	auto keys = detail::ssl_export_keys(ssl);
+	if (!keys)
+		return std::unexpected(keys.error());
+	auto conn = install(SSL_get_fd(ssl), std::move(*keys));
+	if (!conn)
+		return conn;
+	info.kernel_offload = true;
+	conn->s_->info = std::move(info);
+	return conn;
+}
+
+
+/* ---- handshake ---------------------------------------------------------- */
+
+namespace {
+
+std::error_code handshake_error(SSL *ssl, int ret)
+{
+	int err = SSL_get_error(ssl, ret);
+	long verify = SSL_get_verify_result(ssl);
+	if (verify != X509_V_OK) {
+		ERR_clear_error();
+		return {static_cast<int>(verify), verify_category()};
+	}
+	if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+		if (errno != 0)
+			return detail::errno_error();
+		return make_error_code(errc::unexpected_eof);
+	}
+	return detail::openssl_error(errc::handshake_failed);
+}
+
+int select_alpn(SSL *, const unsigned char **out, unsigned char *outlen,
+		const unsigned char *in, unsigned int inlen, void *arg)
+{
+	auto *wire = static_cast<std::vector<unsigned char> *>(arg);
+	unsigned char *sel = nullptr;
+	if (SSL_select_next_proto(&sel, outlen, wire->data(), static_cast<unsigned>(wire->size()),
+				  in, inlen) != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	*out = sel;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+/* The suites kTLS implements, strongest first; PFS only. */
+constexpr const char *default_cipher_list =
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AESCCM:DHE+AESCCM:"
+	"!AESCCM8:!aNULL:!PSK:!SRP";
+
+} // namespace
+
+result<connection> connection::handshake(int fd, const options &o)
+{
+	if (fd < 0)
+		return fail(errc::invalid_argument);
+	bool server = o.role == role::server;
+	if (server && (o.cert_file.empty() || o.key_file.empty()))
+		return fail(errc::invalid_argument);
+
+	detail::ssl_ctx_ptr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+	if (!ctx)
+		return fail(detail::openssl_error(errc::handshake_failed));
+	SSL_CTX *c = ctx.get();
+	int minv = o.version ? static_cast<int>(*o.version) : TLS1_2_VERSION;
+	int maxv = o.version ? static_cast<int>(*o.version) : TLS1_3_VERSION;
+	SSL_CTX_set_min_proto_version(c, minv);
+	SSL_CTX_set_max_proto_version(c, maxv);
+	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+
+	const char *list = o.cipher_list.empty() ? default_cipher_list : o.cipher_list.c_str();
+	if (SSL_CTX_set_cipher_list(c, list) != 1)
+		return fail(detail::openssl_error(errc::invalid_argument));
+	if (!o.ciphersuites.empty() && SSL_CTX_set_ciphersuites(c, o.ciphersuites.c_str()) != 1)
+		return fail(detail::openssl_error(errc::invalid_argument));
+
+	if (o.verify_peer) {
+		int mode = SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
+		SSL_CTX_set_verify(c, mode, nullptr);
+		int ok = o.ca_file.empty() ? SSL_CTX_set_default_verify_paths(c)
+					   : SSL_CTX_load_verify_locations(c, o.ca_file.c_str(), nullptr);
+		if (ok != 1)
+			return fail(detail::openssl_error(errc::invalid_argument));
+	}
+	if (!o.cert_file.empty()) {
+		if (SSL_CTX_use_certificate_chain_file(c, o.cert_file.c_str()) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(c, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(c) != 1)
+			return fail(detail::openssl_error(errc::invalid_argument));
+	}
+	if (o.num_tickets)
+		SSL_CTX_set_num_tickets(c, *o.num_tickets);
+
+	std::vector<unsigned char> alpn_wire;
+	for (const auto &p : o.alpn) {
+		if (p.empty() || p.size() > 255)
+			return fail(errc::invalid_argument);
+		alpn_wire.push_back(static_cast<unsigned char>(p.size()));
+		alpn_wire.insert(alpn_wire.end(), p.begin(), p.end());
+	}
+	if (!alpn_wire.empty()) {
+		if (server)
+			SSL_CTX_set_alpn_select_cb(c, select_alpn, &alpn_wire);
+		else if (SSL_CTX_set_alpn_protos(c, alpn_wire.data(),
+						 static_cast<unsigned>(alpn_wire.size())) != 0)
+			return fail(detail::openssl_error(errc::invalid_argument));
+	}
+
+	detail::ssl_ptr ssl(SSL_new(c));
+	if (!ssl)
+		return fail(detail::openssl_error(errc::handshake_failed));
+	if (auto r = ssl_prepare(ssl.get()); !r)
+		return std::unexpected(r.error());
+	if (SSL_set_fd(ssl.get(), fd) != 1)
+		return fail(detail::openssl_error(errc::invalid_argument));
+	if (!server && !o.server_name.empty()) {
+		/* an address is checked against IP SANs and never sent as SNI (RFC 6066) */
+		in6_addr addr;
+		bool is_ip = inet_pton(AF_INET, o.server_name.c_str(), &addr) == 1 ||
+			     inet_pton(AF_INET6, o.server_name.c_str(), &addr) == 1;
+		if (!is_ip && SSL_set_tlsext_host_name(ssl.get(), o.server_name.c_str()) != 1)
+			return fail(detail::openssl_error(errc::invalid_argument));
+		if (o.verify_peer) {
+			X509_VERIFY_PARAM *param = SSL_get0_param(ssl.get());
+			int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, o.server_name.c_str())
+				       : SSL_set1_host(ssl.get(), o.server_name.c_str());
+			if (ok != 1)
+				return fail(detail::openssl_error(errc::invalid_argument));
+		}
+	}
+
+	ERR_clear_error();
+	errno = 0;
+	int ret = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
+	if (ret != 1)
+		return fail(handshake_error(ssl.get(), ret));
+
+	connection_info info;
+	detail::ssl_describe(ssl.get(), info);
+	auto userspace = [&](std::error_code why) {
+		auto s = std::make_unique<state>();
+		s->fd = fd;
+		s->info = info;
+		s->info.kernel_offload = false;
+		s->info.offload_error = why;
+		s->ssl = std::move(ssl);
+		s->ctx = std::move(ctx);
+		return connection(std::move(s));
+	};
+	auto keys = detail::ssl_export_keys(ssl.get());
+	if (!keys) {
+		if (o.allow_userspace_fallback && keys.error() == errc::cipher_unsupported)
+			return userspace(keys.error());
+		return std::unexpected(keys.error());
+	}
+	std::vector<std::uint8_t> pending = std::move(keys->pending);
+	bool irreversible;
+	if (auto r = kernel_install(fd, *keys, &irreversible); !r) {
+		if (o.allow_userspace_fallback && !irreversible && pending.empty())
+			return userspace(r.error());
+		return std::unexpected(r.error());
+	}
+	auto s = std::make_unique<state>();
+	s->fd = fd;
+	s->info = std::move(info);
+	s->info.kernel_offload = true;
+	s->pending = std::move(pending);
+	s->tx_secret = std::move(keys->tx_secret);
+	s->rx_secret = std::move(keys->rx_secret);
+	/* ssl and ctx are freed here: OpenSSL wipes its copies of the keys */
+	return connection(std::move(s));
+}
+
+/* ---- record I/O --------------------------------------------------------- */
+
+result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
+{
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (s_->sent_close)
+		return fail(errc::connection_closed);
+	if (s_->ssl) {
+		size_t n = 0;
+		ERR_clear_error();
+		if (SSL_write_ex(s_->ssl.get(), data.data(), data.size(), &n) != 1)
+			return s_->fatal(detail::openssl_error(errc::connection_closed));
+		return n;
+	}
+	for (;;) {
+		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
+		if (n >= 0)
+			return static_cast<std::size_t>(n);
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return fail(detail::errno_error());
+		return s_->fatal(detail::errno_error());
+	}
+}
+
+result<void> connection::send_all(std::span<const std::byte> data, int flags)
+{
+	while (!data.empty()) {
+		auto n = send(data, flags);
+		if (!n)
+			return std::unexpected(n.error());
+		data = data.subspan(*n);
+	}
+	return {};
+}
+
+result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
+{
+	if (s_->pending_off < s_->pending.size()) {
+		std::size_t n = std::min(buf.size(), s_->pending.size() - s_->pending_off);
+		std::memcpy(buf.data(), s_->pending.data() + s_->pending_off, n);
+		s_->pending_off += n;
+		if (s_->pending_off == s_->pending.size()) {
+			s_->pending.clear();
+			s_->pending_off = 0;
+		}
+		return n;
+	}
+	if (s_->eof)
+		return 0;
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (buf.empty())
+		return 0;
+	if (s_->ssl) {
+		size_t n = 0;
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_read_ex(s_->ssl.get(), buf.data(), buf.size(), &n);
+		if (r == 1)
+			return n;
+		switch (SSL_get_error(s_->ssl.get(), r)) {
+		case SSL_ERROR_ZERO_RETURN:
+			s_->eof = true;
+			return 0;
+		case SSL_ERROR_SYSCALL:
+			if (ERR_peek_error() == 0)
+				return s_->fatal(errno ? detail::errno_error()
+						       : make_error_code(errc::unexpected_eof));
+			break;
+		}
+		return s_->fatal(detail::openssl_error(errc::connection_closed));
+	}
+	return s_->kernel_recv(buf, flags);
+}
+
+result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int flags)
+{
+	for (;;) {
+		alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(std::uint8_t))];
+		iovec iov{buf.data(), buf.size()};
+		msghdr msg{};
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		ssize_t n = recvmsg(fd, &msg, flags);
+		if (n < 0) {
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK)
+				return fail(detail::errno_error(e));
+			if (e == EBADMSG) {
+				/*
+				 * RFC 8446 §5.2: answer with bad_record_mac. kTLS
+				 * left EBADMSG pending on the socket (tls_err_abort),
+				 * which would fail the send too: SO_ERROR collects
+				 * it. The connection is dead for reading either way.
+				 */
+				int so_error = 0;
+				socklen_t len = sizeof(so_error);
+				(void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
+				(void)send_alert(fd, alert_fatal, alert_bad_record_mac);
+				return fatal(make_error_code(errc::bad_record_mac));
+			}
+			return fatal(detail::errno_error(e));
+		}
+		if (n == 0)
+			return fatal(make_error_code(errc::unexpected_eof));
+
+		int type = record_type_from_cmsg(msg);
+		auto bytes = std::span(reinterpret_cast<const std::uint8_t *>(buf.data()),
+				       static_cast<std::size_t>(n));
+		switch (type) {
+		case record_application_data:
+			return static_cast<std::size_t>(n);
+
+		case record_alert:
+			alert_buf.insert(alert_buf.end(), bytes.begin(), bytes.end());
+			while (alert_buf.size() >= 2) {
+				std::uint8_t level = alert_buf[0], desc = alert_buf[1];
+				alert_buf.erase(alert_buf.begin(), alert_buf.begin() + 2);
+				if (desc == alert_close_notify) {
+					eof = true;
+					return 0;
+				}
+				/*
+				 * TLS 1.3 alerts are all fatal but user_canceled;
+				 * TLS 1.2 warnings (no_renegotiation...) are not.
+				 */
+				bool warning = info.version == tls_version::tls13
+						       ? desc == alert_user_canceled
+						       : level == alert_warning;
+				if (!warning)
+					return fatal({desc, alert_category()});
+			}
+			continue;
+
+		case record_handshake: {
+			auto r = on_handshake_bytes(bytes);
+			if (!r)
+				return std::unexpected(r.error());
+			continue;
+		}
+
+		default:
+			/* ChangeCipherSpec or an unknown type after the handshake */
+			(void)record_change_cipher_spec;
+			(void)send_alert(fd, alert_fatal, alert_unexpected_message);
+			return fatal(make_error_code(errc::unexpected_message));
+		}
+	}
+}
+
+// Post-handshake messages (RFC 8446 §4.6, RFC 5246 §7.4.1.1). Messages may
+// span records and records may hold several messages.
+result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t> bytes)
+{
+	handshake_buf.insert(handshake_buf.end(), bytes.begin(), bytes.end());
+	while (handshake_buf.size() >= 4) {
+		std::uint8_t type = handshake_buf[0];
+		std::size_t len = std::size_t(handshake_buf[1]) << 16 | std::size_t(handshake_buf[2]) << 8 |
+				  handshake_buf[3];
+		if (handshake_buf.size() < 4 + len)
+			break;
+		std::vector<std::uint8_t> body(handshake_buf.begin() + 4,
+					       handshake_buf.begin() + 4 + static_cast<long>(len));
+		handshake_buf.erase(handshake_buf.begin(), handshake_buf.begin() + 4 + static_cast<long>(len));
+
+		bool tls13 = info.version == tls_version::tls13;
+		if (tls13 && type == hs_new_session_ticket) {
+			/* resumption is not offered after the hand-over: drop it */
+			continue;
+		}
+		if (!tls13 && type == hs_hello_request) {
+			/* RFC 5246: a client may decline renegotiation with a warning */
+			(void)send_alert(fd, alert_warning, alert_no_renegotiation);
+			continue;
+		}
+		if (tls13 && type == hs_key_update && len == 1) {
+			if (!kernel_supports_rekey() || rx_secret.empty())
+				return fatal(make_error_code(errc::key_update_unsupported));
+			auto next = traffic_secret_update(info.cipher_type, rx_secret.span());
+			if (!next)
+				return fatal(next.error());
+			if (auto r = rekey(false, next->span()); !r)
+				return fatal(r.error());
+			rx_secret = std::move(*next);
+			if (body[0] == 1) {
+				/* update_requested: answer with our own update */
+				if (auto r = send_key_update(false); !r)
+					return fatal(r.error());
+			}
+			continue;
+		}
+		(void)send_alert(fd, alert_fatal, alert_unexpected_message);
+		return fatal(make_error_code(errc::unexpected_message));
+	}
+	return true;
+}
+
+result<void> connection::state::rekey(bool tx, std::span<const std::uint8_t> next_secret)
+{
+	auto ci = crypto_info_from_traffic_secret(info.cipher_type, next_secret, 0);
+	if (!ci)
+		return std::unexpected(ci.error());
+	int r = setsockopt(fd, SOL_TLS, tx ? TLS_TX : TLS_RX, ci->data(),
+			   static_cast<socklen_t>(ci->size()));
+	int e = errno;
+	ci->wipe();
+	if (r < 0)
+		return fail(e == EBUSY ? make_error_code(errc::key_update_unsupported)
+				       : detail::errno_error(e));
+	return {};
+}
+
+result<void> connection::state::send_key_update(bool request_peer)
+{
+	if (tx_secret.empty())
+		return fail(errc::key_update_unsupported);
+	auto next = traffic_secret_update(info.cipher_type, tx_secret.span());
+	if (!next)
+		return std::unexpected(next.error());
+	const std::uint8_t msg[5] = {hs_key_update, 0, 0, 1, request_peer ? std::uint8_t(1) : std::uint8_t(0)};
+	if (auto r = send_record(fd, record_handshake, msg); !r)
+		return r;
+	if (auto r = rekey(true, next->span()); !r)
+		return r;
+	tx_secret = std::move(*next);
+	return {};
+}
+
+result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t count)
+{
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (s_->sent_close)
+		return fail(errc::connection_closed);
+	std::size_t done = 0;
+	if (s_->ssl) {
+		std::vector<std::byte> buf(64 * 1024);
+		while (done < count) {
+			std::size_t want = std::min(buf.size(), count - done);
+			ssize_t n = offset ? ::pread(in_fd, buf.data(), want, *offset)
+					   : ::read(in_fd, buf.data(), want);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return fail(detail::errno_error());
+			if (n == 0)
+				break;
+			if (auto r = send_all(std::span(buf.data(), static_cast<std::size_t>(n))); !r)
+				return std::unexpected(r.error());
+			if (offset)
+				*offset += n;
+			done += static_cast<std::size_t>(n);
+		}
+		return done;
+	}
+	while (done < count) {
+		ssize_t n = ::sendfile(s_->fd, in_fd, offset, count - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			if (done > 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				break;
+			return fail(detail::errno_error());
+		}
+		if (n == 0)
+			break;
+		done += static_cast<std::size_t>(n);
+	}
+	return done;
+}
+
+result<void> connection::key_update(bool request_peer)
+{
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (s_->info.version != tls_version::tls13)
+		return fail(errc::invalid_argument);
+	if (s_->ssl) {
+		if (SSL_key_update(s_->ssl.get(), request_peer ? SSL_KEY_UPDATE_REQUESTED
+								: SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
+		    SSL_do_handshake(s_->ssl.get()) != 1)
+			return fail(detail::openssl_error(errc::handshake_failed));
+		return {};
+	}
+	if (!kernel_supports_rekey())
+		return fail(errc::key_update_unsupported);
+	return s_->send_key_update(request_peer);
+}
+
+result<void> connection::shutdown()
+{
+	if (s_->sent_close)
+		return {};
+	s_->sent_close = true;
+	if (s_->ssl) {
+		ERR_clear_error();
+		if (SSL_shutdown(s_->ssl.get()) < 0)
+			return fail(detail::openssl_error(errc::connection_closed));
+		return {};
+	}
+	return send_alert(s_->fd, alert_warning, alert_close_notify);
+}
+
+/* ---- /proc/crypto ------------------------------------------------------- */
+
+result<std::string> kernel_aead_driver(cipher c)
+{
+	std::ifstream f("/proc/crypto");
+	if (!f)
+		return fail(detail::errno_error(ENOENT));
+	std::string want(cipher_kernel_name(c)), best;
+	int best_prio = -1;
+	std::map<std::string, std::string> cur;
+	auto flush = [&] {
+		if (cur["name"] == want && cur["type"] == "aead" &&
+		    cur["internal"] != "yes" && cur["selftest"] != "unknown") {
+			int prio = std::atoi(cur["priority"].c_str());
+			if (prio > best_prio) {
+				best_prio = prio;
+				best = cur["driver"];
+			}
+		}
+		cur.clear();
+	};
+	for (std::string line; std::getline(f, line);) {
+		if (line.empty()) {
+			flush();
+			continue;
+		}
+		auto colon = line.find(':');
+		if (colon == line.npos)
+			continue;
+		auto key = line.substr(0, line.find_last_not_of(' ', colon - 1) + 1);
+		auto val = line.substr(std::min(line.size(), colon + 2));
+		cur[key] = val;
+	}
+	flush();
+	if (best.empty())
+		return fail(detail::errno_error(ENOENT));
+	return best;
+}
+
+} // namespace ktlsaccel

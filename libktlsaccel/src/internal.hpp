@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: MIT
+//
+// Private to libktlsaccel: shared between the connection, the OpenSSL
+// handshake backend and the C API.
+#pragma once
+
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <openssl/ssl.h>
+
+#include <cerrno>
+#include <memory>
+#include <system_error>
+
+// Not part of the ABI: kept out of the shared library's dynamic symbols.
+#define KTLSACCEL_LOCAL __attribute__((visibility("hidden")))
+
+namespace ktlsaccel::detail {
+
+// The last OpenSSL error (a peer's alert by name, a system error, or the
+// OpenSSL reason), or `fallback` when OpenSSL's queue is empty. Clears it.
+KTLSACCEL_LOCAL std::error_code openssl_error(errc fallback);
+
+inline std::error_code errno_error(int e = errno)
+{
+	return {e, std::system_category()};
+}
+
+struct ssl_free_t {
+	void operator()(SSL *s) const { SSL_free(s); }
+};
+struct ssl_ctx_free_t {
+	void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
+};
+using ssl_ptr = std::unique_ptr<SSL, ssl_free_t>;
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free_t>;
+
+// OpenSSL backend (openssl.cpp): the keys of a prepared SSL whose handshake
+// finished, with the plaintext it already decrypted in keys.pending.
+KTLSACCEL_LOCAL result<session_keys> ssl_export_keys(SSL *ssl);
+
+// Fills the names a SSL knows into info.
+KTLSACCEL_LOCAL void ssl_describe(SSL *ssl, connection_info &info);
+
+} // namespace ktlsaccel::detail

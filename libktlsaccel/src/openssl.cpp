@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+//
+// The OpenSSL 3 handshake backend: watch a handshake closely enough to
+// hand its record layer to the kernel.
+//
+// OpenSSL 3.0 has no public getter for record sequence numbers or TLS 1.3
+// traffic secrets, so ssl_prepare() installs two observers before the
+// handshake:
+//
+//  - the message callback sees every record header OpenSSL reads or writes
+//    (SSL3_RT_HEADER) and every handshake message. A direction's sequence
+//    number restarts at 0 where its keys change - after the
+//    ChangeCipherSpec record in TLS 1.2 (so Finished is 0 and application data
+//    starts at 1), after Finished in TLS 1.3 - and each later record
+//    header advances it. This counts what OpenSSL sent after the handshake
+//    too: a TLS 1.3 server's NewSessionTickets, alerts, early SSL_write()s.
+//  - the keylog callback (the documented way to learn TLS 1.3 secrets)
+//    delivers CLIENT/SERVER_TRAFFIC_SECRET_0.
+//
+// TLS 1.2 keys come from the session's master secret and the randoms
+// through the PRF. Renegotiation or a KeyUpdate before the hand-over would
+// change keys behind our back: they are refused.
+#include "internal.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/tls1.h>
+
+#include <cstring>
+#include <mutex>
+#include <string_view>
+
+namespace ktlsaccel {
+namespace {
+
+struct direction {
+	bool active = false;	// counting under the application keys
+	std::uint64_t seq = 0;	// next record's sequence number
+	int key_changes = 0;
+};
+
+struct tracker {
+	direction rd, wr;
+	secret client_secret, server_secret;	// TLS 1.3 traffic secrets 0
+	bool rekeyed = false;	// renegotiation or KeyUpdate seen
+};
+
+struct ctx_hook {
+	SSL_CTX_keylog_cb_func previous = nullptr;
+};
+
+int ssl_index = -1;
+int ctx_index = -1;
+
+void tracker_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
+{
+	delete static_cast<tracker *>(ptr);
+}
+
+void hook_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
+{
+	delete static_cast<ctx_hook *>(ptr);
+}
+
+bool init_indexes()
+{
+	static std::once_flag once;
+	std::call_once(once, [] {
+		ssl_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, tracker_free);
+		ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, hook_free);
+	});
+	return ssl_index >= 0 && ctx_index >= 0;
+}
+
+tracker *tracker_of(const SSL *ssl)
+{
+	return ssl_index < 0 ? nullptr : static_cast<tracker *>(SSL_get_ex_data(ssl, ssl_index));
+}
+
+void on_message(int write_p, int, int content_type, const void *buf, size_t len, SSL *ssl, void *)
+{
+	tracker *t = tracker_of(ssl);
+	if (!t)
+		return;
+	direction &d = write_p ? t->wr : t->rd;
+	bool tls13 = SSL_version(ssl) == TLS1_3_VERSION;
+	auto restart = [&] {
+		if (d.key_changes++)
+			t->rekeyed = true;
+		d.active = true;
+		d.seq = 0;
+	};
+
+	switch (content_type) {
+	case SSL3_RT_HEADER:
+		if (d.active)
+			d.seq++;
+		/*
+		 * TLS 1.2: the record after ChangeCipherSpec is the first under
+		 * the new keys. Watch the record header: OpenSSL 3.0 reports a
+		 * received CCS only there, not as a message. (TLS 1.3 has
+		 * middlebox-compatibility CCS records that change nothing.)
+		 */
+		if (!tls13 && len >= 1 &&
+		    static_cast<const unsigned char *>(buf)[0] == SSL3_RT_CHANGE_CIPHER_SPEC)
+			restart();
+		break;
+	case SSL3_RT_HANDSHAKE:
+		if (!tls13 || len < 1)
+			break;
+		switch (static_cast<const unsigned char *>(buf)[0]) {
+		case SSL3_MT_FINISHED:
+			restart();
+			break;
+		case SSL3_MT_KEY_UPDATE:
+			t->rekeyed = true;
+			break;
+		}
+		break;
+	}
+}
+
+bool hex_decode(std::string_view hex, secret &out)
+{
+	if (hex.size() % 2)
+		return false;
+	secret s(hex.size() / 2);
+	for (size_t i = 0; i < s.size(); i++) {
+		auto nib = [](char c) -> int {
+			if (c >= '0' && c <= '9') return c - '0';
+			if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+			if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+			return -1;
+		};
+		int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		s.data()[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+	}
+	out = std::move(s);
+	return true;
+}
+
+void on_keylog(const SSL *ssl, const char *line)
+{
+	if (tracker *t = tracker_of(ssl)) {
+		/* "LABEL <client_random hex> <secret hex>" */
+		std::string_view l(line);
+		auto sp1 = l.find(' ');
+		auto sp2 = sp1 == l.npos ? l.npos : l.find(' ', sp1 + 1);
+		if (sp2 != l.npos) {
+			auto label = l.substr(0, sp1);
+			auto hex = l.substr(sp2 + 1);
+			if (label == "CLIENT_TRAFFIC_SECRET_0")
+				hex_decode(hex, t->client_secret);
+			else if (label == "SERVER_TRAFFIC_SECRET_0")
+				hex_decode(hex, t->server_secret);
+		}
+	}
+	auto *hook = static_cast<ctx_hook *>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index));
+	if (hook && hook->previous)
+		hook->previous(ssl, line);
+}
+
+std::optional<cipher> cipher_of(const SSL_CIPHER *c, bool tls13)
+{
+	if (!c)
+		return std::nullopt;
+	if (tls13) {
+		switch (SSL_CIPHER_get_protocol_id(c)) {
+		case 0x1301: return cipher::aes_128_gcm;
+		case 0x1302: return cipher::aes_256_gcm;
+		case 0x1303: return cipher::chacha20_poly1305;
+		case 0x1304: return cipher::aes_128_ccm;
+		}
+		return std::nullopt;
+	}
+	switch (SSL_CIPHER_get_cipher_nid(c)) {
+	case NID_aes_128_gcm: return cipher::aes_128_gcm;
+	case NID_aes_256_gcm: return cipher::aes_256_gcm;
+	case NID_chacha20_poly1305: return cipher::chacha20_poly1305;
+	case NID_aes_128_ccm:
+		/* the CCM_8 suites share the NID; kTLS only has the 16-byte tag */
+		if (std::strstr(SSL_CIPHER_get_name(c), "CCM8"))
+			return std::nullopt;
+		return cipher::aes_128_ccm;
+	}
+	return std::nullopt;
+}
+
+} // namespace
+
+result<void> ssl_prepare(SSL *ssl)
+{
+	if (!ssl)
+		return std::unexpected(make_error_code(errc::invalid_argument));
+	if (!init_indexes())
+		return std::unexpected(detail::openssl_error(errc::invalid_argument));
+	if (!SSL_in_before(ssl))
+		return std::unexpected(make_error_code(errc::ssl_not_ready));
+
+	if (!tracker_of(ssl)) {
+		auto t = std::make_unique<tracker>();
+		if (!SSL_set_ex_data(ssl, ssl_index, t.get()))
+			return std::unexpected(detail::openssl_error(errc::invalid_argument));
+		t.release();
+	}
+	SSL_set_msg_callback(ssl, on_message);
+
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	if (SSL_CTX_get_keylog_callback(ctx) != on_keylog) {
+		auto hook = std::make_unique<ctx_hook>();
+		hook->previous = SSL_CTX_get_keylog_callback(ctx);
+		if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
+			return std::unexpected(detail::openssl_error(errc::invalid_argument));
+		hook.release();
+		SSL_CTX_set_keylog_callback(ctx, on_keylog);
+	}
+
+	/*
+	 * Bytes read ahead would be stranded in OpenSSL when the kernel takes
+	 * the socket; renegotiation cannot happen under kTLS; OpenSSL's own
+	 * kTLS would install keys itself.
+	 */
+	SSL_set_read_ahead(ssl, 0);
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_ENABLE_KTLS
+	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+#endif
+	return {};
+}
+
+namespace detail {
+
+void ssl_describe(SSL *ssl, connection_info &info)
+{
+	if (const SSL_CIPHER *c = SSL_get_current_cipher(ssl)) {
+		const char *std_name = SSL_CIPHER_standard_name(c);
+		info.cipher_suite = std_name ? std_name : SSL_CIPHER_get_name(c);
+	}
+	const unsigned char *alpn = nullptr;
+	unsigned int alpn_len = 0;
+	SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+	info.alpn.assign(reinterpret_cast<const char *>(alpn), alpn ? alpn_len : 0);
+	info.version = SSL_version(ssl) == TLS1_3_VERSION ? tls_version::tls13 : tls_version::tls12;
+	if (auto c = cipher_of(SSL_get_current_cipher(ssl), SSL_version(ssl) == TLS1_3_VERSION))
+		info.cipher_type = *c;
+}
+
+result<session_keys> ssl_export_keys(SSL *ssl)
+{
+	tracker *t = tracker_of(ssl);
+	if (!t)
+		return std::unexpected(make_error_code(errc::ssl_not_prepared));
+	if (!SSL_is_init_finished(ssl) || t->rekeyed || !t->rd.active || !t->wr.active)
+		return std::unexpected(make_error_code(errc::ssl_not_ready));
+
+	int v = SSL_version(ssl);
+	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION)
+		return std::unexpected(make_error_code(errc::cipher_unsupported));
+	bool tls13 = v == TLS1_3_VERSION;
+	auto c = cipher_of(SSL_get_current_cipher(ssl), tls13);
+	if (!c)
+		return std::unexpected(make_error_code(errc::cipher_unsupported));
+
+	/*
+	 * Plaintext OpenSSL already decrypted goes to the application first.
+	 * With read-ahead off (ssl_prepare) OpenSSL holds at most the rest of
+	 * the record it is reading, so nothing else can be stranded; with it
+	 * on, unprocessed bytes may sit in OpenSSL's buffer: refuse, leaving
+	 * the SSL usable.
+	 */
+	session_keys keys;
+	if (SSL_pending(ssl) == 0 && SSL_has_pending(ssl))
+		return std::unexpected(make_error_code(errc::pending_input));
+	while (SSL_pending(ssl) > 0) {
+		size_t old = keys.pending.size(), got = 0;
+		keys.pending.resize(old + static_cast<size_t>(SSL_pending(ssl)));
+		if (SSL_read_ex(ssl, keys.pending.data() + old, keys.pending.size() - old, &got) != 1)
+			return std::unexpected(openssl_error(errc::ssl_not_ready));
+		keys.pending.resize(old + got);
+	}
+	if (SSL_has_pending(ssl))
+		return std::unexpected(make_error_code(errc::pending_input));
+	if (t->rekeyed)
+		return std::unexpected(make_error_code(errc::ssl_not_ready));
+
+	keys.version = tls13 ? tls_version::tls13 : tls_version::tls12;
+	keys.cipher_type = *c;
+	bool server = SSL_is_server(ssl);
+
+	if (tls13) {
+		if (t->client_secret.empty() || t->server_secret.empty())
+			return std::unexpected(make_error_code(errc::ssl_not_prepared));
+		secret &tx = server ? t->server_secret : t->client_secret;
+		secret &rx = server ? t->client_secret : t->server_secret;
+		auto txi = crypto_info_from_traffic_secret(*c, tx.span(), t->wr.seq);
+		if (!txi)
+			return std::unexpected(txi.error());
+		auto rxi = crypto_info_from_traffic_secret(*c, rx.span(), t->rd.seq);
+		if (!rxi)
+			return std::unexpected(rxi.error());
+		keys.tx = std::move(*txi);
+		keys.rx = std::move(*rxi);
+		/* kept only where a KeyUpdate can use them */
+		if (kernel_supports_rekey()) {
+			keys.tx_secret = std::move(tx);
+			keys.rx_secret = std::move(rx);
+		}
+		t->client_secret.clear();
+		t->server_secret.clear();
+		return keys;
+	}
+
+	std::uint8_t client_random[SSL3_RANDOM_SIZE], server_random[SSL3_RANDOM_SIZE];
+	secret master(static_cast<size_t>(SSL_MAX_MASTER_KEY_LENGTH));
+	SSL_SESSION *sess = SSL_get_session(ssl);
+	size_t mlen = sess ? SSL_SESSION_get_master_key(sess, master.data(), master.size()) : 0;
+	if (mlen == 0 ||
+	    SSL_get_client_random(ssl, client_random, sizeof(client_random)) != sizeof(client_random) ||
+	    SSL_get_server_random(ssl, server_random, sizeof(server_random)) != sizeof(server_random))
+		return std::unexpected(make_error_code(errc::ssl_not_ready));
+	auto block = tls12_key_block(*c, master.span().first(mlen), client_random, server_random);
+	if (!block)
+		return std::unexpected(block.error());
+	role me = server ? role::server : role::client;
+	role peer = server ? role::client : role::server;
+	auto txi = crypto_info_from_key_block(*c, block->span(), me, t->wr.seq);
+	auto rxi = crypto_info_from_key_block(*c, block->span(), peer, t->rd.seq);
+	if (!txi || !rxi)
+		return std::unexpected(!txi ? txi.error() : rxi.error());
+	keys.tx = std::move(*txi);
+	keys.rx = std::move(*rxi);
+	return keys;
+}
+
+} // namespace detail
+} // namespace ktlsaccel

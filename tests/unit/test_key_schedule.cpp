@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: MIT
+//
+// Known-answer tests of the key derivations, from public documents only.
+#include "hex.hpp"
+
+#include <ktlsaccel/keys.hpp>
+
+#include <gtest/gtest.h>
+
+using namespace ktlsaccel;
+
+namespace {
+
+/*
+ * RFC 8448 §3 "Simple 1-RTT Handshake" (TLS_AES_128_GCM_SHA256):
+ * "{client} derive write traffic keys for application data" and the
+ * server's, whose PRK is the application traffic secret, and the
+ * handshake traffic keys of the same trace.
+ */
+struct rfc8448_keys {
+	const char *what, *secret, *key, *iv;
+};
+
+const rfc8448_keys rfc8448[] = {
+	{"client application",
+	 "9e 40 64 6c e7 9a 7f 9d c0 5a f8 88 9b ce 65 52 87 5a fa 0b 06 df 00 87 f7 92 eb b7 c1 75 04 a5",
+	 "17 42 2d da 59 6e d5 d9 ac d8 90 e3 c6 3f 50 51",
+	 "5b 78 92 3d ee 08 57 90 33 e5 23 d9"},
+	{"server application",
+	 "a1 1a f9 f0 55 31 f8 56 ad 47 11 6b 45 a9 50 32 82 04 b4 f4 4b fb 6b 3a 4b 4f 1f 3f cb 63 16 43",
+	 "9f 02 28 3b 6c 9c 07 ef c2 6b b9 f2 ac 92 e3 56",
+	 "cf 78 2b 88 dd 83 54 9a ad f1 e9 84"},
+	{"client handshake",
+	 "b3 ed db 12 6e 06 7f 35 a7 80 b3 ab f4 5e 2d 8f 3b 1a 95 07 38 f5 2e 96 00 74 6a 0e 27 a5 5a 21",
+	 "db fa a6 93 d1 76 2c 5b 66 6a f5 d9 50 25 8d 01",
+	 "5b d3 c7 1b 83 6e 0b 76 bb 73 26 5f"},
+};
+
+} // namespace
+
+TEST(KeySchedule, Rfc8448HkdfExpandLabelGivesTrafficKeyAndIv)
+{
+	for (const auto &v : rfc8448) {
+		SCOPED_TRACE(v.what);
+		auto secret = unhex(v.secret);
+		std::vector<std::uint8_t> key(16), iv(12);
+		ASSERT_TRUE(hkdf_expand_label("SHA256", secret, "key", {}, key));
+		ASSERT_TRUE(hkdf_expand_label("SHA256", secret, "iv", {}, iv));
+		EXPECT_EQ(key, unhex(v.key));
+		EXPECT_EQ(iv, unhex(v.iv));
+	}
+}
+
+TEST(KeySchedule, Rfc8448TrafficSecretBecomesKernelCryptoInfo)
+{
+	for (const auto &v : rfc8448) {
+		SCOPED_TRACE(v.what);
+		auto ci = crypto_info_from_traffic_secret(cipher::aes_128_gcm, unhex(v.secret), 7);
+		ASSERT_TRUE(ci);
+		auto iv = unhex(v.iv);
+		EXPECT_EQ(bytes(ci->key()), unhex(v.key));
+		/* kTLS: salt = first 4 bytes of the write IV, iv = the other 8 */
+		EXPECT_EQ(bytes(ci->salt()), std::vector(iv.begin(), iv.begin() + 4));
+		EXPECT_EQ(bytes(ci->iv()), std::vector(iv.begin() + 4, iv.end()));
+		EXPECT_EQ(bytes(ci->rec_seq()), unhex("00 00 00 00 00 00 00 07"));
+	}
+}
+
+/*
+ * TLS 1.2 PRF test vectors posted to the IETF TLS working group list
+ * (https://www.ietf.org/mail-archive/web/tls/current/msg03416.html), the
+ * ones TLS libraries commonly test against: P_SHA256 and P_SHA384.
+ */
+TEST(KeySchedule, Tls12PrfSha256MatchesIetfTlsListVector)
+{
+	std::vector<std::uint8_t> out(100);
+	ASSERT_TRUE(tls12_prf("SHA256", unhex("9bbe436ba940f017b17652849a71db35"), "test label",
+			      unhex("a0ba9f936cda311827a6f796ffd5198c"), out));
+	EXPECT_EQ(out, unhex("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a"
+			     "6b301791e90d35c9c9a46b4e14baf9af0fa022f7077def17abfd3797c0564bab"
+			     "4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a72e5a5110fff701"
+			     "87347b66"));
+}
+
+TEST(KeySchedule, Tls12PrfSha384MatchesIetfTlsListVector)
+{
+	std::vector<std::uint8_t> out(148);
+	ASSERT_TRUE(tls12_prf("SHA384", unhex("b80b733d6ceefcdc71566ea48e5567df"), "test label",
+			      unhex("cd665cf6a8447dd6ff8b27555edb7465"), out));
+	EXPECT_EQ(out, unhex("7b0c18e9ced410ed1804f2cfa34a336a1c14dffb4900bb5fd7942107e81c83cd"
+			     "e9ca0faa60be9fe34f82b1233c9146a0e534cb400fed2700884f9dc236f80edd"
+			     "8bfa961144c9e8d792eca722a7b32fc3d416d473ebc2c5fd4abfdad05d9184259"
+			     "b5bf8cd4d90fa0d31e2dec479e4f1a26066f2eea9a69236a3e52655c9e9aee691"
+			     "c8f3a26854308d5eaa3be85e0990703d73e56f"));
+}
+
+TEST(KeySchedule, Tls12KeyBlockIsPrfOfMasterSecretWithServerRandomFirst)
+{
+	/* RFC 5246 §6.3: seed = server_random + client_random */
+	std::vector<std::uint8_t> master(48, 0x11), cr(32, 0x22), sr(32, 0x33);
+	auto block = tls12_key_block(cipher::aes_256_gcm, master, cr, sr);
+	ASSERT_TRUE(block);
+	std::vector<std::uint8_t> seed(sr);
+	seed.insert(seed.end(), cr.begin(), cr.end());
+	std::vector<std::uint8_t> want(tls12_key_block_size(cipher::aes_256_gcm));
+	ASSERT_TRUE(tls12_prf("SHA384", master, "key expansion", seed, want));
+	EXPECT_EQ(bytes(block->span()), want);
+}
+
+TEST(KeySchedule, KeyUpdateUsesTrafficUpdLabel)
+{
+	/* RFC 8446 §7.2: next = HKDF-Expand-Label(secret, "traffic upd", "", Hash.length) */
+	auto secret = unhex(rfc8448[0].secret);
+	auto next = traffic_secret_update(cipher::aes_128_gcm, secret);
+	ASSERT_TRUE(next);
+	std::vector<std::uint8_t> want(32);
+	ASSERT_TRUE(hkdf_expand_label("SHA256", secret, "traffic upd", {}, want));
+	EXPECT_EQ(bytes(next->span()), want);
+	EXPECT_NE(bytes(next->span()), secret);
+}
+
+TEST(KeySchedule, SecretIsWipedWhenMovedFrom)
+{
+	secret a(unhex("01 02 03"));
+	secret b(std::move(a));
+	EXPECT_TRUE(a.empty());
+	EXPECT_EQ(b.size(), 3u);
+	b.clear();
+	EXPECT_TRUE(b.empty());
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers for the libktlsaccel tests in the guest (test_lib_*.cpp): a
+ * throwaway PKI made at run time, loopback TCP, OpenSSL peers in-process
+ * and `openssl s_server`/`s_client` processes.
+ */
+#pragma once
+
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <openssl/ssl.h>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ktlsaccel::vmtest {
+
+/* A file descriptor that closes itself. */
+class unique_fd {
+public:
+	unique_fd() = default;
+	explicit unique_fd(int fd) : fd_(fd) {}
+	unique_fd(unique_fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+	unique_fd &operator=(unique_fd &&o) noexcept;
+	~unique_fd();
+	int get() const { return fd_; }
+	explicit operator bool() const { return fd_ >= 0; }
+	void reset(int fd = -1);
+
+private:
+	int fd_ = -1;
+};
+
+/* CA and leaf (EC P-256, CN/SAN localhost + 127.0.0.1), made once per run. */
+struct pki {
+	std::filesystem::path dir, ca, cert, key;
+};
+const pki &test_pki();
+
+/* A scratch directory for this test process (under $TMPDIR or /tmp). */
+std::filesystem::path scratch_dir();
+
+/* Loopback TCP. */
+struct listener {
+	unique_fd fd;
+	std::uint16_t port = 0;
+};
+listener tcp_listen();
+unique_fd tcp_accept(const listener &l);
+/* Connects to 127.0.0.1:port, retrying for a while (a server starting). */
+unique_fd tcp_connect(std::uint16_t port, std::chrono::milliseconds patience = std::chrono::seconds(20));
+/* A port nobody listens on right now. */
+std::uint16_t free_port();
+
+/* Deterministic pseudo-random bytes (not a secret, just varied data). */
+std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed = 1);
+void write_file(const std::filesystem::path &p, const std::vector<std::byte> &data);
+std::vector<std::byte> read_file(const std::filesystem::path &p);
+
+/* Bytes per bulk transfer: KTLSACCEL_TEST_BULK_MIB, default 16 MiB. */
+std::size_t bulk_size();
+
+/* A child process (execvp) with stdin/stdout/stderr redirected. */
+class process {
+public:
+	struct spec {
+		std::vector<std::string> argv;
+		std::optional<std::filesystem::path> stdin_file;  /* else a pipe we hold */
+		std::filesystem::path stdout_file = "/dev/null";
+		std::filesystem::path stderr_file = "/dev/null";
+	};
+	explicit process(const spec &s);
+	process(process &&) = delete;
+	~process();
+	/* Closes our end of its stdin pipe (if any): EOF for the child. */
+	void close_stdin();
+	/* Exit status, or -1 if it had to be killed after the timeout. */
+	int wait(std::chrono::seconds timeout = std::chrono::seconds(300));
+	pid_t pid() const { return pid_; }
+
+private:
+	pid_t pid_ = -1;
+	unique_fd stdin_;
+	bool reaped_ = false;
+	int status_ = -1;
+};
+
+/* OpenSSL objects for in-process peers. */
+struct ssl_ctx_free {
+	void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
+};
+struct ssl_free {
+	void operator()(SSL *s) const { SSL_free(s); }
+};
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free>;
+using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
+
+/* OpenSSL names of a cipher for TLS 1.2 (ECDSA suites) and TLS 1.3. */
+std::string openssl_cipher_name(tls_version v, cipher c);
+
+/* A peer's SSL_CTX pinned to one version and cipher (server: our leaf). */
+ssl_ctx_ptr peer_ctx(role r, tls_version v, cipher c);
+
+/* ktlsaccel options to talk to the peers above. */
+options lib_options(role r, tls_version v, cipher c);
+
+/* Reads until n bytes, EOF (0) or an error; returns what it got. */
+std::vector<std::byte> recv_exactly(connection &conn, std::size_t n);
+/* Reads until recv() returns 0 or fails; returns the data and the result. */
+std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end);
+
+} // namespace ktlsaccel::vmtest

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+//
+// libktlsaccel against real userspace TLS: `openssl s_server` and
+// `openssl s_client`, TLS 1.2 and 1.3 x every cipher kTLS and OpenSSL
+// share, bulk data byte-exact in both directions (KTLSACCEL_TEST_BULK_MIB,
+// default 16 MiB per transfer), records in the kernel's software AEAD or
+// whatever driver it picks.
+#include "lib_util.hpp"
+#include "vm.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <optional>
+
+namespace fs = std::filesystem;
+using namespace ktlsaccel;
+using namespace ktlsaccel::vmtest;
+
+namespace {
+
+struct interop_case {
+	tls_version version;
+	cipher cipher_type;
+};
+
+std::string case_name(const testing::TestParamInfo<interop_case> &i)
+{
+	std::string n = i.param.version == tls_version::tls12 ? "Tls12_" : "Tls13_";
+	switch (i.param.cipher_type) {
+	case cipher::aes_128_gcm: return n + "Aes128Gcm";
+	case cipher::aes_256_gcm: return n + "Aes256Gcm";
+	case cipher::chacha20_poly1305: return n + "Chacha20Poly1305";
+	case cipher::aes_128_ccm: return n + "Aes128Ccm";
+	}
+	return n;
+}
+
+const std::vector<std::byte> &bulk_data()
+{
+	static const auto d = pattern(bulk_size(), 7);
+	return d;
+}
+
+const fs::path &bulk_file()
+{
+	static const fs::path p = [] {
+		auto f = scratch_dir() / "bulk.bin";
+		write_file(f, bulk_data());
+		return f;
+	}();
+	return p;
+}
+
+std::vector<std::string> version_args(const interop_case &c)
+{
+	auto name = openssl_cipher_name(c.version, c.cipher_type);
+	if (c.version == tls_version::tls13)
+		return {"-tls1_3", "-ciphersuites", name};
+	return {"-tls1_2", "-cipher", name};
+}
+
+std::string file_text(const fs::path &p)
+{
+	std::ifstream f(p);
+	return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+class LibInterop : public testing::TestWithParam<interop_case> {
+protected:
+	fs::path dir;
+
+	void SetUp() override
+	{
+		dir = scratch_dir() / testing::UnitTest::GetInstance()->current_test_info()->name();
+		fs::create_directories(dir.parent_path());
+		fs::create_directories(dir);
+		(void)test_pki();
+		(void)bulk_file();
+	}
+	void TearDown() override { fs::remove_all(dir); }
+
+	process::spec s_server(std::uint16_t port) const
+	{
+		const auto &k = test_pki();
+		process::spec s;
+		s.argv = {"openssl", "s_server", "-quiet", "-naccept", "1",
+			  "-accept", "127.0.0.1:" + std::to_string(port),
+			  "-cert", k.cert, "-key", k.key};
+		for (auto &a : version_args(GetParam()))
+			s.argv.push_back(a);
+		s.stderr_file = dir / "s_server.err";
+		return s;
+	}
+
+	process::spec s_client(std::uint16_t port) const
+	{
+		const auto &k = test_pki();
+		process::spec s;
+		s.argv = {"openssl", "s_client", "-quiet", "-connect",
+			  "127.0.0.1:" + std::to_string(port), "-CAfile", k.ca,
+			  "-verify_return_error", "-servername", "localhost"};
+		for (auto &a : version_args(GetParam()))
+			s.argv.push_back(a);
+		s.stderr_file = dir / "s_client.err";
+		return s;
+	}
+
+	// Our side of the handshake on fd; fails the test (with the OpenSSL
+	// tool's stderr) unless the kernel took the records.
+	std::optional<connection> offload(int fd, role r, const char *tool) const
+	{
+		auto conn = connection::handshake(fd, lib_options(r, GetParam().version,
+								  GetParam().cipher_type));
+		if (!conn) {
+			ADD_FAILURE() << conn.error().message() << "\n"
+				      << file_text(dir / (std::string(tool) + ".err"));
+			return std::nullopt;
+		}
+		EXPECT_TRUE(conn->info().kernel_offload);
+		EXPECT_EQ(conn->info().version, GetParam().version);
+		EXPECT_EQ(conn->info().cipher_type, GetParam().cipher_type);
+		return std::move(*conn);
+	}
+
+	// Sends the bulk data, closes with close_notify (which ends the tool's
+	// read loop) and checks what the tool wrote to received.bin.
+	void send_bulk_to(connection &conn, process &tool, const char *name) const
+	{
+		auto sent = conn.send_all(bulk_data());
+		ASSERT_TRUE(sent) << sent.error().message();
+		ASSERT_TRUE(conn.shutdown());
+		EXPECT_EQ(tool.wait(), 0) << file_text(dir / (std::string(name) + ".err"));
+		expect_bulk(read_file(dir / "received.bin"), name);
+	}
+
+	static void expect_bulk(const std::vector<std::byte> &got, const char *who)
+	{
+		EXPECT_EQ(got.size(), bulk_data().size()) << who;
+		EXPECT_TRUE(got == bulk_data()) << who << " received different data";
+	}
+};
+
+} // namespace
+
+TEST_P(LibInterop, ClientReceivesBulkFromOpensslServer)
+{
+	auto port = free_port();
+	auto spec = s_server(port);
+	spec.stdin_file = bulk_file();
+	process srv(spec);
+	auto fd = tcp_connect(port);
+	auto conn = offload(fd.get(), role::client, "s_server");
+	ASSERT_TRUE(conn);
+
+	/* s_server ends with close_notify when its stdin runs out */
+	std::error_code end;
+	expect_bulk(recv_to_end(*conn, &end), "the library");
+	EXPECT_FALSE(end) << "expected close_notify, got: " << end.message();
+	(void)conn->shutdown();
+	EXPECT_EQ(srv.wait(), 0) << file_text(dir / "s_server.err");
+}
+
+TEST_P(LibInterop, ClientSendsBulkToOpensslServer)
+{
+	auto port = free_port();
+	auto spec = s_server(port);
+	spec.stdout_file = dir / "received.bin";
+	process srv(spec);
+	auto fd = tcp_connect(port);
+	auto conn = offload(fd.get(), role::client, "s_server");
+	ASSERT_TRUE(conn);
+	send_bulk_to(*conn, srv, "s_server");
+}
+
+TEST_P(LibInterop, ServerReceivesBulkFromOpensslClient)
+{
+	auto l = tcp_listen();
+	auto spec = s_client(l.port);
+	spec.stdin_file = bulk_file();
+	process cli(spec);
+	auto fd = tcp_accept(l);
+	auto conn = offload(fd.get(), role::server, "s_client");
+	ASSERT_TRUE(conn);
+
+	expect_bulk(recv_exactly(*conn, bulk_data().size()), "the library");
+	/* s_client -quiet ignores its stdin EOF; our close_notify ends it */
+	ASSERT_TRUE(conn->shutdown());
+	EXPECT_EQ(cli.wait(), 0) << file_text(dir / "s_client.err");
+}
+
+TEST_P(LibInterop, ServerSendsBulkToOpensslClient)
+{
+	auto l = tcp_listen();
+	auto spec = s_client(l.port);
+	spec.stdout_file = dir / "received.bin";
+	process cli(spec);
+	auto fd = tcp_accept(l);
+	auto conn = offload(fd.get(), role::server, "s_client");
+	ASSERT_TRUE(conn);
+	send_bulk_to(*conn, cli, "s_client");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+	Lib, LibInterop,
+	testing::Values(interop_case{tls_version::tls12, cipher::aes_128_gcm},
+			interop_case{tls_version::tls12, cipher::aes_256_gcm},
+			interop_case{tls_version::tls12, cipher::chacha20_poly1305},
+			interop_case{tls_version::tls12, cipher::aes_128_ccm},
+			interop_case{tls_version::tls13, cipher::aes_128_gcm},
+			interop_case{tls_version::tls13, cipher::aes_256_gcm},
+			interop_case{tls_version::tls13, cipher::chacha20_poly1305},
+			interop_case{tls_version::tls13, cipher::aes_128_ccm}),
+	case_name);

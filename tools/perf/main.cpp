@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: MIT
+//
+// ktlsaccel-perf: an iperf-like bulk transfer over kernel TLS.
+//
+//   ktlsaccel-perf server --cert leaf.pem --key leaf.key [--port 5201]
+//   ktlsaccel-perf client HOST --ca ca.pem [--bytes 1G] [--reverse]
+//
+// The client asks for a transfer in one direction (client -> server, or
+// server -> client with --reverse) and reports throughput, the TLS version
+// and cipher, whether the kernel took the records, and the AEAD driver the
+// kernel's crypto API would choose for that cipher.
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace ktlsaccel;
+
+namespace {
+
+// The request the client sends first, inside TLS: magic, direction, size.
+struct request {
+	char magic[4] = {'K', 'T', 'A', 'P'};
+	std::uint32_t server_sends = 0;	// network order
+	std::uint64_t bytes = 0;	// network order
+};
+static_assert(sizeof(request) == 16);
+
+std::uint64_t hton64(std::uint64_t v) { return (std::uint64_t(htonl(std::uint32_t(v))) << 32) | htonl(std::uint32_t(v >> 32)); }
+std::uint64_t ntoh64(std::uint64_t v) { return hton64(v); }
+
+[[noreturn]] void die(const std::string &what)
+{
+	std::fprintf(stderr, "ktlsaccel-perf: %s\n", what.c_str());
+	std::exit(1);
+}
+
+std::uint64_t parse_size(const std::string &s)
+{
+	char *end = nullptr;
+	double v = std::strtod(s.c_str(), &end);
+	std::string unit(end);
+	static const std::map<std::string, std::uint64_t> units = {
+		{"", 1}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30},
+		{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
+	auto u = units.find(unit);
+	if (end == s.c_str() || v < 0 || u == units.end())
+		die("bad size '" + s + "' (use e.g. 64M, 1G)");
+	return static_cast<std::uint64_t>(v * static_cast<double>(u->second));
+}
+
+void apply_crypto_choice(options &o, const std::string &tls, const std::string &cipher_name)
+{
+	if (tls == "1.2")
+		o.version = tls_version::tls12;
+	else if (tls == "1.3")
+		o.version = tls_version::tls13;
+	else if (!tls.empty())
+		die("bad --tls '" + tls + "' (1.2 or 1.3)");
+	if (cipher_name.empty())
+		return;
+	static const std::map<std::string, std::pair<const char *, const char *>> names = {
+		{"aes128gcm", {"TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"}},
+		{"aes256gcm", {"TLS_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384"}},
+		{"chacha20", {"TLS_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"}},
+		{"aes128ccm", {"TLS_AES_128_CCM_SHA256", "ECDHE-ECDSA-AES128-CCM"}},
+	};
+	auto it = names.find(cipher_name);
+	if (it == names.end())
+		die("bad --cipher '" + cipher_name + "' (aes128gcm, aes256gcm, chacha20, aes128ccm)");
+	o.ciphersuites = it->second.first;
+	o.cipher_list = it->second.second;
+}
+
+void print_session(const connection &c)
+{
+	const auto &i = c.info();
+	std::printf("session: %s %s, records in %s\n", std::string(tls_version_name(i.version)).c_str(),
+		    i.cipher_suite.c_str(),
+		    i.kernel_offload ? "the kernel (kTLS)"
+				     : ("userspace (" + i.offload_error.message() + ")").c_str());
+	if (!i.kernel_offload)
+		return;
+	auto drv = kernel_aead_driver(i.cipher_type);
+	std::printf("kernel AEAD: %s -> %s (highest priority in /proc/crypto; the kernel does not "
+		    "report which driver a socket got)\n",
+		    std::string(cipher_kernel_name(i.cipher_type)).c_str(),
+		    drv ? drv->c_str() : ("unknown: " + drv.error().message()).c_str());
+}
+
+void report(const char *verb, std::uint64_t bytes, std::chrono::steady_clock::duration d)
+{
+	double s = std::chrono::duration<double>(d).count();
+	double mib = static_cast<double>(bytes) / (1 << 20);
+	std::printf("%s %.1f MiB in %.3f s: %.1f MiB/s (%.2f Gbit/s)\n", verb, mib, s, mib / s,
+		    static_cast<double>(bytes) * 8 / s / 1e9);
+}
+
+// Sends `bytes` of a pattern in `chunk`-sized writes; MSG_MORE on all but
+// the last keeps records in flight across writes.
+void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
+{
+	std::vector<std::byte> buf(chunk);
+	for (std::size_t i = 0; i < buf.size(); i++)
+		buf[i] = static_cast<std::byte>(i * 131 + 7);
+	while (bytes > 0) {
+		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, chunk));
+		int flags = more && n < bytes ? MSG_MORE : 0;
+		if (auto r = c.send_all(std::span(buf.data(), n), flags); !r)
+			die("send: " + r.error().message());
+		bytes -= n;
+	}
+}
+
+std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk)
+{
+	std::vector<std::byte> buf(chunk);
+	std::uint64_t got = 0;
+	while (got < bytes) {
+		auto r = c.recv(std::span(buf.data(), static_cast<std::size_t>(
+							     std::min<std::uint64_t>(chunk, bytes - got))));
+		if (!r)
+			die("recv: " + r.error().message());
+		if (*r == 0)
+			break;
+		got += *r;
+	}
+	return got;
+}
+
+int tcp_connect(const std::string &host, std::uint16_t port)
+{
+	addrinfo hints{}, *res = nullptr;
+	hints.ai_socktype = SOCK_STREAM;
+	int e = getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &res);
+	if (e)
+		die("cannot resolve " + host + ": " + gai_strerror(e));
+	int fd = -1;
+	for (auto *a = res; a; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (fd >= 0 && connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		die("cannot connect to " + host + ":" + std::to_string(port) + ": " + std::strerror(errno));
+	return fd;
+}
+
+int run_client(const std::string &host, std::uint16_t port, options o, std::uint64_t bytes,
+	       bool reverse, std::size_t chunk, bool more)
+{
+	int fd = tcp_connect(host, port);
+	if (o.server_name.empty())
+		o.server_name = host;
+	auto conn = connection::handshake(fd, o);
+	if (!conn)
+		die("handshake with " + host + ": " + conn.error().message());
+	print_session(*conn);
+
+	request req;
+	req.server_sends = htonl(reverse ? 1 : 0);
+	req.bytes = hton64(bytes);
+	if (auto r = conn->send_all(std::as_bytes(std::span(&req, 1))); !r)
+		die("send: " + r.error().message());
+
+	auto start = std::chrono::steady_clock::now();
+	if (reverse) {
+		auto got = recv_bulk(*conn, bytes, chunk);
+		report("received", got, std::chrono::steady_clock::now() - start);
+		if (got != bytes)
+			die("the server sent " + std::to_string(got) + " of " + std::to_string(bytes) + " bytes");
+	} else {
+		send_bulk(*conn, bytes, chunk, more);
+		/* the server's 8-byte count says everything arrived */
+		std::uint64_t ack = 0;
+		auto r = recv_bulk(*conn, sizeof(ack), sizeof(ack));
+		(void)r;
+		report("sent", bytes, std::chrono::steady_clock::now() - start);
+	}
+	(void)conn->shutdown();
+	close(fd);
+	return 0;
+}
+
+void serve_one(int fd, const options &o, std::size_t chunk, bool more)
+{
+	auto conn = connection::handshake(fd, o);
+	if (!conn) {
+		std::fprintf(stderr, "ktlsaccel-perf: handshake: %s\n", conn.error().message().c_str());
+		return;
+	}
+	print_session(*conn);
+	request req;
+	std::vector<std::byte> in(sizeof(req));
+	std::size_t have = 0;
+	while (have < sizeof(req)) {
+		auto r = conn->recv(std::span(in).subspan(have));
+		if (!r || *r == 0) {
+			std::fprintf(stderr, "ktlsaccel-perf: no request from the client\n");
+			return;
+		}
+		have += *r;
+	}
+	std::memcpy(&req, in.data(), sizeof(req));
+	if (std::memcmp(req.magic, "KTAP", 4) != 0) {
+		std::fprintf(stderr, "ktlsaccel-perf: not a ktlsaccel-perf client\n");
+		return;
+	}
+	std::uint64_t bytes = ntoh64(req.bytes);
+	auto start = std::chrono::steady_clock::now();
+	if (ntohl(req.server_sends)) {
+		send_bulk(*conn, bytes, chunk, more);
+		report("sent", bytes, std::chrono::steady_clock::now() - start);
+	} else {
+		auto got = recv_bulk(*conn, bytes, chunk);
+		report("received", got, std::chrono::steady_clock::now() - start);
+		std::uint64_t ack = hton64(got);
+		(void)conn->send_all(std::as_bytes(std::span(&ack, 1)));
+	}
+	(void)conn->shutdown();
+	/* wait for the client's close_notify before closing */
+	std::byte b[64];
+	while (true) {
+		auto r = conn->recv(b);
+		if (!r || *r == 0)
+			break;
+	}
+}
+
+int run_server(const std::string &bind_addr, std::uint16_t port, const options &o, bool once,
+	       std::size_t chunk, bool more)
+{
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_port = htons(port);
+	if (inet_pton(AF_INET, bind_addr.c_str(), &a.sin_addr) != 1)
+		die("bad --bind address '" + bind_addr + "' (IPv4)");
+	if (bind(l, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0 || listen(l, 16) < 0)
+		die("cannot listen on " + bind_addr + ":" + std::to_string(port) + ": " + std::strerror(errno));
+	std::printf("listening on %s:%u\n", bind_addr.c_str(), port);
+	std::fflush(stdout);
+	do {
+		int fd = accept4(l, nullptr, nullptr, SOCK_CLOEXEC);
+		if (fd < 0)
+			die(std::string("accept: ") + std::strerror(errno));
+		serve_one(fd, o, chunk, more);
+		close(fd);
+		std::fflush(stdout);
+	} while (!once);
+	close(l);
+	return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	CLI::App app{"ktlsaccel-perf: bulk TLS throughput with records in the kernel (kTLS)"};
+	app.require_subcommand(1);
+
+	std::uint16_t port = 5201;
+	std::string tls, cipher_name, chunk_s = "1M";
+	bool no_more = false, fallback = false;
+	app.add_option("-p,--port", port, "TCP port")->capture_default_str();
+	app.add_option("--tls", tls, "TLS version: 1.2 or 1.3 (default: negotiate)");
+	app.add_option("--cipher", cipher_name, "aes128gcm, aes256gcm, chacha20 or aes128ccm");
+	app.add_option("--write-size", chunk_s, "bytes per send()/recv() call")->capture_default_str();
+	app.add_flag("--no-msg-more", no_more, "do not set MSG_MORE between writes");
+	app.add_flag("--fallback", fallback, "continue in userspace TLS if the kernel cannot take it");
+
+	auto *server = app.add_subcommand("server", "accept connections and serve transfers");
+	std::string bind_addr = "0.0.0.0", cert, key;
+	bool once = false;
+	server->add_option("--bind", bind_addr, "IPv4 address to listen on")->capture_default_str();
+	server->add_option("--cert", cert, "certificate chain (PEM)")->required()->check(CLI::ExistingFile);
+	server->add_option("--key", key, "private key (PEM)")->required()->check(CLI::ExistingFile);
+	server->add_flag("-1,--once", once, "exit after one connection");
+
+	auto *client = app.add_subcommand("client", "connect and measure one transfer");
+	std::string host, ca, server_name, bytes_s = "256M";
+	bool reverse = false, insecure = false;
+	client->add_option("host", host, "server host name or address")->required();
+	client->add_option("--ca", ca, "CA certificates to trust (PEM; default: system store)")
+		->check(CLI::ExistingFile);
+	client->add_option("--server-name", server_name, "name to verify (default: host)");
+	client->add_option("-n,--bytes", bytes_s, "bytes to transfer (K, M, G suffixes)")
+		->capture_default_str();
+	client->add_flag("-R,--reverse", reverse, "the server sends, the client receives");
+	client->add_flag("--insecure", insecure, "do not verify the server's certificate");
+
+	CLI11_PARSE(app, argc, argv);
+
+	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s));
+	if (chunk == 0)
+		die("--write-size must be positive");
+	options o;
+	apply_crypto_choice(o, tls, cipher_name);
+	o.allow_userspace_fallback = fallback;
+	if (*server) {
+		o.role = role::server;
+		o.cert_file = cert;
+		o.key_file = key;
+		o.verify_peer = false;
+		return run_server(bind_addr, port, o, once, chunk, !no_more);
+	}
+	o.role = role::client;
+	o.ca_file = ca;
+	o.server_name = server_name;
+	o.verify_peer = !insecure;
+	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more);
+}
