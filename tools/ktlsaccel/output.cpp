@@ -9,12 +9,12 @@
 
 namespace ktlsaccel::cli {
 
-nlohmann::json &Printer::current()
+nlohmann::ordered_json &Printer::current()
 {
 	return stack_.empty() ? doc_ : *stack_.back();
 }
 
-void Printer::put(std::string_view key, nlohmann::json value)
+void Printer::put(std::string_view key, nlohmann::ordered_json value)
 {
 	auto &cur = current();
 	if (key.empty() || cur.is_array()) {
@@ -29,13 +29,13 @@ void Printer::open_object(std::string_view key)
 	if (!json())
 		return;
 	if (stack_.empty() && doc_.is_null() && key.empty()) {
-		doc_ = nlohmann::json::object();
+		doc_ = nlohmann::ordered_json::object();
 		stack_.push_back(&doc_);
 		return;
 	}
 	if (current().is_null())
-		current() = nlohmann::json::object();
-	put(key, nlohmann::json::object());
+		current() = nlohmann::ordered_json::object();
+	put(key, nlohmann::ordered_json::object());
 	auto &cur = current();
 	stack_.push_back(cur.is_array() ? &cur.back() : &cur[std::string(key)]);
 }
@@ -45,13 +45,13 @@ void Printer::open_array(std::string_view key)
 	if (!json())
 		return;
 	if (stack_.empty() && doc_.is_null() && key.empty()) {
-		doc_ = nlohmann::json::array();
+		doc_ = nlohmann::ordered_json::array();
 		stack_.push_back(&doc_);
 		return;
 	}
 	if (current().is_null())
-		current() = nlohmann::json::object();
-	put(key, nlohmann::json::array());
+		current() = nlohmann::ordered_json::object();
+	put(key, nlohmann::ordered_json::array());
 	auto &cur = current();
 	stack_.push_back(cur.is_array() ? &cur.back() : &cur[std::string(key)]);
 }
@@ -116,12 +116,12 @@ void Printer::print_uint_array(std::string_view key, std::string_view text,
 			       std::span<const std::uint64_t> v)
 {
 	if (json())
-		put(key, nlohmann::json(std::vector<std::uint64_t>(v.begin(), v.end())));
+		put(key, nlohmann::ordered_json(std::vector<std::uint64_t>(v.begin(), v.end())));
 	else
 		out_ << text;
 }
 
-void Printer::print_any(std::string_view key, std::string_view text, nlohmann::json value)
+void Printer::print_any(std::string_view key, std::string_view text, nlohmann::ordered_json value)
 {
 	if (!json())
 		out_ << text;
@@ -146,7 +146,7 @@ void Printer::end_document()
 	if (json()) {
 		assert(stack_.empty() || (stack_.size() == 1 && stack_[0] == &doc_));
 		if (doc_.is_null())
-			doc_ = nlohmann::json::object();
+			doc_ = nlohmann::ordered_json::object();
 		out_ << doc_.dump(format_ == OutputFormat::json_pretty ? 2 : -1) << '\n';
 		doc_ = nullptr;
 		stack_.clear();

@@ -54,7 +54,7 @@ public:
 
 	// The general case: `text` for people, `value` for JSON (omitted when
 	// null).
-	void print_any(std::string_view key, std::string_view text, nlohmann::json value);
+	void print_any(std::string_view key, std::string_view text, nlohmann::ordered_json value);
 
 	// Human only: literal text, a newline.
 	void print_text(std::string_view text);
@@ -65,13 +65,13 @@ public:
 	void end_document();
 
 private:
-	nlohmann::json &current();
-	void put(std::string_view key, nlohmann::json value);
+	nlohmann::ordered_json &current();
+	void put(std::string_view key, nlohmann::ordered_json value);
 
 	std::ostream &out_;
 	OutputFormat format_;
-	nlohmann::json doc_;
-	std::vector<nlohmann::json *> stack_;
+	nlohmann::ordered_json doc_;
+	std::vector<nlohmann::ordered_json *> stack_;
 };
 
 // "1.5G", "512", "64K": decimal SI steps of 1000, up to three significant

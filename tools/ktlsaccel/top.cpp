@@ -36,9 +36,9 @@ Result<Sample> take_sample(ControlClient &client)
 	return Sample{std::chrono::steady_clock::now(), std::move(*q)};
 }
 
-nlohmann::json opt_json(std::optional<double> v)
+nlohmann::ordered_json opt_json(std::optional<double> v)
 {
-	return v ? nlohmann::json(*v) : nlohmann::json();
+	return v ? nlohmann::ordered_json(*v) : nlohmann::ordered_json();
 }
 
 } // namespace
@@ -74,7 +74,6 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 	}
 	p.close_array();
 	p.close_object();
-	p.end_document();
 }
 
 Runner setup_top(CLI::App &app)
@@ -103,6 +102,7 @@ Runner setup_top(CLI::App &app)
 					"ktlsaccel top: every {:g} s, {} queues\n\n", o->interval,
 					cur->queues.size());
 			print_top_frame(p, *prev, *cur);
+			p.end_document();
 			if (!redraw && !p.json())
 				ctx.out << '\n';
 			prev = std::move(cur);
