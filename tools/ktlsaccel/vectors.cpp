@@ -206,6 +206,11 @@ std::expected<void, std::string> hex_field(const RawRecord &r, std::string_view 
 		dst.clear();
 		return {};
 	}
+	if (s->size() >= 2 && s->front() == '"' && s->back() == '"') {
+		/* BoringSSL's vectors write some texts as quoted strings. */
+		dst.assign(s->begin() + 1, s->end() - 1);
+		return {};
+	}
 	auto b = unhex(*s);
 	if (!b)
 		return std::unexpected(std::string(name) + ": " + b.error());
@@ -275,16 +280,19 @@ Converted convert_ccm(const RawRecord &r)
 	return v;
 }
 
+// OpenSSL's evpciph.txt names (IV, AAD, Plaintext, Ciphertext) or
+// BoringSSL's (NONCE, AD, IN, CT).
 Converted convert_chacha(const RawRecord &r)
 {
-	if (!r.get("tag") || !r.get("key") || !r.get("ciphertext"))
+	bool boring = r.get("in") != nullptr;
+	if (!r.get("tag") || !r.get("key") || !r.get(boring ? "ct" : "ciphertext"))
 		return std::nullopt;
 	AeadVector v;
 	TRY(hex_field(r, "key", v.key));
-	TRY(hex_field(r, "iv", v.nonce));
-	TRY(hex_field(r, "aad", v.aad));
-	TRY(hex_field(r, "plaintext", v.plaintext));
-	TRY(hex_field(r, "ciphertext", v.ciphertext));
+	TRY(hex_field(r, boring ? "nonce" : "iv", v.nonce));
+	TRY(hex_field(r, boring ? "ad" : "aad", v.aad));
+	TRY(hex_field(r, boring ? "in" : "plaintext", v.plaintext));
+	TRY(hex_field(r, boring ? "ct" : "ciphertext", v.ciphertext));
 	TRY(hex_field(r, "tag", v.tag));
 	v.valid = !r.get("result");
 	if (v.nonce.size() != 12 || v.tag.size() != 16)
@@ -318,6 +326,7 @@ std::expected<std::vector<AeadVector>, std::string> load_vectors(AeadAlg alg, co
 		break;
 	case AeadAlg::chacha20_poly1305:
 		files.push_back(ciphers / "ChaCha20Poly1305/openssl.txt");
+		files.push_back(ciphers / "ChaCha20Poly1305/boringssl.txt");
 		convert = convert_chacha;
 		break;
 	}

@@ -3,8 +3,8 @@
 // Known-answer AEAD vectors from public files, read at run time: NIST CAVP
 // (AES-GCM gcmEncryptExtIV*.rsp and gcmDecrypt*.rsp, AES-CCM VADT, VNT, VPT,
 // VTT and DVPT *.rsp) and the ChaCha20-Poly1305 vectors of OpenSSL's
-// evpciph.txt (RFC 7539 among them), as Debian's python3-cryptography-vectors
-// ships them.
+// evpciph.txt and BoringSSL (RFC 7539 among them), as Debian's
+// python3-cryptography-vectors ships them.
 #pragma once
 
 #include <cstdint>
