@@ -49,7 +49,7 @@ Runner setup_monitor(CLI::App &app)
 				return ctx.fail(dev.error());
 			}
 			p.open_object();
-			p.print_text("config changed: ");
+			p.print_text("config changed\n");
 			print_device(p, *dev);
 			p.close_object();
 			p.end_document();
