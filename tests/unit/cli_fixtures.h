@@ -8,9 +8,22 @@
 #include <ktlsaccel/control.hpp>
 
 #include <cerrno>
+#include <fstream>
+#include <string>
 #include <vector>
 
 namespace ktlsaccel::testfix {
+
+/* Whether this host has ktlsaccel.ko loaded (then "not loaded" tests skip). */
+inline bool module_loaded()
+{
+	std::ifstream in("/proc/modules");
+	std::string line;
+	while (std::getline(in, line))
+		if (line.rfind("ktlsaccel ", 0) == 0)
+			return true;
+	return false;
+}
 
 inline Stats sample_stats(std::uint64_t scale)
 {

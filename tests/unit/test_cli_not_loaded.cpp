@@ -5,25 +5,15 @@
 // stderr, nothing on stdout, and exits 1.
 
 #include "cli.hpp"
+#include "cli_fixtures.h"
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <sstream>
 
 using ktlsaccel::cli::run_cli;
 
 namespace {
-
-bool module_loaded()
-{
-	std::ifstream in("/proc/modules");
-	std::string line;
-	while (std::getline(in, line))
-		if (line.rfind("ktlsaccel ", 0) == 0)
-			return true;
-	return false;
-}
 
 class CliNotLoaded : public testing::TestWithParam<std::vector<std::string>> {};
 
@@ -31,7 +21,7 @@ class CliNotLoaded : public testing::TestWithParam<std::vector<std::string>> {};
 
 TEST_P(CliNotLoaded, PrintsTheInsmodHintAndExits1)
 {
-	if (module_loaded())
+	if (ktlsaccel::testfix::module_loaded())
 		GTEST_SKIP() << "ktlsaccel is loaded on this host";
 	std::ostringstream out, err;
 	int rc = run_cli(GetParam(), out, err);

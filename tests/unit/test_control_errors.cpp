@@ -4,29 +4,16 @@
 // a host without the module: ControlClient::open() and ConfigMonitor::open()
 // report "not loaded".
 
+#include "cli_fixtures.h"
+
 #include <ktlsaccel/control.hpp>
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
-#include <fstream>
 #include <string>
 
 using namespace ktlsaccel;
-
-namespace {
-
-bool module_loaded()
-{
-	std::ifstream in("/proc/modules");
-	std::string line;
-	while (std::getline(in, line))
-		if (line.rfind("ktlsaccel ", 0) == 0)
-			return true;
-	return false;
-}
-
-} // namespace
 
 TEST(ControlErrors, NotLoadedMessageIsExact)
 {
@@ -59,7 +46,7 @@ TEST(ControlErrors, ErrorCodesCompareWithTheEnum)
 
 TEST(ControlErrors, ClientOnAHostWithoutTheModuleIsNotLoaded)
 {
-	if (module_loaded())
+	if (ktlsaccel::testfix::module_loaded())
 		GTEST_SKIP() << "ktlsaccel is loaded on this host";
 	auto c = ControlClient::open();
 	ASSERT_FALSE(c);

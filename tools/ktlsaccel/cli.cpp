@@ -51,14 +51,14 @@ int Context::fail(const Error &e) const
 	return fail(e.message());
 }
 
-std::optional<ControlClient> Context::open_client() const
+int Context::with_client(const std::function<Result<void>(ControlClient &)> &f) const
 {
 	auto c = ControlClient::open();
-	if (!c) {
-		fail(c.error());
-		return std::nullopt;
-	}
-	return std::move(*c);
+	if (!c)
+		return fail(c.error());
+	if (auto r = f(*c); !r)
+		return fail(r.error());
+	return 0;
 }
 
 int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err,

@@ -35,8 +35,9 @@ struct Context {
 	// The client's error: the not-loaded text exactly as it is, anything
 	// else prefixed with the program name.
 	int fail(const Error &e) const;
-	// A connected client, or nullopt after reporting why not.
-	std::optional<ControlClient> open_client() const;
+	// Opens a client and runs `f` with it: 0, or 1 after reporting why the
+	// client could not be opened or `f` failed.
+	int with_client(const std::function<Result<void>(ControlClient &)> &f) const;
 };
 
 using Runner = std::function<int(Context &)>;

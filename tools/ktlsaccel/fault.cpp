@@ -22,39 +22,28 @@ Runner setup_fault(CLI::App &app)
 		       "ops decrypt|encrypt|both, delay-us N, stall-queue N");
 	return [args](Context &ctx) {
 		if (args->empty()) {
-			auto client = ctx.open_client();
-			if (!client)
-				return 1;
-			auto dev = client->get_device();
-			if (!dev)
-				return ctx.fail(dev.error());
-			Printer p(ctx.out, ctx.format);
-			p.open_object();
-			print_fault(p, dev->fault);
-			p.close_object();
-			p.end_document();
-			return 0;
+			return ctx.with_client([&](ControlClient &c) -> Result<void> {
+				auto dev = c.get_device();
+				if (!dev)
+					return std::unexpected(dev.error());
+				Printer p(ctx.out, ctx.format);
+				p.open_object();
+				print_fault(p, dev->fault);
+				p.close_object();
+				p.end_document();
+				return {};
+			});
 		}
 		if ((*args)[0] == "clear") {
 			if (args->size() > 1)
 				return ctx.fail("'fault clear' takes no more arguments, got '" +
 						(*args)[1] + "'");
-			auto client = ctx.open_client();
-			if (!client)
-				return 1;
-			if (auto r = client->clear_fault(); !r)
-				return ctx.fail(r.error());
-			return 0;
+			return ctx.with_client([](ControlClient &c) { return c.clear_fault(); });
 		}
 		auto change = parse_fault_args(*args);
 		if (!change)
 			return ctx.fail(change.error());
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		if (auto r = client->set_fault(*change); !r)
-			return ctx.fail(r.error());
-		return 0;
+		return ctx.with_client([&](ControlClient &c) { return c.set_fault(*change); });
 	};
 }
 

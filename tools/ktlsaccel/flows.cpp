@@ -12,17 +12,15 @@ namespace ktlsaccel::cli {
 Runner setup_flows(CLI::App &)
 {
 	return [](Context &ctx) {
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		auto flows = client->dump_flows();
-		if (!flows)
-			return ctx.fail(flows.error());
-
-		Printer p(ctx.out, ctx.format);
-		print_flow_table(p, *flows);
-		p.end_document();
-		return 0;
+		return ctx.with_client([&](ControlClient &c) -> Result<void> {
+			auto flows = c.dump_flows();
+			if (!flows)
+				return std::unexpected(flows.error());
+			Printer p(ctx.out, ctx.format);
+			print_flow_table(p, *flows);
+			p.end_document();
+			return {};
+		});
 	};
 }
 

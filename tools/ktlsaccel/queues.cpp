@@ -12,20 +12,18 @@ namespace ktlsaccel::cli {
 Runner setup_queues(CLI::App &)
 {
 	return [](Context &ctx) {
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		auto queues = client->dump_queues();
-		if (!queues)
-			return ctx.fail(queues.error());
-
-		Printer p(ctx.out, ctx.format);
-		p.open_array();
-		for (const auto &q : *queues)
-			print_queue(p, q);
-		p.close_array();
-		p.end_document();
-		return 0;
+		return ctx.with_client([&](ControlClient &c) -> Result<void> {
+			auto queues = c.dump_queues();
+			if (!queues)
+				return std::unexpected(queues.error());
+			Printer p(ctx.out, ctx.format);
+			p.open_array();
+			for (const auto &q : *queues)
+				print_queue(p, q);
+			p.close_array();
+			p.end_document();
+			return {};
+		});
 	};
 }
 

@@ -19,12 +19,7 @@ Runner setup_reset(CLI::App &app)
 		auto mask = parse_reset_args(*args);
 		if (!mask)
 			return ctx.fail(mask.error());
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		if (auto r = client->reset_stats(*mask); !r)
-			return ctx.fail(r.error());
-		return 0;
+		return ctx.with_client([&](ControlClient &c) { return c.reset_stats(*mask); });
 	};
 }
 

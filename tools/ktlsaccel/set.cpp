@@ -25,12 +25,7 @@ Runner setup_set(CLI::App &app)
 		auto change = parse_set_args(*args);
 		if (!change)
 			return ctx.fail(change.error());
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		if (auto r = client->set_config(*change); !r)
-			return ctx.fail(r.error());
-		return 0;
+		return ctx.with_client([&](ControlClient &c) { return c.set_config(*change); });
 	};
 }
 

@@ -76,6 +76,36 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 	p.close_object();
 }
 
+namespace {
+
+// Samples every interval and prints a frame, until the iterations are done.
+Result<void> top(Context &ctx, const TopOptions &o, ControlClient &client)
+{
+	auto prev = take_sample(client);
+	if (!prev)
+		return std::unexpected(prev.error());
+	bool redraw = ctx.out_is_tty && ctx.format == OutputFormat::human;
+	Printer p(ctx.out, ctx.format);
+	for (unsigned n = 0; o.iterations == 0 || n < o.iterations; n++) {
+		std::this_thread::sleep_for(std::chrono::duration<double>(o.interval));
+		auto cur = take_sample(client);
+		if (!cur)
+			return std::unexpected(cur.error());
+		if (redraw)
+			ctx.out << "\033[H\033[2J"
+				<< fmt::format("ktlsaccel top: every {:g} s, {} queues\n\n", o.interval,
+					       cur->queues.size());
+		print_top_frame(p, *prev, *cur);
+		p.end_document();
+		if (!redraw && !p.json())
+			ctx.out << '\n';
+		prev = std::move(cur);
+	}
+	return {};
+}
+
+} // namespace
+
 Runner setup_top(CLI::App &app)
 {
 	auto o = std::make_shared<TopOptions>();
@@ -84,30 +114,7 @@ Runner setup_top(CLI::App &app)
 	app.add_option("-n,--iterations", o->iterations, "stop after N frames")
 		->check(CLI::PositiveNumber);
 	return [o](Context &ctx) {
-		auto client = ctx.open_client();
-		if (!client)
-			return 1;
-		auto prev = take_sample(*client);
-		if (!prev)
-			return ctx.fail(prev.error());
-		bool redraw = ctx.out_is_tty && ctx.format == OutputFormat::human;
-		Printer p(ctx.out, ctx.format);
-		for (unsigned n = 0; o->iterations == 0 || n < o->iterations; n++) {
-			std::this_thread::sleep_for(std::chrono::duration<double>(o->interval));
-			auto cur = take_sample(*client);
-			if (!cur)
-				return ctx.fail(cur.error());
-			if (redraw)
-				ctx.out << "\033[H\033[2J" << fmt::format(
-					"ktlsaccel top: every {:g} s, {} queues\n\n", o->interval,
-					cur->queues.size());
-			print_top_frame(p, *prev, *cur);
-			p.end_document();
-			if (!redraw && !p.json())
-				ctx.out << '\n';
-			prev = std::move(cur);
-		}
-		return 0;
+		return ctx.with_client([&](ControlClient &client) { return top(ctx, *o, client); });
 	};
 }
 
