@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: MIT
+//
+// Global options and dispatch: `ktlsaccel [-j|-p] <command> [args]`.
+
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <array>
+#include <ostream>
+
+#ifndef KTLSACCEL_VERSION
+#define KTLSACCEL_VERSION "0"
+#endif
+
+namespace ktlsaccel::cli {
+
+namespace {
+
+constexpr std::array kCommands{
+	Command{"show", "device, configuration, totals and a queue table", setup_show},
+	Command{"queues", "per-queue detail", setup_queues},
+	Command{"flows", "per-flow detail (one flow per kTLS socket and direction)", setup_flows},
+	Command{"set", "change the configuration: set KEY VALUE [KEY VALUE ...]", setup_set},
+	Command{"fault", "show, set or clear fault injection", setup_fault},
+	Command{"reset", "zero the counters: reset [engine|flows]", setup_reset},
+	Command{"monitor", "print configuration changes as they happen", setup_monitor},
+	Command{"top", "live per-queue rates and latency", setup_top},
+	Command{"selftest", "known-answer tests of the AEAD drivers through AF_ALG", setup_selftest},
+};
+
+} // namespace
+
+std::span<const Command> commands()
+{
+	return kCommands;
+}
+
+int Context::fail(std::string_view message) const
+{
+	err << "ktlsaccel: " << message << '\n';
+	return 1;
+}
+
+int Context::fail(const Error &e) const
+{
+	if (e.not_loaded()) {
+		err << e.message() << '\n';
+		return 1;
+	}
+	return fail(e.message());
+}
+
+int Context::with_client(const std::function<Result<void>(ControlClient &)> &f) const
+{
+	auto c = ControlClient::open();
+	if (!c)
+		return fail(c.error());
+	if (auto r = f(*c); !r)
+		return fail(r.error());
+	return 0;
+}
+
+int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err,
+	    bool out_is_tty)
+{
+	CLI::App app{"Inspect and control ktlsaccel, the asynchronous AEAD engine of kernel TLS",
+		     "ktlsaccel"};
+	app.require_subcommand(1);
+	app.set_version_flag("--version", "ktlsaccel " KTLSACCEL_VERSION);
+	app.footer("See ktlsaccel(8).\n");
+	bool json = false, pretty = false;
+	app.add_flag("-j,--json", json, "JSON output");
+	app.add_flag("-p,--pretty", pretty, "pretty-printed JSON output (implies -j)");
+
+	std::vector<std::pair<CLI::App *, Runner>> runners;
+	for (const auto &cmd : kCommands) {
+		CLI::App *sub = app.add_subcommand(std::string(cmd.name), std::string(cmd.help));
+		/* -j/-p also after the command name: `ktlsaccel show -j`. */
+		sub->add_flag("-j,--json", json, "JSON output");
+		sub->add_flag("-p,--pretty", pretty, "pretty-printed JSON output (implies -j)");
+		runners.emplace_back(sub, cmd.setup(*sub));
+	}
+
+	/* CLI11 wants argv order reversed in a vector. */
+	std::vector<std::string> rev(args.rbegin(), args.rend());
+	try {
+		app.parse(rev);
+	} catch (const CLI::CallForHelp &) {
+		out << app.help();
+		return 0;
+	} catch (const CLI::CallForAllHelp &) {
+		out << app.help("", CLI::AppFormatMode::All);
+		return 0;
+	} catch (const CLI::CallForVersion &e) {
+		out << e.what() << '\n';
+		return 0;
+	} catch (const CLI::RequiredError &e) {
+		/* No command: name the word that was not one. */
+		for (const auto &a : args) {
+			if (a.starts_with('-'))
+				continue;
+			std::string list;
+			for (const auto &c : kCommands)
+				list += (list.empty() ? "" : ", ") + std::string(c.name);
+			err << "ktlsaccel: unknown command '" << a << "': expected one of " << list
+			    << '\n';
+			return 1;
+		}
+		err << "ktlsaccel: " << e.what() << "\nTry 'ktlsaccel --help'.\n";
+		return 1;
+	} catch (const CLI::ParseError &e) {
+		err << "ktlsaccel: " << e.what() << "\nTry 'ktlsaccel --help'.\n";
+		return 1;
+	}
+
+	Context ctx{out, err};
+	ctx.format = pretty ? OutputFormat::json_pretty
+			    : json ? OutputFormat::json : OutputFormat::human;
+	ctx.out_is_tty = out_is_tty;
+	for (auto &[sub, run] : runners) {
+		if (sub->parsed())
+			return run(ctx);
+	}
+	return ctx.fail("no command given");
+}
+
+} // namespace ktlsaccel::cli

@@ -1,0 +1,40 @@
+// SPDX-License-Identifier: MIT
+//
+// The objects of the ktlsaccel family on a Printer. Keys are the attribute
+// names of uapi/linux/ktlsaccel.yaml; human output uses the same words.
+#pragma once
+
+#include "output.hpp"
+
+#include <ktlsaccel/control.hpp>
+
+#include <chrono>
+#include <span>
+#include <vector>
+
+namespace ktlsaccel::cli {
+
+// "stats" nest: every counter, human as two indented lines.
+void print_stats(Printer &p, const Stats &s);
+// "fault" nest.
+void print_fault(Printer &p, const Fault &f);
+// The DEV_GET attributes: header, configuration, fault, totals.
+void print_device(Printer &p, const DeviceInfo &d);
+// One queue in full (ktlsaccel queues).
+void print_queue(Printer &p, const QueueInfo &q);
+// A compact table of queues under `key` (ktlsaccel show).
+void print_queue_table(Printer &p, std::string_view key, std::span<const QueueInfo> queues);
+// A table of flows (ktlsaccel flows).
+void print_flow_table(Printer &p, std::span<const FlowInfo> flows);
+
+// Two samples of the queues, and one frame of `ktlsaccel top` between them.
+struct TopSample {
+	std::chrono::steady_clock::time_point when;
+	std::vector<QueueInfo> queues;
+};
+void print_top_frame(Printer &p, const TopSample &before, const TopSample &now);
+
+// "p50 12us p99 1.5ms"
+std::string latency_summary(const Stats &s);
+
+} // namespace ktlsaccel::cli
