@@ -542,10 +542,12 @@ Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 		if (n == 0)
 			continue;
 		int rc = nl_recvmsgs(sk_.get(), cb.get());
-		if (rc < 0 && rc != -NLE_AGAIN && rc != -NLE_INTR) {
-			/* ENOBUFS: notifications were lost; report it, keep going. */
+		/* libnl reports the socket's ENOBUFS (notifications were lost
+		 * because we read too slowly) as NLE_NOMEM. */
+		if (rc == -NLE_NOMEM)
+			return std::unexpected(sys_error(ENOBUFS, "notifications were lost"));
+		if (rc < 0 && rc != -NLE_AGAIN && rc != -NLE_INTR)
 			return std::unexpected(nl_error(rc, "reading notifications"));
-		}
 		if (st.error)
 			return std::unexpected(*st.error);
 	}
