@@ -290,36 +290,6 @@ int on_ack(nl_msg *, void *arg)
 	return NL_STOP;
 }
 
-// Sends msg and reads until its ack, error or end of dump.
-Result<void> transact(nl_sock *sk, nl_msg *msg, std::function<Result<void>(nl_msg *)> on_reply)
-{
-	NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
-	if (!cb)
-		return std::unexpected(sys_error(ENOMEM));
-	Exchange ex;
-	ex.on_reply = std::move(on_reply);
-	nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &ex);
-	nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, on_finish, &ex);
-	nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, on_ack, &ex);
-	nl_cb_err(cb.get(), NL_CB_CUSTOM, on_error, &ex);
-
-	int rc = nl_send_auto(sk, msg);
-	if (rc < 0)
-		return std::unexpected(nl_error(rc, "sending the request"));
-	while (!ex.done) {
-		rc = nl_recvmsgs(sk, cb.get());
-		if (rc < 0 && !ex.err)
-			return std::unexpected(nl_error(rc, "reading the reply"));
-		if (rc < 0)
-			break;
-	}
-	if (ex.err)
-		return std::unexpected(sys_error(ex.err, std::move(ex.extack)));
-	if (ex.parse_error)
-		return std::unexpected(*ex.parse_error);
-	return {};
-}
-
 // A new genl request of the family: cmd with flags (0 or NLM_F_DUMP).
 Result<NlMsg> request(int family, std::uint8_t cmd, int flags = 0)
 {
@@ -335,15 +305,10 @@ Result<NlMsg> request(int family, std::uint8_t cmd, int flags = 0)
 // A connected genl socket with extended acks on, and the family's id.
 Result<std::pair<detail::NlSock, int>> connect_family()
 {
-	detail::NlSock sk(nl_socket_alloc());
-	if (!sk)
-		return std::unexpected(sys_error(ENOMEM));
-	if (int rc = genl_connect(sk.get()); rc < 0)
-		return std::unexpected(nl_error(rc, "opening a generic netlink socket"));
-	int one = 1;
-	/* Old kernels lack it; errors then simply come without a message. */
-	setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
-	setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	auto sock = detail::open_genl_socket();
+	if (!sock)
+		return std::unexpected(sock.error());
+	detail::NlSock sk = std::move(*sock);
 	int family = genl_ctrl_resolve(sk.get(), KTLSACCEL_GENL_NAME);
 	if (family == -NLE_OBJ_NOTFOUND)
 		return std::unexpected(Error{make_error_code(ControlErrc::not_loaded), {}});
@@ -359,7 +324,7 @@ Result<std::vector<T>> dump(nl_sock *sk, int family, std::uint8_t cmd, Parse par
 	if (!msg)
 		return std::unexpected(msg.error());
 	std::vector<T> out;
-	auto r = transact(sk, msg->get(), [&](nl_msg *m) -> Result<void> {
+	auto r = detail::transact(sk, msg->get(), [&](nl_msg *m) -> Result<void> {
 		auto v = parse(m);
 		if (!v)
 			return std::unexpected(v.error());
@@ -382,10 +347,54 @@ Result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
 		if (int rc = fill(msg->get()); rc < 0)
 			return std::unexpected(nl_error(rc, "building the request"));
 	}
-	return transact(sk, msg->get(), {});
+	return detail::transact(sk, msg->get());
 }
 
 } // namespace
+
+Result<detail::NlSock> detail::open_genl_socket()
+{
+	NlSock sk(nl_socket_alloc());
+	if (!sk)
+		return std::unexpected(sys_error(ENOMEM));
+	if (int rc = genl_connect(sk.get()); rc < 0)
+		return std::unexpected(nl_error(rc, "opening a generic netlink socket"));
+	int one = 1;
+	/* Old kernels lack them; errors then simply come without a message. */
+	setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	setsockopt(nl_socket_get_fd(sk.get()), SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
+	return sk;
+}
+
+Result<void> detail::transact(nl_sock *sk, nl_msg *msg,
+			      const std::function<Result<void>(nl_msg *)> &on_reply)
+{
+	NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
+	if (!cb)
+		return std::unexpected(sys_error(ENOMEM));
+	Exchange ex;
+	ex.on_reply = on_reply;
+	nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_valid, &ex);
+	nl_cb_set(cb.get(), NL_CB_FINISH, NL_CB_CUSTOM, on_finish, &ex);
+	nl_cb_set(cb.get(), NL_CB_ACK, NL_CB_CUSTOM, on_ack, &ex);
+	nl_cb_err(cb.get(), NL_CB_CUSTOM, on_error, &ex);
+
+	int rc = nl_send_auto(sk, msg);
+	if (rc < 0)
+		return std::unexpected(nl_error(rc, "sending the request"));
+	while (!ex.done) {
+		rc = nl_recvmsgs(sk, cb.get());
+		if (rc < 0 && !ex.err)
+			return std::unexpected(nl_error(rc, "reading the reply"));
+		if (rc < 0)
+			break;
+	}
+	if (ex.err)
+		return std::unexpected(sys_error(ex.err, std::move(ex.extack)));
+	if (ex.parse_error)
+		return std::unexpected(*ex.parse_error);
+	return {};
+}
 
 // ---- ControlClient -----------------------------------------------------------------
 
@@ -403,7 +412,7 @@ Result<DeviceInfo> ControlClient::get_device()
 	if (!msg)
 		return std::unexpected(msg.error());
 	std::optional<DeviceInfo> dev;
-	auto r = transact(sk_.get(), msg->get(), [&](nl_msg *m) -> Result<void> {
+	auto r = detail::transact(sk_.get(), msg->get(), [&](nl_msg *m) -> Result<void> {
 		auto d = detail::parse_device(m);
 		if (!d)
 			return std::unexpected(d.error());
@@ -533,10 +542,12 @@ Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 		if (n == 0)
 			continue;
 		int rc = nl_recvmsgs(sk_.get(), cb.get());
-		if (rc < 0 && rc != -NLE_AGAIN && rc != -NLE_INTR) {
-			/* ENOBUFS: notifications were lost; report it, keep going. */
+		/* libnl reports the socket's ENOBUFS (notifications were lost
+		 * because we read too slowly) as NLE_NOMEM. */
+		if (rc == -NLE_NOMEM)
+			return std::unexpected(sys_error(ENOBUFS, "notifications were lost"));
+		if (rc < 0 && rc != -NLE_AGAIN && rc != -NLE_INTR)
 			return std::unexpected(nl_error(rc, "reading notifications"));
-		}
 		if (st.error)
 			return std::unexpected(*st.error);
 	}

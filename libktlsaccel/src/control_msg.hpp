@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 //
 // Private: the attribute trees of the ktlsaccel family, to and from typed
-// structs. No sockets here, so the unit tests can feed it messages built by
-// hand the way the kernel builds them.
+// structs, and the request/reply exchange underneath ControlClient. Exposed
+// to the unit tests, which feed the parsers messages built by hand the way
+// the kernel builds them and run the exchange against the host's nlctrl.
 #pragma once
 
 #include "ktlsaccel/control.hpp"
+
+#include <functional>
 
 struct nl_msg;
 struct nlattr;
@@ -24,5 +27,15 @@ Result<Stats> parse_stats(const nlattr *nest);
 // Requests: put the attributes of a change into msg; 0 or a libnl error.
 int put_config(nl_msg *msg, const ConfigChange &change);
 int put_fault(nl_msg *msg, const FaultChange &change);
+
+// A connected generic netlink socket with NETLINK_EXT_ACK and
+// NETLINK_CAP_ACK on.
+Result<NlSock> open_genl_socket();
+
+// Sends msg (its header completed with NLM_F_REQUEST | NLM_F_ACK) and reads
+// until its ack, its error or the end of its dump, passing each reply to
+// on_reply. A kernel error comes back with its extack message.
+Result<void> transact(nl_sock *sk, nl_msg *msg,
+		      const std::function<Result<void>(nl_msg *)> &on_reply = {});
 
 } // namespace ktlsaccel::detail

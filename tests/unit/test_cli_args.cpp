@@ -199,6 +199,8 @@ TEST(CliArgs, SetWithoutPairsIsAnError)
 	auto r = run({"set"});
 	EXPECT_EQ(r.rc, 1);
 	EXPECT_EQ(r.err.rfind("ktlsaccel: ", 0), 0u) << r.err;
+	EXPECT_EQ(r.err.find("unknown command"), std::string::npos) << r.err;
+	EXPECT_NE(r.err.find("settings"), std::string::npos) << r.err;
 }
 
 TEST(CliArgs, OptionValuesAreChecked)

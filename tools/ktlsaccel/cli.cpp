@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <array>
 #include <ostream>
 
@@ -100,6 +101,8 @@ int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostrea
 		for (const auto &a : args) {
 			if (a.starts_with('-'))
 				continue;
+			if (std::ranges::any_of(kCommands, [&](const Command &c) { return c.name == a; }))
+				break;
 			std::string list;
 			for (const auto &c : kCommands)
 				list += (list.empty() ? "" : ", ") + std::string(c.name);

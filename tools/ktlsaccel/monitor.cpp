@@ -46,6 +46,12 @@ Runner setup_monitor(CLI::App &app)
 				if (dev.error().code == ControlErrc::timeout)
 					return ctx.fail(fmt::format(
 						"no configuration change within {:g} s", o->timeout));
+				if (dev.error().code == std::errc::no_buffer_space) {
+					/* Say so, and keep listening. */
+					ctx.fail(dev.error());
+					n--;
+					continue;
+				}
 				return ctx.fail(dev.error());
 			}
 			p.open_object();

@@ -24,36 +24,30 @@ void Printer::put(std::string_view key, nlohmann::ordered_json value)
 	cur[std::string(key)] = std::move(value);
 }
 
-void Printer::open_object(std::string_view key)
+void Printer::open(std::string_view key, nlohmann::ordered_json empty)
 {
 	if (!json())
 		return;
 	if (stack_.empty() && doc_.is_null() && key.empty()) {
-		doc_ = nlohmann::ordered_json::object();
+		doc_ = std::move(empty);
 		stack_.push_back(&doc_);
 		return;
 	}
 	if (current().is_null())
 		current() = nlohmann::ordered_json::object();
-	put(key, nlohmann::ordered_json::object());
+	put(key, std::move(empty));
 	auto &cur = current();
 	stack_.push_back(cur.is_array() ? &cur.back() : &cur[std::string(key)]);
 }
 
+void Printer::open_object(std::string_view key)
+{
+	open(key, nlohmann::ordered_json::object());
+}
+
 void Printer::open_array(std::string_view key)
 {
-	if (!json())
-		return;
-	if (stack_.empty() && doc_.is_null() && key.empty()) {
-		doc_ = nlohmann::ordered_json::array();
-		stack_.push_back(&doc_);
-		return;
-	}
-	if (current().is_null())
-		current() = nlohmann::ordered_json::object();
-	put(key, nlohmann::ordered_json::array());
-	auto &cur = current();
-	stack_.push_back(cur.is_array() ? &cur.back() : &cur[std::string(key)]);
+	open(key, nlohmann::ordered_json::array());
 }
 
 void Printer::close_object()

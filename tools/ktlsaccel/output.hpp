@@ -66,6 +66,7 @@ public:
 
 private:
 	nlohmann::ordered_json &current();
+	void open(std::string_view key, nlohmann::ordered_json empty);
 	void put(std::string_view key, nlohmann::ordered_json value);
 
 	std::ostream &out_;

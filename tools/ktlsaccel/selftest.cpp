@@ -190,6 +190,10 @@ Runner setup_selftest(CLI::App &app)
 			if (!vectors)
 				return ctx.fail(vectors.error());
 			auto r = run_alg(alg, driver, *vectors);
+			/* A driver that ran nothing (everything skipped) passed nothing. */
+			if (r.error.empty() && r.passed == 0)
+				r.error = fmt::format("driver '{}' ran none of {} vectors", driver,
+						      vectors->size());
 			ok = ok && r.error.empty() && r.failed == 0;
 			p.open_object();
 			p.print_string("alg", "{:<28}", crypto_api_name(alg));

@@ -230,7 +230,8 @@ public:
 	static Result<ConfigMonitor> open();
 
 	// The next notification; ControlErrc::timeout if none arrived within
-	// `timeout` (a negative timeout waits for ever).
+	// `timeout` (a negative timeout waits for ever). ENOBUFS when some were
+	// lost (the reader was too slow); the monitor stays usable.
 	Result<DeviceInfo> wait(std::chrono::milliseconds timeout);
 	// For callers that poll() several descriptors.
 	int fd() const noexcept;
