@@ -317,7 +317,7 @@ result<connection> connection::handshake(int fd, const options &o)
 		return fail(detail::openssl_error(errc::handshake_failed));
 	if (auto r = ssl_prepare(ssl.get()); !r)
 		return std::unexpected(r.error());
-	if (SSL_set_fd(ssl.get(), fd) != 1)
+	if (!detail::ssl_set_socket(ssl.get(), fd))
 		return fail(detail::openssl_error(errc::invalid_argument));
 	if (!server && !o.server_name.empty()) {
 		/* an address is checked against IP SANs and never sent as SNI (RFC 6066) */
@@ -349,6 +349,8 @@ result<connection> connection::handshake(int fd, const options &o)
 		s->info = info;
 		s->info.kernel_offload = false;
 		s->info.offload_error = why;
+		/* alpn_wire dies with this call; no later handshake needs it */
+		SSL_CTX_set_alpn_select_cb(ctx.get(), nullptr, nullptr);
 		s->ssl = std::move(ssl);
 		s->ctx = std::move(ctx);
 		return connection(std::move(s));
@@ -388,9 +390,13 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 	if (s_->ssl) {
 		size_t n = 0;
 		ERR_clear_error();
-		if (SSL_write_ex(s_->ssl.get(), data.data(), data.size(), &n) != 1)
-			return s_->fatal(detail::openssl_error(errc::connection_closed));
-		return n;
+		int r = SSL_write_ex(s_->ssl.get(), data.data(), data.size(), &n);
+		if (r == 1)
+			return n;
+		int e = SSL_get_error(s_->ssl.get(), r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return fail(detail::errno_error(EAGAIN));
+		return s_->fatal(detail::openssl_error(errc::connection_closed));
 	}
 	for (;;) {
 		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
@@ -441,6 +447,9 @@ result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
 		if (r == 1)
 			return n;
 		switch (SSL_get_error(s_->ssl.get(), r)) {
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			return fail(detail::errno_error(EAGAIN));
 		case SSL_ERROR_ZERO_RETURN:
 			s_->eof = true;
 			return 0;

@@ -39,6 +39,9 @@ using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free_t>;
 // finished, with the plaintext it already decrypted in keys.pending.
 KTLSACCEL_LOCAL result<session_keys> ssl_export_keys(SSL *ssl);
 
+// Attaches the socket to ssl through a BIO that never raises SIGPIPE.
+KTLSACCEL_LOCAL bool ssl_set_socket(SSL *ssl, int fd);
+
 // Fills the names a SSL knows into info.
 KTLSACCEL_LOCAL void ssl_describe(SSL *ssl, connection_info &info);
 

@@ -22,9 +22,12 @@
 // change keys behind our back: they are refused.
 #include "internal.hpp"
 
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
+
+#include <sys/socket.h>
 
 #include <cstring>
 #include <mutex>
@@ -231,6 +234,57 @@ result<void> ssl_prepare(SSL *ssl)
 }
 
 namespace detail {
+
+namespace {
+
+/* write(2) on a socket the peer reset raises SIGPIPE; send() need not */
+int socket_write(BIO *b, const char *in, int len)
+{
+	BIO_clear_retry_flags(b);
+	ssize_t n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), in, static_cast<size_t>(len),
+			   MSG_NOSIGNAL);
+	if (n <= 0 && BIO_sock_should_retry(static_cast<int>(n)))
+		BIO_set_retry_write(b);
+	return static_cast<int>(n);
+}
+
+int socket_puts(BIO *b, const char *str)
+{
+	return socket_write(b, str, static_cast<int>(std::strlen(str)));
+}
+
+const BIO_METHOD *socket_method()
+{
+	static BIO_METHOD *method = [] {
+		const BIO_METHOD *sock = BIO_s_socket();
+		BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
+						     BIO_TYPE_DESCRIPTOR,
+					     "ktlsaccel socket");
+		if (!m)
+			return m;
+		BIO_meth_set_write(m, socket_write);
+		BIO_meth_set_puts(m, socket_puts);
+		BIO_meth_set_read(m, BIO_meth_get_read(sock));
+		BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+		BIO_meth_set_create(m, BIO_meth_get_create(sock));
+		BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+		return m;
+	}();
+	return method;
+}
+
+} // namespace
+
+bool ssl_set_socket(SSL *ssl, int fd)
+{
+	const BIO_METHOD *m = socket_method();
+	BIO *bio = m ? BIO_new(m) : nullptr;
+	if (!bio)
+		return false;
+	BIO_set_fd(bio, fd, BIO_NOCLOSE);
+	SSL_set_bio(ssl, bio, bio);
+	return true;
+}
 
 void ssl_describe(SSL *ssl, connection_info &info)
 {

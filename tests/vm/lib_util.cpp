@@ -127,8 +127,19 @@ unique_fd tcp_connect(std::uint16_t port, std::chrono::milliseconds patience)
 		a.sin_family = AF_INET;
 		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		a.sin_port = htons(port);
-		if (connect(fd.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0)
-			return fd;
+		if (connect(fd.get(), reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) {
+			/*
+			 * While nothing listens yet, loopback TCP can connect a
+			 * socket to itself when the kernel picks the target port
+			 * as the source port: a handshake would then wait for
+			 * its own ClientHello to answer. Try again.
+			 */
+			sockaddr_in self{};
+			socklen_t len = sizeof(self);
+			getsockname(fd.get(), reinterpret_cast<sockaddr *>(&self), &len);
+			if (self.sin_port != a.sin_port)
+				return fd;
+		}
 		if (std::chrono::steady_clock::now() > until)
 			throw std::runtime_error("connect to port " + std::to_string(port) + ": " +
 						 std::strerror(errno));
@@ -215,6 +226,20 @@ process::~process()
 		kill(pid_, SIGKILL);
 		waitpid(pid_, nullptr, 0);
 	}
+}
+
+void process::feed_stdin(const std::vector<std::byte> &data)
+{
+	std::size_t done = 0;
+	while (stdin_ && done < data.size()) {
+		ssize_t n = ::write(stdin_.get(), data.data() + done, data.size() - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* the child went away: its exit status tells */
+		done += static_cast<std::size_t>(n);
+	}
+	close_stdin();
 }
 
 void process::close_stdin() { stdin_.reset(); }

@@ -80,6 +80,8 @@ public:
 	explicit process(const spec &s);
 	process(process &&) = delete;
 	~process();
+	/* Writes to its stdin pipe (blocking), then closes it: EOF. */
+	void feed_stdin(const std::vector<std::byte> &data);
 	/* Closes our end of its stdin pipe (if any): EOF for the child. */
 	void close_stdin();
 	/* Exit status, or -1 if it had to be killed after the timeout. */

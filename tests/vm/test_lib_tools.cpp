@@ -54,8 +54,11 @@ TEST(LibTools, PerfMeasuresBothDirectionsInTheKernel)
 		process::spec s;
 		s.argv = {perf, "-p", port, "--tls", "1.2", "--cipher", "aes256gcm", "server",
 			  "--bind", "127.0.0.1", "--cert", k.cert, "--key", k.key, "--once"};
-		s.stdout_file = scratch_dir() / "perf-server.out";
-		s.stderr_file = scratch_dir() / "perf-server.err";
+		/* a file per run: the last run's "listening" must not count */
+		std::string name = reverse ? "perf-server-sends" : "perf-server-receives";
+		s.stdout_file = scratch_dir() / (name + ".out");
+		s.stderr_file = scratch_dir() / (name + ".err");
+		fs::remove(s.stdout_file);
 		process srv(s);
 		ASSERT_TRUE(wait_for(s.stdout_file, "listening")) << text(s.stderr_file);
 

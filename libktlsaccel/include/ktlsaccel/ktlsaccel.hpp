@@ -13,9 +13,8 @@
 //
 // A connection never owns the socket: close it yourself after the
 // connection is gone. Objects are move-only and not thread-safe; one
-// thread may send while another receives. send() never raises SIGPIPE;
-// sendfile() and the userspace fallback can, like sendfile(2) and
-// OpenSSL do: ignore SIGPIPE in programs that use them.
+// thread may send while another receives. Nothing raises SIGPIPE except
+// sendfile(), like sendfile(2): ignore SIGPIPE in programs that use it.
 #pragma once
 
 #include <ktlsaccel/error.hpp>
@@ -81,8 +80,8 @@ struct connection_info {
 
 class connection {
 public:
-	// Runs the handshake on the connected TCP socket fd (blocking), then
-	// moves the record layer into the kernel.
+	// Runs the handshake on the connected TCP socket fd, which must be
+	// blocking while it runs, then moves the record layer into the kernel.
 	static result<connection> handshake(int fd, const options &opts);
 
 	// Takes over an SSL whose handshake has finished, after ssl_prepare()

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+//
+// The handshake half of the library on the host, which has no kTLS: with
+// allow_userspace_fallback the connection continues in OpenSSL and says
+// why. Covers options (ALPN, SNI/host check, version pinning) without a VM.
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+
+namespace fs = std::filesystem;
+using namespace ktlsaccel;
+
+namespace {
+
+// A throwaway CA and leaf for localhost, made with the openssl CLI.
+const fs::path &pki_dir()
+{
+	static const fs::path dir = [] {
+		std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-unit.XXXXXX").string();
+		if (!mkdtemp(tmpl.data()))
+			throw std::runtime_error("mkdtemp");
+		fs::path d = tmpl;
+		std::string cmd =
+			"cd '" + d.string() + "' && exec >/dev/null 2>&1 && "
+			"printf 'subjectAltName=DNS:localhost\\n' > ext && "
+			"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			"-keyout ca.key -out ca.pem -days 1 -subj /CN=unit-ca && "
+			"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			"-keyout leaf.key -out leaf.csr -subj /CN=localhost && "
+			"openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+			"-out leaf.pem -days 1 -extfile ext";
+		if (std::system(cmd.c_str()) != 0)
+			throw std::runtime_error("openssl CLI failed");
+		return d;
+	}();
+	return dir;
+}
+
+struct tcp_pair {
+	int client = -1, server = -1;
+	tcp_pair()
+	{
+		int l = socket(AF_INET, SOCK_STREAM, 0);
+		sockaddr_in a{};
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t len = sizeof(a);
+		bind(l, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+		listen(l, 1);
+		getsockname(l, reinterpret_cast<sockaddr *>(&a), &len);
+		client = socket(AF_INET, SOCK_STREAM, 0);
+		connect(client, reinterpret_cast<sockaddr *>(&a), sizeof(a));
+		server = accept(l, nullptr, nullptr);
+		close(l);
+	}
+	~tcp_pair()
+	{
+		close(client);
+		close(server);
+	}
+};
+
+options server_options()
+{
+	options o;
+	o.role = role::server;
+	o.cert_file = pki_dir() / "leaf.pem";
+	o.key_file = pki_dir() / "leaf.key";
+	o.verify_peer = false;
+	o.allow_userspace_fallback = true;
+	return o;
+}
+
+options client_options()
+{
+	options o;
+	o.server_name = "localhost";
+	o.ca_file = pki_dir() / "ca.pem";
+	o.allow_userspace_fallback = true;
+	return o;
+}
+
+void expect_kernel_or_reason(const connection &c)
+{
+	if (!c.info().kernel_offload) {
+		EXPECT_EQ(c.info().offload_error, errc::kernel_tls_unavailable)
+			<< c.info().offload_error.message();
+	}
+}
+
+} // namespace
+
+TEST(HandshakeFallback, DataFlowsAndAlpnIsNegotiated)
+{
+	for (auto v : {tls_version::tls12, tls_version::tls13}) {
+		SCOPED_TRACE(tls_version_name(v));
+		tcp_pair p;
+		auto so = server_options();
+		so.alpn = {"h2", "http/1.1"};
+		so.version = v;
+		auto co = client_options();
+		co.alpn = {"http/1.1"};
+		auto server = std::async(std::launch::async, [&] {
+			return connection::handshake(p.server, so);
+		});
+		auto client = connection::handshake(p.client, co);
+		auto srv = server.get();
+		ASSERT_TRUE(client) << client.error().message();
+		ASSERT_TRUE(srv) << srv.error().message();
+		EXPECT_EQ(client->info().alpn, "http/1.1");
+		EXPECT_EQ(srv->info().alpn, "http/1.1");
+		EXPECT_EQ(client->info().version, v);
+		expect_kernel_or_reason(*client);
+		expect_kernel_or_reason(*srv);
+
+		std::string msg = "through whichever record layer";
+		ASSERT_TRUE(client->send_all(std::as_bytes(std::span(msg))));
+		ASSERT_TRUE(client->shutdown());
+		std::string got(msg.size(), '\0');
+		auto n = srv->recv(std::as_writable_bytes(std::span(got)));
+		ASSERT_TRUE(n) << n.error().message();
+		EXPECT_EQ(got.substr(0, *n), msg.substr(0, *n));
+	}
+}
+
+TEST(HandshakeFallback, WithoutFallbackTheReasonIsTheError)
+{
+	tcp_pair p;
+	auto so = server_options();
+	auto co = client_options();
+	co.allow_userspace_fallback = false;
+	auto server = std::async(std::launch::async, [&] { return connection::handshake(p.server, so); });
+	auto client = connection::handshake(p.client, co);
+	if (client && client->info().kernel_offload)
+		GTEST_SKIP() << "this host has kernel TLS";
+	ASSERT_FALSE(client);
+	EXPECT_EQ(client.error(), errc::kernel_tls_unavailable);
+	EXPECT_NE(client.error().message().find("kernel TLS is not available"), std::string::npos);
+	shutdown(p.client, SHUT_RDWR);
+	(void)server.get();
+}
+
+TEST(HandshakeFallback, ServerWithoutCertificateIsInvalid)
+{
+	tcp_pair p;
+	options o;
+	o.role = role::server;
+	auto r = connection::handshake(p.server, o);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), std::errc::invalid_argument);
+}
