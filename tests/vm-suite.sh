@@ -9,9 +9,14 @@
 set -uo pipefail
 vmrun=$1 results=$2
 shift 2
-rm -f "$results/gtest.json"
+rm -f "$results/gtest.json" "$results/suite-failures"
 "$vmrun" --results "$results" "$@"
 rc=$?
+if [[ -s $results/suite-failures ]]; then
+	echo "vm-suite: the in-guest suite failed outside its tests:"
+	cat "$results/suite-failures"
+	exit 1
+fi
 if [[ $rc -eq 1 && -s $results/gtest.json ]]; then
 	echo "vm-suite: some in-guest tests failed; their own ctest entries say which"
 	exit 0

@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include "module_util.h"
 #include "vm.h"
 
 #include <ktlsaccel/control.hpp>
@@ -20,27 +21,6 @@ namespace ktlsaccel::vmtest {
 using ktlsaccel::ConfigChange;
 using ktlsaccel::ControlClient;
 using ktlsaccel::DeviceInfo;
-
-inline bool module_loaded()
-{
-	return run("grep -q '^ktlsaccel ' /proc/modules").status == 0;
-}
-
-/* insmod unless loaded; fails the test when that does not work. */
-inline void load_module()
-{
-	if (module_loaded())
-		return;
-	auto r = run("insmod '" + module_path().string() + "'");
-	ASSERT_EQ(r.status, 0) << "insmod " << module_path() << ": " << r.output;
-	ASSERT_TRUE(module_loaded());
-}
-
-inline void unload_module()
-{
-	if (module_loaded())
-		run("rmmod ktlsaccel");
-}
 
 /* The configuration now, to restore after a test that changes it. */
 inline std::optional<DeviceInfo> saved_config()

@@ -117,16 +117,17 @@ void expect_stats(const json &s, const std::string &where)
 
 class ControlCli : public testing::Test {
 protected:
-	void SetUp() override
-	{
-		ASSERT_NO_FATAL_FAILURE(load_module());
-		saved_ = saved_config();
-	}
+	/* One load for the suite: each load runs the kernel's self-tests. */
+	static void SetUpTestSuite() { module_.emplace(); }
+	static void TearDownTestSuite() { module_.reset(); }
+
+	void SetUp() override { saved_ = saved_config(); }
 	void TearDown() override
 	{
 		if (saved_)
 			restore_config(*saved_);
 	}
+	static inline std::optional<loaded_module> module_;
 	std::optional<ktlsaccel::DeviceInfo> saved_;
 };
 
@@ -242,8 +243,15 @@ TEST_F(ControlCli, MonitorReceivesTheNotificationOfASet)
 	auto mon = std::async(std::launch::async, [] {
 		return run(cli() + " -j monitor --count 1 --timeout 10 2>&1");
 	});
-	std::this_thread::sleep_for(std::chrono::milliseconds(500));
-	check_output(cli() + " set latency-us 7");
+	/*
+	 * The monitor may take a while to start and join the group under
+	 * emulation: keep changing the setting until it has seen one change.
+	 */
+	for (int i = 0; i < 20; i++) {
+		check_output(cli() + " set latency-us 7");
+		if (mon.wait_for(std::chrono::milliseconds(500)) == std::future_status::ready)
+			break;
+	}
 	auto r = mon.get();
 	ASSERT_EQ(r.status, 0) << r.output;
 	auto j = json::parse(r.output);
@@ -370,8 +378,7 @@ TEST_F(ControlCli, UnprivilegedUserReadsButCannotChange)
 
 TEST(ControlCliNotLoaded, SaysInsmodAfterRmmod)
 {
-	unload_module();
-	ASSERT_FALSE(module_loaded()) << "ktlsaccel is still in use";
+	ASSERT_FALSE(module_loaded()) << "a previous test left ktlsaccel loaded";
 	for (auto cmd : {" show", " -j queues", " set queues 2", " monitor --count 1"}) {
 		auto r = run_err(cli() + cmd);
 		EXPECT_EQ(r.status, 1) << cmd;
@@ -381,5 +388,4 @@ TEST(ControlCliNotLoaded, SaysInsmodAfterRmmod)
 	EXPECT_EQ(r.status, 1);
 	EXPECT_NE(r.output.find("driver 'ktlsaccel-gcm-aes' is not available"), std::string::npos)
 		<< r.output;
-	load_module();
 }

@@ -30,7 +30,10 @@
  *     KTLSACCEL_A_DEV_INLINE_THRESHOLD  u32  requests up to this cryptlen run in the caller
  *     KTLSACCEL_A_DEV_DECRYPT           u32  enum ktlsaccel_decrypt
  *     KTLSACCEL_A_DEV_FLOWS             u32  live flows (tfms)
- *     KTLSACCEL_A_DEV_FAULT             nest the fault injection in force:
+ *     KTLSACCEL_A_DEV_FAULT             nest the fault injection in force (rate 0:
+ *                                            none; errno and ops are still reported,
+ *                                            as what a rate would use; at load
+ *                                            EBADMSG and decrypt):
  *         KTLSACCEL_A_FAULT_RATE          u32  failed requests per million
  *         KTLSACCEL_A_FAULT_ERRNO         u32  EBADMSG or EIO (positive)
  *         KTLSACCEL_A_FAULT_OPS           u32  enum ktlsaccel_fault_ops
