@@ -18,6 +18,14 @@ set(KTLSACCEL_KERNEL_MODULES_DIR "/lib/modules" CACHE PATH
 
 function(ktlsaccel_find_kernels out)
 	if(DEFINED KTLSACCEL_KERNELS AND NOT "${KTLSACCEL_KERNELS}" STREQUAL "")
+		foreach(v IN LISTS KTLSACCEL_KERNELS)
+			if(NOT EXISTS "${KTLSACCEL_KERNEL_MODULES_DIR}/${v}/build/Makefile")
+				message(FATAL_ERROR
+					"ktlsaccel: KTLSACCEL_KERNELS names ${v}, but "
+					"${KTLSACCEL_KERNEL_MODULES_DIR}/${v}/build has no kernel "
+					"build tree. Install linux-headers-${v} or drop it from the list.")
+			endif()
+		endforeach()
 		set(${out} ${KTLSACCEL_KERNELS} PARENT_SCOPE)
 		return()
 	endif()
@@ -79,4 +87,16 @@ function(ktlsaccel_add_kmod name srcdir)
 		list(APPEND all_outputs "${ko}")
 	endforeach()
 	add_custom_target(${name}-kmod ALL DEPENDS ${all_outputs})
+
+	# checkpatch and sparse must stay quiet (label lint, no VM needed).
+	add_test(NAME lint:checkpatch:${name}
+		COMMAND ${PROJECT_SOURCE_DIR}/scripts/lint-kernel checkpatch "${srcdir}")
+	set_tests_properties(lint:checkpatch:${name} PROPERTIES LABELS lint)
+	foreach(kver IN LISTS KTLSACCEL_KERNELS)
+		add_test(NAME lint:sparse[${kver}]:${name}
+			COMMAND ${PROJECT_SOURCE_DIR}/scripts/lint-kernel sparse ${kver} "${srcdir}"
+				"${CMAKE_BINARY_DIR}/kmod-sparse/${kver}/${name}"
+				KTLSACCEL_UAPI=${PROJECT_SOURCE_DIR}/uapi)
+		set_tests_properties(lint:sparse[${kver}]:${name} PROPERTIES LABELS lint)
+	endforeach()
 endfunction()

@@ -47,8 +47,9 @@ if [[ ! -f $stamp ]] || [[ -n $(find "$stamp" -mmin +360 2>/dev/null) ]] ||
 fi
 
 pkgs=(
-	# build
+	# build, and kernel lint (checkpatch.pl comes from linux-source-6.1)
 	build-essential cmake pkg-config kmod bc flex bison libelf-dev
+	sparse linux-source-6.1
 	# guest
 	qemu-system-x86 busybox-static cpio xz-utils zstd iproute2
 	# userspace libraries

@@ -5,6 +5,7 @@
 // new line matches tests/kernel-log-patterns.txt.
 
 #include "vm.h"
+#include "kernel_log.h"
 
 #include <gtest/gtest.h>
 
@@ -17,7 +18,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <stdexcept>
 #include <vector>
 
@@ -73,30 +73,11 @@ std::string check_output(const std::string &command)
 	return r.output;
 }
 
-static const std::vector<std::regex> &bad_patterns()
-{
-	static const std::vector<std::regex> patterns = [] {
-		std::vector<std::regex> v;
-		std::ifstream f(source_dir() / "tests" / "kernel-log-patterns.txt");
-		if (!f)
-			throw std::runtime_error("cannot read tests/kernel-log-patterns.txt");
-		for (std::string line; std::getline(f, line);) {
-			if (line.empty() || line[0] == '#')
-				continue;
-			v.emplace_back(line, std::regex::extended);
-		}
-		return v;
-	}();
-	return patterns;
-}
-
 bool kernel_log_line_is_bad(std::string_view line)
 {
-	std::string s(line);
-	for (const auto &re : bad_patterns())
-		if (std::regex_search(s, re))
-			return true;
-	return false;
+	static const ktlsaccel::testutil::KernelLogPatterns patterns(
+		source_dir() / "tests" / "kernel-log-patterns.txt");
+	return patterns.is_bad(line);
 }
 
 namespace {

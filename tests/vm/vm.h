@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Helpers for tests that run inside the guest (scripts/vm-run). Every test
- * binary built from tests/vm/*.cpp links tests/vm/main.cpp, which fails a
+ * in-guest test binary links tests/vm/main.cpp, which fails a
  * test whose run left a warning, oops or failed self-test in the kernel log.
  */
 #pragma once
