@@ -18,6 +18,14 @@ set(KTLSACCEL_KERNEL_MODULES_DIR "/lib/modules" CACHE PATH
 
 function(ktlsaccel_find_kernels out)
 	if(DEFINED KTLSACCEL_KERNELS AND NOT "${KTLSACCEL_KERNELS}" STREQUAL "")
+		foreach(v IN LISTS KTLSACCEL_KERNELS)
+			if(NOT EXISTS "${KTLSACCEL_KERNEL_MODULES_DIR}/${v}/build/Makefile")
+				message(FATAL_ERROR
+					"ktlsaccel: KTLSACCEL_KERNELS names ${v}, but "
+					"${KTLSACCEL_KERNEL_MODULES_DIR}/${v}/build has no kernel "
+					"build tree. Install linux-headers-${v} or drop it from the list.")
+			endif()
+		endforeach()
 		set(${out} ${KTLSACCEL_KERNELS} PARENT_SCOPE)
 		return()
 	endif()

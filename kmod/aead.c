@@ -53,9 +53,17 @@ static const char * const decrypt_names[] = {
 	[KTLSACCEL_DECRYPT_INLINE] = "inline",
 	[KTLSACCEL_DECRYPT_ASYNC] = "async",
 };
+
 static int decrypt = KTLSACCEL_DECRYPT_INLINE;
-KTLSACCEL_ENUM_PARAM(decrypt, decrypt_names, 0644,
-		     "Decrypt policy: inline (default, synchronous semantics) or async (pipelined)");
+static struct ktlsaccel_enum_param decrypt_param = {
+	.value = &decrypt,
+	.names = decrypt_names,
+	.count = ARRAY_SIZE(decrypt_names),
+};
+
+module_param_cb(decrypt, &ktlsaccel_enum_param_ops, &decrypt_param, 0644);
+MODULE_PARM_DESC(decrypt,
+		 "Decrypt policy: inline (default, synchronous semantics) or async (pipelined)");
 
 struct ktlsaccel_tfm_ctx {
 	struct crypto_aead *fallback;

@@ -61,9 +61,17 @@ static const char * const fault_ops_names[] = {
 	[FAULT_ENCRYPT] = "encrypt",
 	[FAULT_BOTH] = "both",
 };
+
 static int fault_ops = FAULT_DECRYPT;
-KTLSACCEL_ENUM_PARAM(fault_ops, fault_ops_names, 0644,
-		     "Which requests fault_rate applies to: decrypt (default), encrypt, both");
+static struct ktlsaccel_enum_param fault_ops_param = {
+	.value = &fault_ops,
+	.names = fault_ops_names,
+	.count = ARRAY_SIZE(fault_ops_names),
+};
+
+module_param_cb(fault_ops, &ktlsaccel_enum_param_ops, &fault_ops_param, 0644);
+MODULE_PARM_DESC(fault_ops,
+		 "Which requests fault_rate applies to: decrypt (default), encrypt, both");
 
 static unsigned int fault_delay_us;
 module_param(fault_delay_us, uint, 0644);

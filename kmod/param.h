@@ -10,7 +10,10 @@
  *
  *	static int mode;
  *	static const char * const mode_names[] = { "a", "b" };
- *	KTLSACCEL_ENUM_PARAM(mode, mode_names, 0644, "a (default) or b");
+ *	static struct ktlsaccel_enum_param mode_param = {
+ *		.value = &mode, .names = mode_names, .count = ARRAY_SIZE(mode_names),
+ *	};
+ *	module_param_cb(mode, &ktlsaccel_enum_param_ops, &mode_param, 0644);
  */
 struct ktlsaccel_enum_param {
 	int *value;
@@ -19,15 +22,5 @@ struct ktlsaccel_enum_param {
 };
 
 extern const struct kernel_param_ops ktlsaccel_enum_param_ops;
-
-#define KTLSACCEL_ENUM_PARAM(_name, _names, _perm, _desc)			\
-	static const struct ktlsaccel_enum_param _name##_param = {		\
-		.value = &(_name),						\
-		.names = (_names),						\
-		.count = ARRAY_SIZE(_names),					\
-	};									\
-	module_param_cb(_name, &ktlsaccel_enum_param_ops,			\
-			(void *)&_name##_param, _perm);				\
-	MODULE_PARM_DESC(_name, _desc)
 
 #endif /* _KTLSACCEL_PARAM_H */

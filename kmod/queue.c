@@ -67,13 +67,21 @@ module_param(throughput, ullong, 0444);
 MODULE_PARM_DESC(throughput, "Modelled throughput cap per queue at load, bytes/s (0: none)");
 
 static int dispatch = KTLSACCEL_DISPATCH_SPREAD;
+
 static const char * const dispatch_names[] = {
 	[KTLSACCEL_DISPATCH_SPREAD] = "spread",
 	[KTLSACCEL_DISPATCH_FLOW] = "flow",
 };
 
-KTLSACCEL_ENUM_PARAM(dispatch, dispatch_names, 0644,
-		     "spread (default): a flow's requests round-robin over all queues; flow: each flow pinned to one queue");
+static struct ktlsaccel_enum_param dispatch_param = {
+	.value = &dispatch,
+	.names = dispatch_names,
+	.count = ARRAY_SIZE(dispatch_names),
+};
+
+module_param_cb(dispatch, &ktlsaccel_enum_param_ops, &dispatch_param, 0644);
+MODULE_PARM_DESC(dispatch,
+		 "spread (default): a flow's requests round-robin over all queues; flow: each flow pinned to one queue");
 
 struct ktlsaccel_queue {
 	spinlock_t lock;		/* protects the lists and counts */

@@ -54,7 +54,7 @@ TEST(ModuleReconfigure, QueuesDepthAndLatencyChangeUnderLoadWithoutLosingAReques
 		std::this_thread::sleep_for(std::chrono::milliseconds(400));
 		unsigned int before = good;
 		EXPECT_NO_THROW(reconfigure(c)) << c;
-		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
 		EXPECT_GT(good.load(), before) << "no progress after " << c;
 	}
 	stop = true;
