@@ -133,11 +133,27 @@ bool ktlsaccel_fault_stalled(unsigned int index)
 	return READ_ONCE(fault_stall_queue) == (int)index;
 }
 
+/*
+ * fault_ops is an index into fault_ops_names, as the module parameter shows
+ * it; the control plane speaks enum ktlsaccel_fault_ops, which starts at 1.
+ */
+static u32 fault_ops_to_uapi(int ops)
+{
+	BUILD_BUG_ON(KTLSACCEL_FAULT_OPS_ENCRYPT - KTLSACCEL_FAULT_OPS_DECRYPT != FAULT_ENCRYPT);
+	BUILD_BUG_ON(KTLSACCEL_FAULT_OPS_BOTH - KTLSACCEL_FAULT_OPS_DECRYPT != FAULT_BOTH);
+	return ops + KTLSACCEL_FAULT_OPS_DECRYPT;
+}
+
+static int fault_ops_from_uapi(u32 ops)
+{
+	return ops - KTLSACCEL_FAULT_OPS_DECRYPT;
+}
+
 void ktlsaccel_fault_get(struct ktlsaccel_fault_config *f)
 {
 	f->rate = READ_ONCE(fault_rate);
 	f->err = READ_ONCE(fault_errno);
-	f->ops = READ_ONCE(fault_ops);
+	f->ops = fault_ops_to_uapi(READ_ONCE(fault_ops));
 	f->delay_us = READ_ONCE(fault_delay_us);
 	f->stall_queue = READ_ONCE(fault_stall_queue);
 }
@@ -145,7 +161,7 @@ void ktlsaccel_fault_get(struct ktlsaccel_fault_config *f)
 void ktlsaccel_fault_set(const struct ktlsaccel_fault_config *f)
 {
 	WRITE_ONCE(fault_errno, f->err);
-	WRITE_ONCE(fault_ops, f->ops);
+	WRITE_ONCE(fault_ops, fault_ops_from_uapi(f->ops));
 	WRITE_ONCE(fault_delay_us, f->delay_us);
 	WRITE_ONCE(fault_stall_queue, f->stall_queue);
 	WRITE_ONCE(fault_rate, f->rate);

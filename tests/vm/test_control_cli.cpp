@@ -289,10 +289,21 @@ TEST_F(ControlCli, FaultSetShowClear)
 	EXPECT_EQ(j["fault"]["delay-us"], 3);
 	EXPECT_FALSE(j["fault"].contains("stall-queue"));
 	EXPECT_NE(check_output(cli() + " fault").find("rate 1000 errno EIO"), std::string::npos);
+	/* The engine itself took the meaning, not just the number. */
+	auto param = [](const char *name) {
+		return check_output(std::string("cat /sys/module/ktlsaccel/parameters/") + name);
+	};
+	EXPECT_EQ(param("fault_ops"), "encrypt\n");
+	EXPECT_EQ(param("fault_errno"), "5\n");
+	check_output(cli() + " fault ops both");
+	EXPECT_EQ(param("fault_ops"), "both\n");
+	EXPECT_EQ(run_json("-j fault")["fault"]["ops"], "both");
 	check_output(cli() + " fault clear");
 	j = run_json("-j fault");
 	EXPECT_EQ(j["fault"]["rate"], 0);
 	EXPECT_EQ(j["fault"]["delay-us"], 0);
+	EXPECT_EQ(j["fault"]["ops"], "decrypt");
+	EXPECT_EQ(param("fault_ops"), "decrypt\n");
 }
 
 TEST_F(ControlCli, ResetZeroesCountersButNotGauges)
