@@ -170,12 +170,15 @@ std::vector<std::byte> read_file(const fs::path &p)
 	return out;
 }
 
-std::size_t bulk_size()
+static std::size_t mib_from_env(const char *name, std::size_t dflt)
 {
-	const char *v = std::getenv("KTLSACCEL_TEST_BULK_MIB");
-	std::size_t mib = v && *v ? std::strtoul(v, nullptr, 10) : 16;
-	return (mib ? mib : 16) << 20;
+	const char *v = std::getenv(name);
+	std::size_t mib = v && *v ? std::strtoul(v, nullptr, 10) : dflt;
+	return (mib ? mib : dflt) << 20;
 }
+
+std::size_t bulk_size() { return mib_from_env("KTLSACCEL_TEST_BULK_MIB", 16); }
+std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 4); }
 
 process::process(const spec &s)
 {
