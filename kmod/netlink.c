@@ -378,7 +378,8 @@ static int stats_reset_doit(struct sk_buff *skb, struct genl_info *info)
 /*
  * Dumps put one object per message and resume where the previous skb
  * filled up: queues by index in cb->args[0], flows by id in cb->args[0]
- * (ids only grow, and the registry lists flows in creation order).
+ * (ids only grow, and the registry lists flows in id order: stats.c takes
+ * the id under the lock that adds the flow).
  */
 struct dump_ctx {
 	struct sk_buff *skb;

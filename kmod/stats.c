@@ -17,10 +17,15 @@
 
 #include "stats.h"
 
+/*
+ * The registry lists flows in id order: a netlink dump resumes after the
+ * last id it sent, so a flow listed after one with a higher id would be
+ * skipped. The id is therefore taken under the lock that adds the flow.
+ */
 static LIST_HEAD(flows);
 /* _bh: a tfm may be freed from softirq context (e.g. an xfrm state). */
 static DEFINE_SPINLOCK(flows_lock);
-static atomic64_t next_flow_id = ATOMIC64_INIT(0);
+static u64 last_flow_id;	/* under flows_lock */
 
 static void update_max(atomic_t *max, int val)
 {
@@ -115,7 +120,6 @@ void ktlsaccel_counters_reset(struct ktlsaccel_counters *c)
 void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
 			     const char *driver)
 {
-	flow->id = atomic64_inc_return(&next_flow_id);
 	flow->pid = task_tgid_nr(current);
 	get_task_comm(flow->comm, current);
 	flow->driver = driver;
@@ -125,6 +129,7 @@ void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
 	atomic_set(&flow->cursor, 0);
 
 	spin_lock_bh(&flows_lock);
+	flow->id = ++last_flow_id;
 	list_add_tail(&flow->node, &flows);
 	spin_unlock_bh(&flows_lock);
 }

@@ -57,43 +57,81 @@ static void fill_random(unsigned char *p, std::size_t n)
 		throw std::runtime_error("RAND_bytes failed");
 }
 
-/* Fills the fields every cipher has, with the sequence number at 1. */
-template <typename T>
-static void fill_common(T &info, unsigned short version, unsigned short cipher)
+std::string module_driver(Cipher c)
 {
-	std::memset(&info, 0, sizeof(info));
-	info.info.version = version;
-	info.info.cipher_type = cipher;
-	fill_random(info.key, sizeof(info.key));
-	fill_random(info.iv, sizeof(info.iv));
-	if constexpr (sizeof(info.salt) > 0)
-		fill_random(info.salt, sizeof(info.salt));
-	info.rec_seq[sizeof(info.rec_seq) - 1] = 1;
-}
-
-CryptoInfo random_crypto_info(Cipher c, TlsVersion v)
-{
-	CryptoInfo ci{};
-	unsigned short ver = v == TlsVersion::tls12 ? TLS_1_2_VERSION : TLS_1_3_VERSION;
 	switch (c) {
 	case Cipher::aes_gcm_128:
-		fill_common(ci.gcm128, ver, TLS_CIPHER_AES_GCM_128);
-		ci.size = sizeof(ci.gcm128);
-		break;
-	case Cipher::aes_gcm_256:
-		fill_common(ci.gcm256, ver, TLS_CIPHER_AES_GCM_256);
-		ci.size = sizeof(ci.gcm256);
-		break;
-	case Cipher::chacha20_poly1305:
-		fill_common(ci.chacha, ver, TLS_CIPHER_CHACHA20_POLY1305);
-		ci.size = sizeof(ci.chacha);
-		break;
-	case Cipher::aes_ccm_128:
-		fill_common(ci.ccm128, ver, TLS_CIPHER_AES_CCM_128);
-		ci.size = sizeof(ci.ccm128);
-		break;
+	case Cipher::aes_gcm_256: return "ktlsaccel-gcm-aes";
+	case Cipher::chacha20_poly1305: return "ktlsaccel-rfc7539-chacha20-poly1305";
+	case Cipher::aes_ccm_128: return "ktlsaccel-ccm-aes";
 	}
+	return "?";
+}
+
+/* Calls fn with the cipher's tls12_crypto_info_* member of ci. */
+template <typename F>
+static auto with_info(CryptoInfo &ci, Cipher c, F fn)
+{
+	switch (c) {
+	case Cipher::aes_gcm_128: return fn(ci.gcm128, TLS_CIPHER_AES_GCM_128);
+	case Cipher::aes_gcm_256: return fn(ci.gcm256, TLS_CIPHER_AES_GCM_256);
+	case Cipher::chacha20_poly1305: return fn(ci.chacha, TLS_CIPHER_CHACHA20_POLY1305);
+	case Cipher::aes_ccm_128: break;
+	}
+	return fn(ci.ccm128, TLS_CIPHER_AES_CCM_128);
+}
+
+std::size_t key_size(Cipher c)
+{
+	CryptoInfo ci{};
+	return with_info(ci, c, [](auto &i, int) { return sizeof(i.key); });
+}
+
+std::size_t iv_size(Cipher c)
+{
+	CryptoInfo ci{};
+	return with_info(ci, c, [](auto &i, int) { return sizeof(i.iv); });
+}
+
+std::size_t salt_size(Cipher c)
+{
+	CryptoInfo ci{};
+	return with_info(ci, c, [](auto &i, int) { return sizeof(i.salt); });
+}
+
+CryptoInfo make_crypto_info(Cipher c, TlsVersion v, const std::vector<std::uint8_t> &key,
+			    const std::vector<std::uint8_t> &iv,
+			    const std::vector<std::uint8_t> &salt, std::uint64_t rec_seq)
+{
+	CryptoInfo ci{};
+	std::memset(&ci, 0, sizeof(ci));
+	unsigned short ver = v == TlsVersion::tls12 ? TLS_1_2_VERSION : TLS_1_3_VERSION;
+	ci.size = with_info(ci, c, [&](auto &i, int type) {
+		if (key.size() != sizeof(i.key) || iv.size() != sizeof(i.iv) ||
+		    salt.size() != sizeof(i.salt))
+			throw std::invalid_argument("key material of the wrong size for " +
+						    to_string(c));
+		i.info.version = ver;
+		i.info.cipher_type = static_cast<unsigned short>(type);
+		std::memcpy(i.key, key.data(), key.size());
+		std::memcpy(i.iv, iv.data(), iv.size());
+		if constexpr (sizeof(i.salt) > 0)
+			std::memcpy(i.salt, salt.data(), salt.size());
+		for (std::size_t b = 0; b < sizeof(i.rec_seq); b++)
+			i.rec_seq[b] = static_cast<unsigned char>(rec_seq >> (8 * (sizeof(i.rec_seq) - 1 - b)));
+		return sizeof(i);
+	});
 	return ci;
+}
+
+/* Random key, IV and salt; the sequence number at 1. */
+CryptoInfo random_crypto_info(Cipher c, TlsVersion v)
+{
+	std::vector<std::uint8_t> key(key_size(c)), iv(iv_size(c)), salt(salt_size(c));
+	for (auto *b : {&key, &iv, &salt})
+		if (!b->empty())
+			fill_random(b->data(), b->size());
+	return make_crypto_info(c, v, key, iv, salt, 1);
 }
 
 unsigned char *key_bytes(CryptoInfo &info, std::size_t *len)
@@ -116,29 +154,6 @@ unsigned char *key_bytes(CryptoInfo &info, std::size_t *len)
 	return nullptr;
 }
 
-Fd &Fd::operator=(Fd &&o) noexcept
-{
-	if (this != &o) {
-		if (fd_ >= 0)
-			::close(fd_);
-		fd_ = o.release();
-	}
-	return *this;
-}
-
-Fd::~Fd()
-{
-	if (fd_ >= 0)
-		::close(fd_);
-}
-
-int Fd::release()
-{
-	int fd = fd_;
-	fd_ = -1;
-	return fd;
-}
-
 static void check(int ret, const char *what)
 {
 	if (ret < 0)
@@ -147,7 +162,7 @@ static void check(int ret, const char *what)
 
 TcpPair tcp_loopback_pair()
 {
-	Fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	unique_fd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	check(listener.get(), "socket");
 	sockaddr_in addr{};
 	addr.sin_family = AF_INET;
@@ -158,10 +173,10 @@ TcpPair tcp_loopback_pair()
 	check(::getsockname(listener.get(), reinterpret_cast<sockaddr *>(&addr), &len),
 	      "getsockname");
 
-	Fd a(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+	unique_fd a(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
 	check(a.get(), "socket");
 	check(::connect(a.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), "connect");
-	Fd b(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+	unique_fd b(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
 	check(b.get(), "accept");
 
 	/* A hung peer must fail the test, not the whole guest run. */

@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include "fd.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -42,27 +44,22 @@ unsigned char *key_bytes(CryptoInfo &info, std::size_t *len);
 /* Random key, IV, salt; record sequence number 1 (as after a handshake). */
 CryptoInfo random_crypto_info(Cipher c, TlsVersion v);
 
-/* An owned file descriptor. */
-class Fd {
-public:
-	Fd() = default;
-	explicit Fd(int fd) : fd_(fd) {}
-	Fd(Fd &&o) noexcept : fd_(o.release()) {}
-	Fd &operator=(Fd &&o) noexcept;
-	Fd(const Fd &) = delete;
-	Fd &operator=(const Fd &) = delete;
-	~Fd();
-	int get() const { return fd_; }
-	int release();
-	explicit operator bool() const { return fd_ >= 0; }
+/* Sizes of the key, explicit IV and salt fields of the cipher's crypto_info. */
+std::size_t key_size(Cipher c);
+std::size_t iv_size(Cipher c);
+std::size_t salt_size(Cipher c);
 
-private:
-	int fd_ = -1;
-};
+/* The given key, IV and salt (of the sizes above) and sequence number. */
+CryptoInfo make_crypto_info(Cipher c, TlsVersion v, const std::vector<std::uint8_t> &key,
+			    const std::vector<std::uint8_t> &iv,
+			    const std::vector<std::uint8_t> &salt, std::uint64_t rec_seq);
+
+/* The ktlsaccel.ko driver that serves the cipher's algorithm. */
+std::string module_driver(Cipher c);
 
 /* A connected TCP pair over 127.0.0.1 (throws std::system_error). */
 struct TcpPair {
-	Fd a, b;
+	unique_fd a, b;
 };
 TcpPair tcp_loopback_pair();
 

@@ -2,6 +2,8 @@
 #include "lib_util.hpp"
 #include "vm.h"
 
+#include <gtest/gtest.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -10,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -33,22 +36,6 @@ const bool sigpipe_ignored = [] {
 }();
 
 } // namespace
-
-unique_fd &unique_fd::operator=(unique_fd &&o) noexcept
-{
-	if (this != &o)
-		reset(std::exchange(o.fd_, -1));
-	return *this;
-}
-
-unique_fd::~unique_fd() { reset(); }
-
-void unique_fd::reset(int fd)
-{
-	if (fd_ >= 0)
-		::close(fd_);
-	fd_ = fd;
-}
 
 fs::path scratch_dir()
 {
@@ -183,12 +170,15 @@ std::vector<std::byte> read_file(const fs::path &p)
 	return out;
 }
 
-std::size_t bulk_size()
+static std::size_t mib_from_env(const char *name, std::size_t dflt)
 {
-	const char *v = std::getenv("KTLSACCEL_TEST_BULK_MIB");
-	std::size_t mib = v && *v ? std::strtoul(v, nullptr, 10) : 16;
-	return (mib ? mib : 16) << 20;
+	const char *v = std::getenv(name);
+	std::size_t mib = v && *v ? std::strtoul(v, nullptr, 10) : dflt;
+	return (mib ? mib : dflt) << 20;
 }
+
+std::size_t bulk_size() { return mib_from_env("KTLSACCEL_TEST_BULK_MIB", 16); }
+std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 4); }
 
 process::process(const spec &s)
 {
@@ -359,6 +349,66 @@ std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end)
 		}
 		out.insert(out.end(), buf.begin(), buf.begin() + static_cast<long>(*r));
 	}
+}
+
+std::optional<flow_watch> flow_watch::start()
+{
+	auto c = ControlClient::open();
+	if (!c) {
+		ADD_FAILURE() << "control family: " << c.error().message();
+		return std::nullopt;
+	}
+	auto f = c->dump_flows();
+	if (!f) {
+		ADD_FAILURE() << "flow dump: " << f.error().message();
+		return std::nullopt;
+	}
+	/* ids only grow: anything newer than the newest now is ours to see */
+	std::uint64_t after = 0;
+	for (const auto &x : *f)
+		after = std::max(after, x.id);
+	return flow_watch(std::move(*c), after);
+}
+
+std::vector<FlowInfo> flow_watch::flows()
+{
+	std::vector<FlowInfo> mine;
+	auto f = ctl_.dump_flows();
+	if (!f) {
+		ADD_FAILURE() << "flow dump: " << f.error().message();
+		return mine;
+	}
+	for (auto &x : *f)
+		if (x.id > after_ && x.pid == static_cast<std::uint32_t>(::getpid()))
+			mine.push_back(std::move(x));
+	return mine;
+}
+
+std::string flow_watch::describe_all()
+{
+	auto f = ctl_.dump_flows();
+	if (!f)
+		return "flow dump failed: " + f.error().message();
+	std::string s = "flows after id " + std::to_string(after_) + " (this pid " +
+			std::to_string(::getpid()) + "):\n";
+	for (const auto &x : *f)
+		s += "  id=" + std::to_string(x.id) + " pid=" + std::to_string(x.pid) +
+		     " comm=" + x.comm + " alg=" + x.alg + " dir=" + std::string(to_string(x.direction)) +
+		     " submitted=" + std::to_string(x.stats.submitted) +
+		     " bytes=" + std::to_string(x.stats.bytes) +
+		     " max_in_flight=" + std::to_string(x.stats.max_in_flight) + "\n";
+	/* debugfs lists them all in one read: a second opinion on the dump */
+	s += "debugfs:\n" + run("cat /sys/kernel/debug/ktlsaccel/flows").output;
+	return s;
+}
+
+std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d)
+{
+	std::uint64_t n = 0;
+	for (const auto &f : flows)
+		if (f.direction == d)
+			n += f.stats.bytes;
+	return n;
 }
 
 } // namespace ktlsaccel::vmtest

@@ -6,6 +6,9 @@
  */
 #pragma once
 
+#include "fd.h"
+
+#include <ktlsaccel/control.hpp>
 #include <ktlsaccel/ktlsaccel.hpp>
 
 #include <openssl/ssl.h>
@@ -22,22 +25,6 @@
 #include <vector>
 
 namespace ktlsaccel::vmtest {
-
-/* A file descriptor that closes itself. */
-class unique_fd {
-public:
-	unique_fd() = default;
-	explicit unique_fd(int fd) : fd_(fd) {}
-	unique_fd(unique_fd &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-	unique_fd &operator=(unique_fd &&o) noexcept;
-	~unique_fd();
-	int get() const { return fd_; }
-	explicit operator bool() const { return fd_ >= 0; }
-	void reset(int fd = -1);
-
-private:
-	int fd_ = -1;
-};
 
 /* CA and leaf (EC P-256, CN/SAN localhost + 127.0.0.1), made once per run. */
 struct pki {
@@ -67,6 +54,8 @@ std::vector<std::byte> read_file(const std::filesystem::path &p);
 
 /* Bytes per bulk transfer: KTLSACCEL_TEST_BULK_MIB, default 16 MiB. */
 std::size_t bulk_size();
+/* The same with ktlsaccel.ko loaded: KTLSACCEL_TEST_MODULE_BULK_MIB, default 4 MiB. */
+std::size_t module_bulk_size();
 
 /* A child process (execvp) with stdin/stdout/stderr redirected. */
 class process {
@@ -118,5 +107,29 @@ options lib_options(role r, tls_version v, cipher c);
 std::vector<std::byte> recv_exactly(connection &conn, std::size_t n);
 /* Reads until recv() returns 0 or fails; returns the data and the result. */
 std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end);
+
+/*
+ * With ktlsaccel.ko loaded: the module's flows (one per tfm, so one per
+ * kTLS socket direction) that this process created after start(). Tells
+ * apart a test's sockets from whatever else uses the module.
+ */
+class flow_watch {
+public:
+	/* Fails the test (and gives nullopt) without the control family. */
+	static std::optional<flow_watch> start();
+	/* This process's flows created since start(); empty and a test
+	 * failure if the dump fails. */
+	std::vector<FlowInfo> flows();
+	/* All flows, one per line, for a failure message. */
+	std::string describe_all();
+
+private:
+	explicit flow_watch(ControlClient c, std::uint64_t after) : ctl_(std::move(c)), after_(after) {}
+	ControlClient ctl_;
+	std::uint64_t after_;
+};
+
+/* Sum of the bytes of @flows that ran in direction @d (TX: encrypt, RX: decrypt). */
+std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d);
 
 } // namespace ktlsaccel::vmtest

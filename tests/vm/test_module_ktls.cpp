@@ -7,99 +7,48 @@
 // good ones. Records sent to a kTLS receiver from a plain socket are built
 // with OpenSSL, independently of the kernel.
 
+#include "ktls_util.h"
 #include "module_util.h"
 #include "vm.h"
 
 #include <gtest/gtest.h>
 
-#include <arpa/inet.h>
-#include <linux/tls.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <atomic>
+#include <system_error>
 #include <thread>
 
 using namespace ktlsaccel::vmtest;
 
 namespace {
 
-struct cipher {
-	const char *name;
-	uint16_t type;
-	size_t ivlen, keylen, saltlen;
-	const char *driver;
+/* In the order of the test names' index. */
+const Cipher ciphers[] = {
+	Cipher::aes_gcm_128,
+	Cipher::aes_gcm_256,
+	Cipher::aes_ccm_128,
+	Cipher::chacha20_poly1305,
 };
 
-const cipher ciphers[] = {
-	{"aes_gcm_128", TLS_CIPHER_AES_GCM_128, 8, 16, 4, "ktlsaccel-gcm-aes"},
-	{"aes_gcm_256", TLS_CIPHER_AES_GCM_256, 8, 32, 4, "ktlsaccel-gcm-aes"},
-	{"aes_ccm_128", TLS_CIPHER_AES_CCM_128, 8, 16, 4, "ktlsaccel-ccm-aes"},
-	{"chacha20_poly1305", TLS_CIPHER_CHACHA20_POLY1305, 12, 32, 0,
-	 "ktlsaccel-rfc7539-chacha20-poly1305"},
-};
-
-/* struct tls12_crypto_info_*: header, iv, key, salt, rec_seq; no padding. */
-bytes crypto_info(const cipher &c, uint16_t version, const bytes &key, const bytes &salt)
+TlsVersion tls_version(uint16_t version)
 {
-	bytes b(4);
-	std::memcpy(b.data(), &version, 2);
-	std::memcpy(b.data() + 2, &c.type, 2);
-	bytes iv(c.ivlen, 0x42);
-	b.insert(b.end(), iv.begin(), iv.end());
-	b.insert(b.end(), key.begin(), key.end());
-	b.insert(b.end(), salt.begin(), salt.end());
-	b.resize(b.size() + 8, 0); /* record sequence number 0 */
-	return b;
+	return version == TLS_1_2_VERSION ? TlsVersion::tls12 : TlsVersion::tls13;
 }
 
-struct fd {
-	int v = -1;
-	fd() = default;
-	explicit fd(int f) : v(f) {}
-	fd(fd &&o) noexcept : v(o.v) { o.v = -1; }
-	fd &operator=(fd &&o) noexcept
-	{
-		std::swap(v, o.v);
-		return *this;
-	}
-	~fd()
-	{
-		if (v >= 0)
-			close(v);
-	}
-};
-
-/* A connected TCP loopback pair: {client, server}. */
-std::pair<fd, fd> tcp_pair()
+/* Fixed key material: IV bytes 0x42, record sequence number 0. */
+CryptoInfo crypto_info(Cipher c, uint16_t version, const bytes &key, const bytes &salt)
 {
-	fd l(socket(AF_INET, SOCK_STREAM, 0));
-	sockaddr_in a{};
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof(a);
-	if (bind(l.v, (sockaddr *)&a, sizeof(a)) || listen(l.v, 1) ||
-	    getsockname(l.v, (sockaddr *)&a, &len))
-		throw std::runtime_error("loopback listen failed");
-	fd c(socket(AF_INET, SOCK_STREAM, 0));
-	if (connect(c.v, (sockaddr *)&a, sizeof(a)))
-		throw std::runtime_error("loopback connect failed");
-	fd s(accept(l.v, nullptr, nullptr));
-	if (s.v < 0)
-		throw std::runtime_error("loopback accept failed");
-	return {std::move(c), std::move(s)};
+	return make_crypto_info(c, tls_version(version), key, bytes(iv_size(c), 0x42), salt, 0);
 }
 
-void install(int sock, int dir, const bytes &info)
+void install(int sock, int dir, const CryptoInfo &info)
 {
-	/* Attaching the ULP twice fails with EEXIST; the second call is harmless. */
-	setsockopt(sock, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
-	if (setsockopt(sock, SOL_TLS, dir, info.data(), info.size()))
-		throw std::runtime_error(std::string("setsockopt(SOL_TLS): ") + strerror(errno));
+	if (int err = ktls_install(sock, dir, info))
+		throw std::runtime_error(std::string("setsockopt(SOL_TLS): ") + strerror(err));
 }
 
 bool send_all(int sock, const uint8_t *p, size_t n, size_t chunk)
@@ -146,35 +95,33 @@ bytes tls12_gcm_record(const bytes &key, const bytes &salt, uint64_t seq, const 
  * socket on the same loopback connection; returns whether every byte
  * arrived unchanged.
  */
-bool ktls_transfer(const cipher &c, uint16_t version, size_t total, size_t chunk = 1 << 20)
+bool ktls_transfer_pattern(Cipher c, uint16_t version, size_t total, size_t chunk = 1 << 20)
 {
-	auto [a, b] = tcp_pair();
-	bytes key(c.keylen), salt(c.saltlen, 0x5a);
+	auto [a, b] = tcp_loopback_pair();
+	bytes key(key_size(c)), salt(salt_size(c), 0x5a);
 	for (size_t i = 0; i < key.size(); i++)
 		key[i] = static_cast<uint8_t>(i * 13 + 1);
-	bytes info = crypto_info(c, version, key, salt);
-	install(a.v, TLS_TX, info);
-	install(b.v, TLS_RX, info);
+	CryptoInfo info = crypto_info(c, version, key, salt);
+	install(a.get(), TLS_TX, info);
+	install(b.get(), TLS_RX, info);
 	/* kTLS allocated this driver for both directions (other transfers may run). */
-	EXPECT_GE(flows_of(c.driver).size(), 2u) << c.name;
+	EXPECT_GE(flows_of(module_driver(c)).size(), 2u) << to_string(c);
 
 	bytes data(total);
 	for (size_t i = 0; i < total; i++)
 		data[i] = static_cast<uint8_t>(i * 31 + (i >> 12));
-	bool sent = false;
-	std::thread tx([&] { sent = send_all(a.v, data.data(), total, chunk); });
-	bytes got(total);
-	size_t have = 0;
-	while (have < total) {
-		ssize_t r = recv(b.v, got.data() + have, total - have, 0);
-		if (r <= 0)
-			break;
-		have += r;
+	int rx_errno = 0;
+	bytes got;
+	try {
+		got = ktls_transfer(a.get(), b.get(), data, chunk, &rx_errno);
+	} catch (const std::system_error &e) {
+		/* may run on a thread of the test: report, do not throw */
+		ADD_FAILURE() << e.what();
+		return false;
 	}
-	tx.join();
-	EXPECT_TRUE(sent);
-	EXPECT_EQ(have, total);
-	return sent && have == total && got == data;
+	EXPECT_EQ(rx_errno, 0) << strerror(rx_errno);
+	EXPECT_EQ(got.size(), total);
+	return got == data;
 }
 
 } // namespace
@@ -183,19 +130,19 @@ class ModuleKtls : public testing::TestWithParam<std::tuple<int, uint16_t>> {};
 
 TEST_P(ModuleKtls, TransferIsByteExactAndEveryRecordGoesThroughTheModule)
 {
-	const cipher &c = ciphers[std::get<0>(GetParam())];
+	const Cipher c = ciphers[std::get<0>(GetParam())];
 	uint16_t version = std::get<1>(GetParam());
 	loaded_module mod("decrypt=async");
 	constexpr size_t total = 2 << 20;
 	auto start = engine_stats();
-	EXPECT_TRUE(ktls_transfer(c, version, total));
+	EXPECT_TRUE(ktls_transfer_pattern(c, version, total));
 
 	/* Both sockets are closed: their flows are gone, the engine's totals stay. */
 	auto e = engine_stats();
 	uint64_t submitted = num(e, "submitted") - num(start, "submitted");
 	size_t records = total / 16384;
 	std::printf("%s TLS 1.%d: %llu requests for %zu records each way, max in flight %llu\n",
-		    c.name, version == TLS_1_2_VERSION ? 2 : 3, (unsigned long long)submitted,
+		    to_string(c).c_str(), version == TLS_1_2_VERSION ? 2 : 3, (unsigned long long)submitted,
 		    records, (unsigned long long)num(e, "max_in_flight"));
 	EXPECT_EQ(submitted, 2 * records);
 	EXPECT_GE(num(e, "bytes") - num(start, "bytes"), 2 * total);
@@ -209,22 +156,23 @@ INSTANTIATE_TEST_SUITE_P(
 	testing::Combine(testing::Range(0, 4),
 			 testing::Values(uint16_t(TLS_1_2_VERSION), uint16_t(TLS_1_3_VERSION))),
 	[](const auto &info) {
-		return std::string(ciphers[std::get<0>(info.param)].name) +
+		return to_string(ciphers[std::get<0>(info.param)]) +
 		       (std::get<1>(info.param) == TLS_1_2_VERSION ? "_tls12" : "_tls13");
 	});
 
 namespace {
 
 struct rx_only {
-	fd sender, receiver;
+	unique_fd sender, receiver;
 	bytes key = bytes(16, 0x11), salt = bytes(4, 0x22);
 
 	rx_only()
 	{
-		auto [a, b] = tcp_pair();
+		auto [a, b] = tcp_loopback_pair();
 		sender = std::move(a);
 		receiver = std::move(b);
-		install(receiver.v, TLS_RX, crypto_info(ciphers[0], TLS_1_2_VERSION, key, salt));
+		install(receiver.get(), TLS_RX,
+			crypto_info(Cipher::aes_gcm_128, TLS_1_2_VERSION, key, salt));
 	}
 };
 
@@ -243,11 +191,11 @@ TEST(ModuleKtlsRx, Tls12ReceiveIntoOneMiBBufferKeepsSeveralRecordsInFlight)
 					     bytes(data.begin() + off, data.begin() + off + 16384));
 		wire.insert(wire.end(), rec.begin(), rec.end());
 	}
-	std::thread tx([&] { send_all(c.sender.v, wire.data(), wire.size(), wire.size()); });
+	std::thread tx([&] { send_all(c.sender.get(), wire.data(), wire.size(), wire.size()); });
 	/* Let all records arrive, so that one recv() finds them queued. */
 	std::this_thread::sleep_for(std::chrono::milliseconds(500));
 	bytes got(data.size());
-	ssize_t r = recv(c.receiver.v, got.data(), got.size(), MSG_WAITALL);
+	ssize_t r = recv(c.receiver.get(), got.data(), got.size(), MSG_WAITALL);
 	tx.join();
 	ASSERT_EQ(r, static_cast<ssize_t>(data.size())) << strerror(errno);
 	EXPECT_TRUE(got == data);
@@ -279,16 +227,16 @@ TEST_P(ModuleDecryptPolicy, CorruptedThirdRecordInOneLargeRecv)
 		bytes rec = tls12_gcm_record(c.key, c.salt, seq, bytes(64, 'a' + seq), seq == 2);
 		wire.insert(wire.end(), rec.begin(), rec.end());
 	}
-	ASSERT_TRUE(send_all(c.sender.v, wire.data(), wire.size(), wire.size()));
+	ASSERT_TRUE(send_all(c.sender.get(), wire.data(), wire.size(), wire.size()));
 	std::this_thread::sleep_for(std::chrono::milliseconds(300));
 	bytes buf(1 << 16);
-	ssize_t r = recv(c.receiver.v, buf.data(), buf.size(), 0);
+	ssize_t r = recv(c.receiver.get(), buf.data(), buf.size(), 0);
 	int err = errno;
 	if (GetParam() == "inline") {
 		ASSERT_EQ(r, 128) << strerror(err);
 		EXPECT_EQ(bytes(buf.begin(), buf.begin() + 64), bytes(64, 'a'));
 		EXPECT_EQ(bytes(buf.begin() + 64, buf.begin() + 128), bytes(64, 'b'));
-		r = recv(c.receiver.v, buf.data(), buf.size(), 0);
+		r = recv(c.receiver.get(), buf.data(), buf.size(), 0);
 		err = errno;
 	}
 	EXPECT_EQ(r, -1);
@@ -315,12 +263,12 @@ TEST(ModuleKtlsFault, InjectedDecryptFailuresReachTheKtlsReceiverAsEbadmsg)
 		bytes rec = tls12_gcm_record(c.key, c.salt, seq, bytes(1024, uint8_t(seq)));
 		wire.insert(wire.end(), rec.begin(), rec.end());
 	}
-	std::thread tx([&] { send_all(c.sender.v, wire.data(), wire.size(), 1 << 16); });
+	std::thread tx([&] { send_all(c.sender.get(), wire.data(), wire.size(), 1 << 16); });
 	bytes buf(1 << 16);
 	size_t have = 0;
 	int err = 0;
 	for (;;) {
-		ssize_t r = recv(c.receiver.v, buf.data(), buf.size(), 0);
+		ssize_t r = recv(c.receiver.get(), buf.data(), buf.size(), 0);
 		if (r < 0) {
 			err = errno;
 			break;
@@ -332,8 +280,7 @@ TEST(ModuleKtlsFault, InjectedDecryptFailuresReachTheKtlsReceiverAsEbadmsg)
 	/* Read the flow before the socket (and its tfm) goes away. */
 	auto f = flows_of("ktlsaccel-gcm-aes");
 	/* Closing with unread data resets the connection: the sender stops. */
-	close(c.receiver.v);
-	c.receiver.v = -1;
+	c.receiver.reset();
 	tx.join();
 	ASSERT_EQ(f.size(), 1u);
 	std::printf("1%% faults: %zu bytes before EBADMSG, %llu faults injected\n", have,
@@ -355,8 +302,8 @@ TEST(ModuleKtlsBacklog, FourDeepRingWithConcurrentConnectionsBacklogsAndDelivers
 	std::atomic<int> good = 0;
 	for (int i = 0; i < 4; i++)
 		t.emplace_back([&, i] {
-			if (ktls_transfer(ciphers[i % 2], i < 2 ? TLS_1_2_VERSION : TLS_1_3_VERSION,
-					  1 << 20))
+			if (ktls_transfer_pattern(ciphers[i % 2],
+						  i < 2 ? TLS_1_2_VERSION : TLS_1_3_VERSION, 1 << 20))
 				good++;
 		});
 	for (auto &th : t)
@@ -380,7 +327,7 @@ TEST(ModuleKtlsReconfigure, QueueCountAndDepthChangeDuringATransfer)
 	std::atomic<bool> done = false;
 	bool ok = false;
 	std::thread t([&] {
-		ok = ktls_transfer(ciphers[0], TLS_1_2_VERSION, 8 << 20);
+		ok = ktls_transfer_pattern(ciphers[0], TLS_1_2_VERSION, 8 << 20);
 		done = true;
 	});
 	const char *configs[] = {"queues=1 depth=4", "queues=4 depth=128", "queues=3 depth=2",
