@@ -503,8 +503,6 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl)
 	if (!handshake_over(ssl))
 		return fail(errc::ssl_not_ready);
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-	if (mbedtls_ssl_conf_get_endpoint(mbedtls_ssl_context_get_config(ssl)) < 0)
-		return fail(errc::invalid_argument);
 	auto version = mbedtls_ssl_get_version_number(ssl);
 	bool tls13 = version == MBEDTLS_SSL_VERSION_TLS1_3;
 	if (version != MBEDTLS_SSL_VERSION_TLS1_2 && !tls13)
@@ -767,7 +765,8 @@ result<connection> handshake(int fd, const options &o)
 	while ((ret = mbedtls_ssl_handshake(&s->ssl)) != 0) {
 		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
 			return fail(detail::errno_error(EAGAIN));	/* the socket must block */
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+		/* 3.6, TLS 1.3: a ticket arrived; the handshake is done */
 		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
 #endif
