@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <cstring>
 #include <string>
 #include <thread>
@@ -85,7 +86,9 @@ int fd_send(void *ctx, const unsigned char *buf, size_t len)
 int fd_recv(void *ctx, unsigned char *buf, size_t len)
 {
 	ssize_t n = ::recv(*static_cast<int *>(ctx), buf, len, 0);
-	return n < 0 ? MBEDTLS_ERR_NET_RECV_FAILED : static_cast<int>(n);
+	if (n < 0)
+		return errno == EAGAIN ? MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED;
+	return static_cast<int>(n);
 }
 
 struct peer {
@@ -171,9 +174,9 @@ bytes openssl_key_block(const char *digest, const bytes &ms, const bytes &cr, co
 	EVP_KDF *kdf = EVP_KDF_fetch(nullptr, "TLS1-PRF", nullptr);
 	EVP_KDF_CTX *ctx = EVP_KDF_CTX_new(kdf);
 	EVP_KDF_free(kdf);
-	bytes seed;
-	const char label[] = "key expansion";
-	seed.insert(seed.end(), label, label + sizeof(label) - 1);
+	const std::string label = "key expansion";
+	bytes seed(label.begin(), label.end());
+	seed.reserve(label.size() + sr.size() + cr.size());
 	seed.insert(seed.end(), sr.begin(), sr.end());
 	seed.insert(seed.end(), cr.begin(), cr.end());
 	OSSL_PARAM params[] = {
