@@ -3,11 +3,17 @@
 // An echo server on kernel TLS: the library runs the handshake and installs
 // the keys; the loop below only sees plaintext.
 //
-//   ktlsaccel-example-server PORT cert.pem key.pem
+//   ktlsaccel-example-server PORT cert.pem key.pem [--backend mbedtls]
+//
+// With --backend mbedtls, Mbed TLS runs the handshake (TLS 1.2) instead of
+// OpenSSL; the records go through the kernel either way.
 //
 // Serves one client at a time: echoes what it receives until the client
 // sends close_notify, then closes with its own.
 #include <ktlsaccel/ktlsaccel.hpp>
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+#include <ktlsaccel/mbedtls.hpp>
+#endif
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -19,10 +25,21 @@
 
 int main(int argc, char **argv)
 {
-	if (argc != 4) {
-		std::fprintf(stderr, "usage: %s PORT cert.pem key.pem\n", argv[0]);
+	bool use_mbedtls = argc == 6 && std::string(argv[4]) == "--backend" &&
+			   std::string(argv[5]) == "mbedtls";
+	bool use_openssl = argc == 6 && std::string(argv[4]) == "--backend" &&
+			   std::string(argv[5]) == "openssl";
+	if (argc != 4 && !use_mbedtls && !use_openssl) {
+		std::fprintf(stderr, "usage: %s PORT cert.pem key.pem [--backend openssl|mbedtls]\n",
+			     argv[0]);
 		return 2;
 	}
+#ifndef KTLSACCEL_HAVE_MBEDTLS
+	if (use_mbedtls) {
+		std::fprintf(stderr, "this libktlsaccel was built without Mbed TLS\n");
+		return 2;
+	}
+#endif
 	int l = socket(AF_INET, SOCK_STREAM, 0);
 	int one = 1;
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -44,7 +61,12 @@ int main(int argc, char **argv)
 		int fd = accept(l, nullptr, nullptr);
 		if (fd < 0)
 			continue;
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+		auto conn = use_mbedtls ? ktlsaccel::mbedtls::handshake(fd, opts)
+					: ktlsaccel::connection::handshake(fd, opts);
+#else
 		auto conn = ktlsaccel::connection::handshake(fd, opts);
+#endif
 		if (!conn) {
 			std::fprintf(stderr, "handshake: %s\n", conn.error().message().c_str());
 			close(fd);

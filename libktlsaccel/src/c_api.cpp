@@ -8,6 +8,11 @@
 
 #include <string>
 
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+#include <ktlsaccel/ktlsaccel_mbedtls.h>
+#include <ktlsaccel/mbedtls.hpp>
+#endif
+
 struct ktlsaccel_conn {
 	ktlsaccel::connection conn;
 };
@@ -116,6 +121,38 @@ void ktlsaccel_conn_free(struct ktlsaccel_conn *conn)
 {
 	delete conn;
 }
+
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+int ktlsaccel_mbedtls_prepare(mbedtls_ssl_config *conf)
+{
+	return guarded([&]() -> int {
+		auto r = ktlsaccel::mbedtls::prepare(conf);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_mbedtls_prepare_ssl(mbedtls_ssl_context *ssl)
+{
+	return guarded([&]() -> int {
+		auto r = ktlsaccel::mbedtls::prepare(ssl);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_mbedtls_offload(mbedtls_ssl_context *ssl, int fd, struct ktlsaccel_conn **connp)
+{
+	return guarded([&]() -> int {
+		if (!connp)
+			return set_error(make_error_code(ktlsaccel::errc::invalid_argument));
+		*connp = nullptr;
+		auto c = ktlsaccel::mbedtls::offload(ssl, fd);
+		if (!c)
+			return set_error(c.error());
+		*connp = new ktlsaccel_conn{std::move(*c)};
+		return 0;
+	});
+}
+#endif
 
 const char *ktlsaccel_last_error(void)
 {

@@ -192,6 +192,8 @@ result<connection> connection::install(int fd, session_keys keys)
 	s->fd = fd;
 	s->info.version = keys.version;
 	s->info.cipher_type = keys.cipher_type;
+	s->info.cipher_suite = std::move(keys.cipher_suite);
+	s->info.alpn = std::move(keys.alpn);
 	s->info.kernel_offload = true;
 	s->pending = std::move(keys.pending);
 	s->tx_secret = std::move(keys.tx_secret);

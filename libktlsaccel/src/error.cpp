@@ -30,10 +30,13 @@ public:
 			return "the kernel refused the keys for this cipher "
 			       "(its crypto API lacks the AEAD, or kTLS does not support it)";
 		case errc::pending_input:
-			return "OpenSSL has read bytes from the socket it has not processed; "
-			       "turn read-ahead off (SSL_set_read_ahead(ssl, 0)) before the handshake";
+			return "the TLS library has read bytes from the socket it has not processed "
+			       "(OpenSSL: turn read-ahead off, SSL_set_read_ahead(ssl, 0), before the "
+			       "handshake; Mbed TLS: finish the pending mbedtls_ssl_read() first)";
 		case errc::ssl_not_prepared:
-			return "the SSL was not prepared with ktlsaccel_prepare_ssl() before its handshake";
+			return "the TLS session was not prepared before its handshake "
+			       "(ktlsaccel_prepare_ssl() for OpenSSL, ktlsaccel_mbedtls_prepare() "
+			       "for Mbed TLS)";
 		case errc::ssl_not_ready:
 			return "the SSL cannot be offloaded: its handshake is not finished, "
 			       "or it renegotiated or updated keys";

@@ -4,12 +4,16 @@
 //
 //   ktlsaccel-perf server --cert leaf.pem --key leaf.key [--port 5201]
 //   ktlsaccel-perf client HOST --ca ca.pem [--bytes 1G] [--reverse]
+//   ktlsaccel-perf --backend mbedtls ...    the handshake by Mbed TLS instead of OpenSSL
 //
 // The client asks for a transfer in one direction (client -> server, or
 // server -> client with --reverse) and reports throughput, the TLS version
 // and cipher, whether the kernel took the records, and the AEAD driver the
 // kernel's crypto API would choose for that cipher.
 #include <ktlsaccel/ktlsaccel.hpp>
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+#include <ktlsaccel/mbedtls.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 
@@ -62,6 +66,18 @@ std::uint64_t parse_size(const std::string &s)
 	return static_cast<std::uint64_t>(v * static_cast<double>(u->second));
 }
 
+// Which TLS library runs the handshake; the records are the kernel's either way.
+bool use_mbedtls = false;
+
+result<connection> run_handshake(int fd, const options &o)
+{
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+	if (use_mbedtls)
+		return mbedtls::handshake(fd, o);
+#endif
+	return connection::handshake(fd, o);
+}
+
 void apply_crypto_choice(options &o, const std::string &tls, const std::string &cipher_name)
 {
 	if (tls == "1.2")
@@ -78,11 +94,19 @@ void apply_crypto_choice(options &o, const std::string &tls, const std::string &
 		{"chacha20", {"TLS_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"}},
 		{"aes128ccm", {"TLS_AES_128_CCM_SHA256", "ECDHE-ECDSA-AES128-CCM"}},
 	};
+	/* Mbed TLS names its TLS 1.2 suites differently */
+	static const std::map<std::string, const char *> mbedtls_names = {
+		{"aes128gcm", "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256:TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256"},
+		{"aes256gcm", "TLS-ECDHE-ECDSA-WITH-AES-256-GCM-SHA384:TLS-ECDHE-RSA-WITH-AES-256-GCM-SHA384"},
+		{"chacha20", "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256:"
+			     "TLS-ECDHE-RSA-WITH-CHACHA20-POLY1305-SHA256"},
+		{"aes128ccm", "TLS-ECDHE-ECDSA-WITH-AES-128-CCM"},
+	};
 	auto it = names.find(cipher_name);
 	if (it == names.end())
 		die("bad --cipher '" + cipher_name + "' (aes128gcm, aes256gcm, chacha20, aes128ccm)");
 	o.ciphersuites = it->second.first;
-	o.cipher_list = it->second.second;
+	o.cipher_list = use_mbedtls ? mbedtls_names.at(cipher_name) : it->second.second;
 }
 
 void print_session(const connection &c)
@@ -169,7 +193,7 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 	int fd = tcp_connect(host, port);
 	if (o.server_name.empty())
 		o.server_name = host;
-	auto conn = connection::handshake(fd, o);
+	auto conn = run_handshake(fd, o);
 	if (!conn)
 		die("handshake with " + host + ": " + conn.error().message());
 	print_session(*conn);
@@ -201,7 +225,7 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 
 void serve_one(int fd, const options &o, std::size_t chunk, bool more)
 {
-	auto conn = connection::handshake(fd, o);
+	auto conn = run_handshake(fd, o);
 	if (!conn) {
 		std::fprintf(stderr, "ktlsaccel-perf: handshake: %s\n", conn.error().message().c_str());
 		return;
@@ -279,7 +303,7 @@ int main(int argc, char **argv)
 	app.require_subcommand(1);
 
 	std::uint16_t port = 5201;
-	std::string tls, cipher_name, chunk_s = "1M";
+	std::string tls, cipher_name, chunk_s = "1M", backend = "openssl";
 	bool no_more = false, fallback = false;
 	app.add_option("-p,--port", port, "TCP port")->capture_default_str();
 	app.add_option("--tls", tls, "TLS version: 1.2 or 1.3 (default: negotiate)");
@@ -287,6 +311,10 @@ int main(int argc, char **argv)
 	app.add_option("--write-size", chunk_s, "bytes per send()/recv() call")->capture_default_str();
 	app.add_flag("--no-msg-more", no_more, "do not set MSG_MORE between writes");
 	app.add_flag("--fallback", fallback, "continue in userspace TLS if the kernel cannot take it");
+	app.add_option("--backend", backend, "TLS library for the handshake: openssl or mbedtls "
+					    "(TLS 1.2; Mbed TLS 3.x also 1.3)")
+		->check(CLI::IsMember({"openssl", "mbedtls"}))
+		->capture_default_str();
 
 	auto *server = app.add_subcommand("server", "accept connections and serve transfers");
 	std::string bind_addr = "0.0.0.0", cert, key;
@@ -313,6 +341,16 @@ int main(int argc, char **argv)
 	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s));
 	if (chunk == 0)
 		die("--write-size must be positive");
+	if (backend == "mbedtls") {
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+		use_mbedtls = true;
+		if (fallback)
+			die("--fallback is not offered with --backend mbedtls");
+#else
+		die("--backend mbedtls: this build of libktlsaccel has no Mbed TLS backend "
+		    "(install libmbedtls-dev and rebuild)");
+#endif
+	}
 	options o;
 	apply_crypto_choice(o, tls, cipher_name);
 	o.allow_userspace_fallback = fallback;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <expected>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -155,6 +156,9 @@ struct session_keys {
 	secret rx_secret;
 	// Application data the backend already decrypted; recv() returns it first.
 	std::vector<std::uint8_t> pending;
+	// For connection::info(): the suite's name and the ALPN protocol, if any.
+	std::string cipher_suite;
+	std::string alpn;
 };
 
 // The record type (TLS ContentType) of a TLS_GET_RECORD_TYPE control

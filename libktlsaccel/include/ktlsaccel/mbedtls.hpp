@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+//
+// The Mbed TLS handshake backend: Mbed TLS does the handshake (its
+// certificates, PSKs and configuration), the kernel (kTLS) the records.
+//
+//   auto conn = ktlsaccel::mbedtls::handshake(fd, {.server_name = "example.org"});
+//   conn->send_all(data, MSG_MORE);      // the same connection as with OpenSSL
+//
+// An application with its own mbedtls_ssl_context:
+//
+//   mbedtls_ssl_config_defaults(&conf, ...); ...           // its own set-up
+//   ktlsaccel::mbedtls::prepare(&conf);                    // before the handshake
+//   mbedtls_ssl_setup(&ssl, &conf);
+//   ktlsaccel::mbedtls::prepare(&ssl);                     // Mbed TLS 3.x needs this one
+//   mbedtls_ssl_set_bio(&ssl, &fd, ...); mbedtls_ssl_handshake(&ssl);
+//   auto conn = ktlsaccel::mbedtls::offload(&ssl, fd);    // after it
+//   mbedtls_ssl_free(&ssl);                                // wipes its copy of the keys
+//
+// Calling both prepare() overloads is right on every Mbed TLS version.
+// TLS 1.2 with AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 or AES-128-CCM
+// (16-byte tag) goes to the kernel; any other negotiated suite is
+// errc::cipher_unsupported. TLS 1.3 needs Mbed TLS 3.x (see docs/mbedtls.md).
+#pragma once
+
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <mbedtls/ssl.h>
+
+#include <system_error>
+
+namespace ktlsaccel::mbedtls {
+
+// Mbed TLS error codes (the negative MBEDTLS_ERR_* values), with
+// mbedtls_strerror()'s text; certificate problems carry the verification
+// flags' description.
+const std::error_category &category() noexcept;
+
+// Runs the handshake on the connected TCP socket fd (blocking while it
+// runs) with Mbed TLS, then moves the record layer into the kernel. The
+// options are those of connection::handshake(), except:
+//  - cipher_list: Mbed TLS suite names ("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256")
+//    separated by ':' or ','; empty: every forward-secret suite kTLS takes;
+//  - ciphersuites, num_tickets: unused; version tls13 needs Mbed TLS 3.x;
+//  - allow_userspace_fallback is not offered: the error says why.
+result<connection> handshake(int fd, const options &opts);
+
+// Registers the library's key-export hook on an application's config;
+// call it before the handshakes that use it. A key-export callback the
+// application set before keeps being called. It also turns renegotiation
+// off. On Mbed TLS 3.x the hook is per context: call prepare(ssl) too.
+result<void> prepare(mbedtls_ssl_config *conf);
+// After mbedtls_ssl_setup(), before the handshake: on Mbed TLS 3.x
+// registers the per-context hook (mbedtls_ssl_set_export_keys_cb); on 2.x
+// checks that the context's config was prepared.
+result<void> prepare(mbedtls_ssl_context *ssl);
+
+// After the handshake of a prepared context: installs its keys on fd (the
+// socket the context's BIO uses). Plaintext Mbed TLS already decrypted is
+// returned by the connection's first recv() calls; if it holds bytes it has
+// not processed yet, errc::pending_input, and the context stays usable.
+// Afterwards do not use the context for I/O; mbedtls_ssl_free() it.
+result<connection> offload(mbedtls_ssl_context *ssl, int fd);
+
+// The keys offload() would install, without installing them (for a backend
+// of your own, and for tests): plaintext already decrypted is moved into
+// keys.pending. Consumes what the hook captured for this context.
+result<session_keys> export_keys(mbedtls_ssl_context *ssl);
+
+} // namespace ktlsaccel::mbedtls

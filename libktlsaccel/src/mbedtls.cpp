@@ -1,0 +1,779 @@
+// SPDX-License-Identifier: MIT
+//
+// The Mbed TLS handshake backend: Mbed TLS runs the handshake, the kernel
+// takes the records.
+//
+// Mbed TLS 2.28 has no getter for traffic keys. Its key-export callback
+// (mbedtls_ssl_conf_export_keys_ext_cb, MBEDTLS_SSL_EXPORT_KEYS) reports,
+// while the handshake derives its keys, the master secret, the key block
+// (RFC 5246 §6.3: client and server write keys, then write IVs; MAC keys
+// are empty for AEAD suites), the lengths and both randoms. The callback is
+// per configuration and is not told which context it serves, so captures
+// wait in a small registry until offload() claims one by the context's
+// master secret (ssl->session->master), and checks it against the fixed
+// IVs the context itself uses (its transforms), which also tells apart two
+// resumptions of one session. Mbed TLS 3.x calls a per-context callback
+// with the TLS 1.2 master secret and randoms, or the TLS 1.3 traffic
+// secrets: captures are then kept per context.
+//
+// Sequence numbers are Mbed TLS's own record counters, read after the
+// handshake: ssl->in_ctr (next record expected; 0 after ChangeCipherSpec,
+// so 1 after Finished) and ssl->cur_out_ctr (next record to send). These
+// are public members of mbedtls_ssl_context in 2.28 and private
+// (MBEDTLS_PRIVATE) in 3.x, where no getter exists.
+//
+// Mbed TLS reads a stream socket record by record (header, then exactly
+// the body), so after the handshake it holds no bytes of the next record
+// unless a non-blocking read stopped half-way: that, and unsent output,
+// refuse the hand-over and leave the context usable. Plaintext it already
+// decrypted becomes session_keys::pending.
+#include "internal.hpp"
+
+#include <ktlsaccel/ktlsaccel_mbedtls.h>
+#include <ktlsaccel/mbedtls.hpp>
+
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+#if !defined(MBEDTLS_SSL_EXPORT_KEYS)
+#error "libktlsaccel's Mbed TLS backend needs MBEDTLS_SSL_EXPORT_KEYS"
+#endif
+/* mbedtls_ssl_transform (fixed IVs), to match a capture to its context */
+#include <mbedtls/ssl_internal.h>
+#define KTLSACCEL_MBEDTLS_FIELD(x) x
+#else
+#include <psa/crypto.h>
+#define KTLSACCEL_MBEDTLS_FIELD(x) MBEDTLS_PRIVATE(x)
+#endif
+
+#include <openssl/crypto.h>
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace ktlsaccel::mbedtls {
+namespace {
+
+template <typename T>
+std::unexpected<std::error_code> fail(T e)
+{
+	return std::unexpected(std::error_code(e));
+}
+
+class category_impl final : public std::error_category {
+public:
+	const char *name() const noexcept override { return "mbedtls"; }
+	std::string message(int v) const override
+	{
+		char buf[512];
+		if (v > 0) {
+			/* verification flags (MBEDTLS_X509_BADCERT_*) */
+			int n = mbedtls_x509_crt_verify_info(buf, sizeof(buf), "",
+							     static_cast<std::uint32_t>(v));
+			std::string s = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+			while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+				s.pop_back();
+			for (auto &c : s)
+				if (c == '\n')
+					c = ';';
+			return "certificate verification failed: " + s;
+		}
+		mbedtls_strerror(v, buf, sizeof(buf));
+		return std::string("Mbed TLS: ") + buf;
+	}
+	std::error_condition default_error_condition(int v) const noexcept override
+	{
+		if (v == MBEDTLS_ERR_SSL_ALLOC_FAILED)
+			return std::errc::not_enough_memory;
+		if (v == MBEDTLS_ERR_SSL_BAD_INPUT_DATA)
+			return std::errc::invalid_argument;
+		if (v == MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE)
+			return std::errc::not_supported;
+		return std::errc::protocol_error;
+	}
+};
+
+std::error_code mbedtls_error(int ret)
+{
+	return {ret, category()};
+}
+
+std::uint64_t be64(const unsigned char *p)
+{
+	std::uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* ---- what the key-export callbacks capture ----------------------------- */
+
+struct capture {
+	// TLS 1.2
+	secret master;
+	secret key_block;	// 2.x only; 3.x reports no key block
+	std::size_t maclen = 0, keylen = 0, ivlen = 0;
+	std::array<std::uint8_t, 32> client_random{}, server_random{};
+	int prf = 0;
+	// TLS 1.3 (3.x)
+	secret client_secret, server_secret;
+};
+
+constexpr std::size_t max_captures = 256;
+
+struct registry {
+	std::mutex mu;
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	struct hook {
+		mbedtls_ssl_export_keys_ext_t *prev_ext = nullptr;
+		mbedtls_ssl_export_keys_t *prev = nullptr;
+		void *prev_ctx = nullptr;
+	};
+	std::map<const mbedtls_ssl_config *, std::unique_ptr<hook>> hooks;
+	/* handshakes whose keys no offload() claimed yet, oldest first */
+	std::deque<capture> captures;
+#else
+	std::map<const mbedtls_ssl_context *, capture> captures;
+#endif
+};
+
+registry &reg()
+{
+	static registry r;
+	return r;
+}
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+
+int on_export(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
+	      size_t keylen, size_t ivlen, const unsigned char client_random[32],
+	      const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+	auto *h = static_cast<registry::hook *>(p);
+	try {
+		capture c;
+		c.master = secret(std::span(ms, 48));
+		c.key_block = secret(std::span(kb, 2 * (maclen + keylen + ivlen)));
+		c.maclen = maclen;
+		c.keylen = keylen;
+		c.ivlen = ivlen;
+		std::memcpy(c.client_random.data(), client_random, 32);
+		std::memcpy(c.server_random.data(), server_random, 32);
+		c.prf = prf;
+		std::lock_guard lock(reg().mu);
+		/* a handshake that failed later never claims its capture */
+		if (reg().captures.size() >= max_captures)
+			reg().captures.pop_front();
+		reg().captures.push_back(std::move(c));
+	} catch (...) {
+		/* offload() will say the context was not prepared */
+	}
+	int ret = 0;
+	if (h && h->prev_ext)
+		ret = h->prev_ext(h->prev_ctx, ms, kb, maclen, keylen, ivlen, client_random,
+				  server_random, prf);
+	if (h && h->prev && ret == 0)
+		ret = h->prev(h->prev_ctx, ms, kb, maclen, keylen, ivlen);
+	return ret;
+}
+
+#else
+
+void on_export(void *p, mbedtls_ssl_key_export_type type, const unsigned char *s, size_t len,
+	       const unsigned char client_random[32], const unsigned char server_random[32],
+	       mbedtls_tls_prf_types prf)
+{
+	auto *ssl = static_cast<const mbedtls_ssl_context *>(p);
+	try {
+		std::lock_guard lock(reg().mu);
+		capture &c = reg().captures[ssl];
+		switch (type) {
+		case MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET:
+			c.master = secret(std::span(s, len));
+			std::memcpy(c.client_random.data(), client_random, 32);
+			std::memcpy(c.server_random.data(), server_random, 32);
+			c.prf = prf;
+			break;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+		case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_APPLICATION_TRAFFIC_SECRET:
+			c.client_secret = secret(std::span(s, len));
+			break;
+		case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_APPLICATION_TRAFFIC_SECRET:
+			c.server_secret = secret(std::span(s, len));
+			break;
+#endif
+		default:
+			break;
+		}
+	} catch (...) {
+	}
+}
+
+#endif
+
+/* ---- suites ------------------------------------------------------------- */
+
+std::optional<cipher> cipher_of_suite(int id)
+{
+	const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(id);
+	if (!cs)
+		return std::nullopt;
+	auto type = static_cast<mbedtls_cipher_type_t>(cs->KTLSACCEL_MBEDTLS_FIELD(cipher));
+	switch (type) {
+	case MBEDTLS_CIPHER_AES_128_GCM:
+		return cipher::aes_128_gcm;
+	case MBEDTLS_CIPHER_AES_256_GCM:
+		return cipher::aes_256_gcm;
+	case MBEDTLS_CIPHER_CHACHA20_POLY1305:
+		return cipher::chacha20_poly1305;
+	case MBEDTLS_CIPHER_AES_128_CCM:
+		/* CCM_8 suites: kTLS only has the 16-byte tag */
+		if (cs->KTLSACCEL_MBEDTLS_FIELD(flags) & MBEDTLS_CIPHERSUITE_SHORT_TAG)
+			return std::nullopt;
+		return cipher::aes_128_ccm;
+	default:
+		return std::nullopt;
+	}
+}
+
+/* Forward-secret suites kTLS can take, in Mbed TLS's order of preference. */
+std::vector<int> default_suites()
+{
+	std::vector<int> out;
+	for (const int *id = mbedtls_ssl_list_ciphersuites(); *id; id++) {
+		const mbedtls_ssl_ciphersuite_t *cs = mbedtls_ssl_ciphersuite_from_id(*id);
+		if (!cs || !cipher_of_suite(*id))
+			continue;
+		switch (cs->KTLSACCEL_MBEDTLS_FIELD(key_exchange)) {
+		case MBEDTLS_KEY_EXCHANGE_ECDHE_ECDSA:
+		case MBEDTLS_KEY_EXCHANGE_ECDHE_RSA:
+		case MBEDTLS_KEY_EXCHANGE_DHE_RSA:
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000 && defined(MBEDTLS_SSL_PROTO_TLS1_3)
+		case MBEDTLS_KEY_EXCHANGE_NONE:	/* the TLS 1.3 suites */
+#endif
+			out.push_back(*id);
+			break;
+		default:
+			break;
+		}
+	}
+	return out;
+}
+
+result<std::vector<int>> parse_suites(const std::string &list)
+{
+	if (list.empty())
+		return default_suites();
+	std::vector<int> out;
+	std::size_t pos = 0;
+	while (pos <= list.size()) {
+		std::size_t end = list.find_first_of(":,", pos);
+		if (end == std::string::npos)
+			end = list.size();
+		std::string name = list.substr(pos, end - pos);
+		if (!name.empty()) {
+			int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());
+			if (id == 0)
+				return fail(mbedtls_error(MBEDTLS_ERR_SSL_BAD_INPUT_DATA));
+			out.push_back(id);
+		}
+		pos = end + 1;
+	}
+	if (out.empty())
+		return fail(errc::invalid_argument);
+	return out;
+}
+
+/* ---- the socket, without SIGPIPE --------------------------------------- */
+
+struct bio {
+	int fd = -1;
+	int last_errno = 0;
+};
+
+int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	auto *b = static_cast<bio *>(ctx);
+	for (;;) {
+		ssize_t n = ::send(b->fd, buf, len, MSG_NOSIGNAL);
+		if (n >= 0)
+			return static_cast<int>(n);
+		b->last_errno = errno;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_WRITE;
+		if (errno == EPIPE || errno == ECONNRESET)
+			return MBEDTLS_ERR_NET_CONN_RESET;
+		return MBEDTLS_ERR_NET_SEND_FAILED;
+	}
+}
+
+int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	auto *b = static_cast<bio *>(ctx);
+	for (;;) {
+		ssize_t n = ::recv(b->fd, buf, len, 0);
+		if (n >= 0)
+			return static_cast<int>(n);
+		b->last_errno = errno;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return MBEDTLS_ERR_SSL_WANT_READ;
+		if (errno == ECONNRESET)
+			return MBEDTLS_ERR_NET_CONN_RESET;
+		return MBEDTLS_ERR_NET_RECV_FAILED;
+	}
+}
+
+/* Everything one handshake() needs, freed (and wiped by Mbed TLS) together. */
+struct session {
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_ssl_config conf;
+	mbedtls_ssl_context ssl;
+	mbedtls_x509_crt ca, cert;
+	mbedtls_pk_context key;
+	bio io;
+
+	session()
+	{
+		mbedtls_entropy_init(&entropy);
+		mbedtls_ctr_drbg_init(&drbg);
+		mbedtls_ssl_config_init(&conf);
+		mbedtls_ssl_init(&ssl);
+		mbedtls_x509_crt_init(&ca);
+		mbedtls_x509_crt_init(&cert);
+		mbedtls_pk_init(&key);
+	}
+	~session()
+	{
+		{
+			std::lock_guard lock(reg().mu);
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+			reg().hooks.erase(&conf);
+#else
+			reg().captures.erase(&ssl);
+#endif
+		}
+		mbedtls_ssl_free(&ssl);
+		mbedtls_ssl_config_free(&conf);
+		mbedtls_pk_free(&key);
+		mbedtls_x509_crt_free(&cert);
+		mbedtls_x509_crt_free(&ca);
+		mbedtls_ctr_drbg_free(&drbg);
+		mbedtls_entropy_free(&entropy);
+	}
+	session(const session &) = delete;
+	session &operator=(const session &) = delete;
+};
+
+std::error_code handshake_error(session &s, int ret)
+{
+	switch (ret) {
+	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: {
+		std::uint32_t flags = mbedtls_ssl_get_verify_result(&s.ssl);
+		if (flags != 0 && flags != static_cast<std::uint32_t>(-1) && flags <= INT32_MAX)
+			return {static_cast<int>(flags), category()};
+		break;
+	}
+	case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE: {
+		const unsigned char *msg = s.ssl.KTLSACCEL_MBEDTLS_FIELD(in_msg);
+		if (msg)
+			return {msg[1], alert_category()};
+		break;
+	}
+	case MBEDTLS_ERR_SSL_CONN_EOF:
+		return make_error_code(errc::unexpected_eof);
+	case MBEDTLS_ERR_NET_CONN_RESET:
+	case MBEDTLS_ERR_NET_SEND_FAILED:
+	case MBEDTLS_ERR_NET_RECV_FAILED:
+		if (s.io.last_errno)
+			return detail::errno_error(s.io.last_errno);
+		break;
+	}
+	return mbedtls_error(ret);
+}
+
+bool handshake_over(const mbedtls_ssl_context *ssl)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+	return mbedtls_ssl_is_handshake_over(const_cast<mbedtls_ssl_context *>(ssl));
+#else
+	return ssl->KTLSACCEL_MBEDTLS_FIELD(state) == MBEDTLS_SSL_HANDSHAKE_OVER;
+#endif
+}
+
+bool is_server(const mbedtls_ssl_context *ssl)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	return mbedtls_ssl_conf_get_endpoint(mbedtls_ssl_context_get_config(ssl)) ==
+	       MBEDTLS_SSL_IS_SERVER;
+#else
+	return ssl->conf->endpoint == MBEDTLS_SSL_IS_SERVER;
+#endif
+}
+
+} // namespace
+
+const std::error_category &category() noexcept
+{
+	static const category_impl c;
+	return c;
+}
+
+/* ---- prepare ------------------------------------------------------------ */
+
+result<void> prepare(mbedtls_ssl_config *conf)
+{
+	if (!conf)
+		return fail(errc::invalid_argument);
+#if defined(MBEDTLS_SSL_RENEGOTIATION)
+	/* kTLS cannot renegotiate; HelloRequests are declined after the hand-over */
+	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+#endif
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	std::lock_guard lock(reg().mu);
+	if (conf->f_export_keys_ext == on_export)
+		return {};
+	auto h = std::make_unique<registry::hook>();
+	h->prev_ext = conf->f_export_keys_ext;
+	h->prev = conf->f_export_keys;
+	h->prev_ctx = conf->p_export_keys;
+	/* the old-style callback shares p_export_keys: ours calls it instead */
+	mbedtls_ssl_conf_export_keys_cb(conf, nullptr, nullptr);
+	mbedtls_ssl_conf_export_keys_ext_cb(conf, on_export, h.get());
+	/* a config at the address of a freed one replaces its hook */
+	reg().hooks[conf] = std::move(h);
+#endif
+	return {};
+}
+
+result<void> prepare(mbedtls_ssl_context *ssl)
+{
+	if (!ssl)
+		return fail(errc::invalid_argument);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	if (!mbedtls_ssl_context_get_config(ssl))
+		return fail(errc::invalid_argument);
+	if (handshake_over(ssl))
+		return fail(errc::ssl_not_ready);
+	{
+		std::lock_guard lock(reg().mu);
+		/* contexts freed without offload() never claim theirs */
+		if (reg().captures.size() >= max_captures && !reg().captures.contains(ssl))
+			reg().captures.erase(reg().captures.begin());
+		reg().captures[ssl] = capture{};
+	}
+	mbedtls_ssl_set_export_keys_cb(ssl, on_export, ssl);
+#else
+	if (!ssl->conf)
+		return fail(errc::invalid_argument);
+	if (ssl->conf->f_export_keys_ext != on_export)
+		return fail(errc::ssl_not_prepared);
+	if (ssl->state != MBEDTLS_SSL_HELLO_REQUEST)
+		return fail(errc::ssl_not_ready);
+#endif
+	return {};
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+result<session_keys> export_keys(mbedtls_ssl_context *ssl)
+{
+	if (!ssl)
+		return fail(errc::invalid_argument);
+	if (!handshake_over(ssl))
+		return fail(errc::ssl_not_ready);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	auto version = mbedtls_ssl_get_version_number(ssl);
+	bool tls13 = version == MBEDTLS_SSL_VERSION_TLS1_3;
+	if (version != MBEDTLS_SSL_VERSION_TLS1_2 && !tls13)
+		return fail(errc::cipher_unsupported);
+	int suite = mbedtls_ssl_get_ciphersuite_id_from_ssl(ssl);
+	if (ssl->MBEDTLS_PRIVATE(out_left) != 0)
+		return fail(errc::ssl_not_ready);
+#else
+	if (ssl->conf->transport != MBEDTLS_SSL_TRANSPORT_STREAM ||
+	    ssl->major_ver != MBEDTLS_SSL_MAJOR_VERSION_3 ||
+	    ssl->minor_ver != MBEDTLS_SSL_MINOR_VERSION_3)
+		return fail(errc::cipher_unsupported);
+	constexpr bool tls13 = false;
+	int suite = ssl->session ? ssl->session->ciphersuite : 0;
+	/* output a non-blocking write left unsent would be lost */
+	if (ssl->out_left != 0)
+		return fail(errc::ssl_not_ready);
+#if defined(MBEDTLS_SSL_MAX_FRAGMENT_LENGTH)
+	/* kTLS writes records of up to 16 KiB: a smaller agreed limit breaks */
+	if (ssl->session && ssl->session->mfl_code != MBEDTLS_SSL_MAX_FRAG_LEN_NONE)
+		return fail(mbedtls_error(MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE));
+#endif
+#endif
+	auto c = cipher_of_suite(suite);
+	if (!c)
+		return fail(errc::cipher_unsupported);
+
+	/*
+	 * Plaintext Mbed TLS already decrypted goes to the application first;
+	 * reading it touches no socket. Anything else it holds - a record
+	 * half read, more handshake messages - cannot be handed over.
+	 */
+	session_keys keys;
+	for (std::size_t avail; (avail = mbedtls_ssl_get_bytes_avail(ssl)) > 0;) {
+		std::size_t old = keys.pending.size();
+		keys.pending.resize(old + avail);
+		int n = mbedtls_ssl_read(ssl, keys.pending.data() + old, avail);
+		if (n <= 0)
+			return fail(n == 0 ? make_error_code(errc::ssl_not_ready) : mbedtls_error(n));
+		keys.pending.resize(old + static_cast<std::size_t>(n));
+	}
+	if (mbedtls_ssl_check_pending(ssl) || ssl->KTLSACCEL_MBEDTLS_FIELD(in_left) != 0)
+		return fail(errc::pending_input);
+
+	const unsigned char *in_ctr = ssl->KTLSACCEL_MBEDTLS_FIELD(in_ctr);
+	const unsigned char *out_ctr = ssl->KTLSACCEL_MBEDTLS_FIELD(cur_out_ctr);
+	if (!in_ctr)
+		return fail(errc::ssl_not_ready);
+	std::uint64_t rd_seq = be64(in_ctr), wr_seq = be64(out_ctr);
+	bool server = is_server(ssl);
+	role me = server ? role::server : role::client;
+	role peer = server ? role::client : role::server;
+
+	capture cap;
+	{
+		std::lock_guard lock(reg().mu);
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+		auto it = reg().captures.find(ssl);
+		if (it == reg().captures.end())
+			return fail(errc::ssl_not_prepared);
+		cap = std::move(it->second);
+		reg().captures.erase(it);
+#else
+		/*
+		 * The capture of this handshake: same master secret, and key
+		 * block IVs equal to those the context's transforms use.
+		 */
+		auto &all = reg().captures;
+		const mbedtls_ssl_transform *out = ssl->transform_out, *in = ssl->transform_in;
+		if (!ssl->session || !out || !in)
+			return fail(errc::ssl_not_ready);
+		auto match = all.end();
+		for (auto it = all.begin(); it != all.end(); ++it) {
+			if (it->master.size() != 48 ||
+			    CRYPTO_memcmp(it->master.data(), ssl->session->master, 48) != 0)
+				continue;
+			std::size_t kb_iv = 2 * (it->maclen + it->keylen);
+			const std::uint8_t *client_iv = it->key_block.data() + kb_iv;
+			const std::uint8_t *server_iv = client_iv + it->ivlen;
+			const std::uint8_t *my_iv = server ? server_iv : client_iv;
+			const std::uint8_t *peer_iv = server ? client_iv : server_iv;
+			if (it->ivlen > sizeof(out->iv_enc) ||
+			    CRYPTO_memcmp(my_iv, out->iv_enc, it->ivlen) != 0 ||
+			    CRYPTO_memcmp(peer_iv, in->iv_dec, it->ivlen) != 0)
+				continue;
+			match = it;
+		}
+		if (match == all.end())
+			return fail(errc::ssl_not_prepared);
+		cap = std::move(*match);
+		all.erase(match);
+#endif
+	}
+
+	keys.version = tls13 ? tls_version::tls13 : tls_version::tls12;
+	keys.cipher_type = *c;
+	if (const char *name = mbedtls_ssl_get_ciphersuite(ssl))
+		keys.cipher_suite = name;
+#if defined(MBEDTLS_SSL_ALPN)
+	if (const char *alpn = mbedtls_ssl_get_alpn_protocol(ssl))
+		keys.alpn = alpn;
+#endif
+
+	if (tls13) {
+		if (cap.client_secret.empty() || cap.server_secret.empty())
+			return fail(errc::ssl_not_prepared);
+		secret &tx = server ? cap.server_secret : cap.client_secret;
+		secret &rx = server ? cap.client_secret : cap.server_secret;
+		auto txi = crypto_info_from_traffic_secret(*c, tx.span(), wr_seq);
+		auto rxi = crypto_info_from_traffic_secret(*c, rx.span(), rd_seq);
+		if (!txi || !rxi)
+			return std::unexpected(!txi ? txi.error() : rxi.error());
+		keys.tx = std::move(*txi);
+		keys.rx = std::move(*rxi);
+		if (kernel_supports_rekey()) {
+			keys.tx_secret = std::move(tx);
+			keys.rx_secret = std::move(rx);
+		}
+		return keys;
+	}
+
+	if (cap.master.empty())
+		return fail(errc::ssl_not_prepared);
+	secret block;
+	if (!cap.key_block.empty()) {
+		/* 2.x: the key block Mbed TLS derived and uses */
+		if (cap.maclen != 0 || cap.key_block.size() < tls12_key_block_size(*c) ||
+		    cap.key_block.size() != 2 * (cap.keylen + cap.ivlen))
+			return fail(errc::cipher_unsupported);
+		block = std::move(cap.key_block);
+	} else {
+		/* 3.x reports the master secret: derive the key block */
+		auto b = tls12_key_block(*c, cap.master.span(), cap.client_random, cap.server_random);
+		if (!b)
+			return std::unexpected(b.error());
+		block = std::move(*b);
+	}
+	auto txi = crypto_info_from_key_block(*c, block.span(), me, wr_seq);
+	auto rxi = crypto_info_from_key_block(*c, block.span(), peer, rd_seq);
+	if (!txi || !rxi)
+		return std::unexpected(!txi ? txi.error() : rxi.error());
+	keys.tx = std::move(*txi);
+	keys.rx = std::move(*rxi);
+	return keys;
+}
+
+result<connection> offload(mbedtls_ssl_context *ssl, int fd)
+{
+	if (!ssl || fd < 0)
+		return fail(errc::invalid_argument);
+	auto keys = export_keys(ssl);
+	if (!keys)
+		return std::unexpected(keys.error());
+	return connection::install(fd, std::move(*keys));
+}
+
+/* ---- handshake ---------------------------------------------------------- */
+
+result<connection> handshake(int fd, const options &o)
+{
+	if (fd < 0)
+		return fail(errc::invalid_argument);
+	bool server = o.role == role::server;
+	if (server && (o.cert_file.empty() || o.key_file.empty()))
+		return fail(errc::invalid_argument);
+	auto suites = parse_suites(o.cipher_list);
+	if (!suites)
+		return std::unexpected(suites.error());
+	suites->push_back(0);
+
+	auto s = std::make_unique<session>();
+	s->io.fd = fd;
+	mbedtls_ssl_config *conf = &s->conf;
+	int ret = mbedtls_ssl_config_defaults(conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
+					      MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (ret)
+		return fail(mbedtls_error(ret));
+	static const char pers[] = "libktlsaccel";
+	ret = mbedtls_ctr_drbg_seed(&s->drbg, mbedtls_entropy_func, &s->entropy,
+				    reinterpret_cast<const unsigned char *>(pers), sizeof(pers) - 1);
+	if (ret)
+		return fail(mbedtls_error(ret));
+	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &s->drbg);
+
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	psa_crypto_init();
+	mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_3);
+#else
+	mbedtls_ssl_conf_max_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
+	if (o.version) {
+		auto v = *o.version == tls_version::tls13 ? MBEDTLS_SSL_VERSION_TLS1_3
+							  : MBEDTLS_SSL_VERSION_TLS1_2;
+		mbedtls_ssl_conf_min_tls_version(conf, v);
+		mbedtls_ssl_conf_max_tls_version(conf, v);
+	}
+#else
+	/* Mbed TLS 2.28 has no TLS 1.3 (only an experimental, incomplete one) */
+	if (o.version && *o.version == tls_version::tls13)
+		return fail(mbedtls_error(MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION));
+	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+	mbedtls_ssl_conf_ciphersuites(conf, suites->data());
+
+	if (o.verify_peer) {
+		ret = o.ca_file.empty() ? mbedtls_x509_crt_parse_path(&s->ca, "/etc/ssl/certs")
+					: mbedtls_x509_crt_parse_file(&s->ca, o.ca_file.c_str());
+		if (ret < 0)
+			return fail(mbedtls_error(ret));
+		mbedtls_ssl_conf_ca_chain(conf, &s->ca, nullptr);
+		mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	} else {
+		mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
+	}
+	if (!o.cert_file.empty()) {
+		ret = mbedtls_x509_crt_parse_file(&s->cert, o.cert_file.c_str());
+		if (ret == 0)
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+			ret = mbedtls_pk_parse_keyfile(&s->key, o.key_file.c_str(), nullptr,
+						       mbedtls_ctr_drbg_random, &s->drbg);
+#else
+			ret = mbedtls_pk_parse_keyfile(&s->key, o.key_file.c_str(), nullptr);
+#endif
+		if (ret == 0)
+			ret = mbedtls_ssl_conf_own_cert(conf, &s->cert, &s->key);
+		if (ret)
+			return fail(mbedtls_error(ret));
+	}
+
+	std::vector<const char *> alpn;
+	for (const auto &p : o.alpn) {
+		if (p.empty() || p.size() > 255)
+			return fail(errc::invalid_argument);
+		alpn.push_back(p.c_str());
+	}
+	if (!alpn.empty()) {
+#if defined(MBEDTLS_SSL_ALPN)
+		alpn.push_back(nullptr);
+		if ((ret = mbedtls_ssl_conf_alpn_protocols(conf, alpn.data())))
+			return fail(mbedtls_error(ret));
+#else
+		return fail(mbedtls_error(MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE));
+#endif
+	}
+
+	if (auto r = prepare(conf); !r)
+		return std::unexpected(r.error());
+	if ((ret = mbedtls_ssl_setup(&s->ssl, conf)))
+		return fail(mbedtls_error(ret));
+	if (auto r = prepare(&s->ssl); !r)
+		return std::unexpected(r.error());
+	if (!server && !o.server_name.empty() &&
+	    (ret = mbedtls_ssl_set_hostname(&s->ssl, o.server_name.c_str())))
+		return fail(mbedtls_error(ret));
+	mbedtls_ssl_set_bio(&s->ssl, &s->io, bio_send, bio_recv, nullptr);
+
+	while ((ret = mbedtls_ssl_handshake(&s->ssl)) != 0) {
+		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+			return fail(detail::errno_error(EAGAIN));	/* the socket must block */
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+		/* 3.6, TLS 1.3: a ticket arrived; the handshake is done */
+		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+			continue;
+#endif
+		return fail(handshake_error(*s, ret));
+	}
+	/* the session's destructor frees and wipes Mbed TLS's copy of the keys */
+	return offload(&s->ssl, fd);
+}
+
+} // namespace ktlsaccel::mbedtls
