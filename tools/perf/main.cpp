@@ -109,25 +109,39 @@ void report(const char *verb, std::uint64_t bytes, std::chrono::steady_clock::du
 		    static_cast<double>(bytes) * 8 / s / 1e9);
 }
 
-// Sends `bytes` of a pattern in `chunk`-sized writes; MSG_MORE on all but
+// The payload: byte i of the stream is pattern_byte(i). It repeats every
+// 256 bytes, so the receiver can check it whatever the sender's write size.
+std::byte pattern_byte(std::uint64_t i) { return static_cast<std::byte>((i % 256) * 131 + 7); }
+
+bool verify_payload = false;	// --verify
+
+// Sends `bytes` of the pattern in `chunk`-sized writes; MSG_MORE on all but
 // the last keeps records in flight across writes.
 void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
 {
-	std::vector<std::byte> buf(chunk);
+	std::vector<std::byte> buf(chunk + 256);
 	for (std::size_t i = 0; i < buf.size(); i++)
-		buf[i] = static_cast<std::byte>(i * 131 + 7);
-	while (bytes > 0) {
-		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, chunk));
-		int flags = more && n < bytes ? MSG_MORE : 0;
-		if (auto r = c.send_all(std::span(buf.data(), n), flags); !r)
+		buf[i] = pattern_byte(i);
+	std::uint64_t sent = 0;
+	while (sent < bytes) {
+		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - sent, chunk));
+		int flags = more && n < bytes - sent ? MSG_MORE : 0;
+		if (auto r = c.send_all(std::span(buf.data() + sent % 256, n), flags); !r)
 			die("send: " + r.error().message());
-		bytes -= n;
+		sent += n;
 	}
 }
 
-std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk)
+// With `verify`, every byte is compared with the pattern the sender wrote;
+// the first difference ends the program.
+std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool verify = false)
 {
-	std::vector<std::byte> buf(chunk);
+	std::vector<std::byte> buf(chunk), want;
+	if (verify) {
+		want.resize(chunk + 256);
+		for (std::size_t i = 0; i < want.size(); i++)
+			want[i] = pattern_byte(i);
+	}
 	std::uint64_t got = 0;
 	while (got < bytes) {
 		auto r = c.recv(std::span(buf.data(), static_cast<std::size_t>(
@@ -136,9 +150,22 @@ std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk)
 			die("recv: " + r.error().message());
 		if (*r == 0)
 			break;
+		if (verify && std::memcmp(buf.data(), want.data() + got % 256, *r) != 0) {
+			std::size_t i = 0;
+			while (buf[i] == want[got % 256 + i])
+				i++;
+			die("byte " + std::to_string(got + i) + " of the payload differs from what was sent");
+		}
 		got += *r;
 	}
 	return got;
+}
+
+void report_verified(std::uint64_t got, std::uint64_t bytes)
+{
+	if (verify_payload && got == bytes)
+		std::printf("verified: all %llu bytes match what was sent\n",
+			    static_cast<unsigned long long>(got));
 }
 
 int tcp_connect(const std::string &host, std::uint16_t port)
@@ -182,10 +209,11 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 
 	auto start = std::chrono::steady_clock::now();
 	if (reverse) {
-		auto got = recv_bulk(*conn, bytes, chunk);
+		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
 		report("received", got, std::chrono::steady_clock::now() - start);
 		if (got != bytes)
 			die("the server sent " + std::to_string(got) + " of " + std::to_string(bytes) + " bytes");
+		report_verified(got, bytes);
 	} else {
 		send_bulk(*conn, bytes, chunk, more);
 		/* the server's 8-byte count says everything arrived */
@@ -229,8 +257,9 @@ void serve_one(int fd, const options &o, std::size_t chunk, bool more)
 		send_bulk(*conn, bytes, chunk, more);
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	} else {
-		auto got = recv_bulk(*conn, bytes, chunk);
+		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
 		report("received", got, std::chrono::steady_clock::now() - start);
+		report_verified(got, bytes);
 		std::uint64_t ack = hton64(got);
 		(void)conn->send_all(std::as_bytes(std::span(&ack, 1)));
 	}
@@ -287,6 +316,8 @@ int main(int argc, char **argv)
 	app.add_option("--write-size", chunk_s, "bytes per send()/recv() call")->capture_default_str();
 	app.add_flag("--no-msg-more", no_more, "do not set MSG_MORE between writes");
 	app.add_flag("--fallback", fallback, "continue in userspace TLS if the kernel cannot take it");
+	app.add_flag("--verify", verify_payload,
+		     "the receiving side checks every byte against what the sender wrote");
 
 	auto *server = app.add_subcommand("server", "accept connections and serve transfers");
 	std::string bind_addr = "0.0.0.0", cert, key;
