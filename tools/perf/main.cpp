@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -168,6 +169,25 @@ void report_verified(std::uint64_t got, std::uint64_t bytes)
 			    static_cast<unsigned long long>(got));
 }
 
+// --hold: keep the connection, and with it the kernel's TLS state (and the
+// module's flows), after the transfer until SIGUSR1, SIGINT or SIGTERM, or
+// for at most `seconds`; lets a script read `ktlsaccel flows` first.
+void hold_open(unsigned seconds)
+{
+	if (seconds == 0)
+		return;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, nullptr);
+	std::printf("holding the connection open for up to %u s (SIGUSR1 ends it)\n", seconds);
+	std::fflush(stdout);
+	timespec limit{static_cast<time_t>(seconds), 0};
+	sigtimedwait(&set, nullptr, &limit);
+}
+
 int tcp_connect(const std::string &host, std::uint16_t port)
 {
 	addrinfo hints{}, *res = nullptr;
@@ -191,7 +211,7 @@ int tcp_connect(const std::string &host, std::uint16_t port)
 }
 
 int run_client(const std::string &host, std::uint16_t port, options o, std::uint64_t bytes,
-	       bool reverse, std::size_t chunk, bool more)
+	       bool reverse, std::size_t chunk, bool more, unsigned hold)
 {
 	int fd = tcp_connect(host, port);
 	if (o.server_name.empty())
@@ -222,6 +242,7 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 		(void)r;
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	}
+	hold_open(hold);
 	(void)conn->shutdown();
 	close(fd);
 	return 0;
@@ -338,6 +359,10 @@ int main(int argc, char **argv)
 		->capture_default_str();
 	client->add_flag("-R,--reverse", reverse, "the server sends, the client receives");
 	client->add_flag("--insecure", insecure, "do not verify the server's certificate");
+	unsigned hold = 0;
+	client->add_option("--hold", hold,
+			   "after the transfer, keep the connection open until SIGUSR1 or for at "
+			   "most this many seconds");
 
 	CLI11_PARSE(app, argc, argv);
 
@@ -358,5 +383,5 @@ int main(int argc, char **argv)
 	o.ca_file = ca;
 	o.server_name = server_name;
 	o.verify_peer = !insecure;
-	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more);
+	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more, hold);
 }
