@@ -13,13 +13,13 @@
 #   (5. the same with the Mbed TLS handshake, when ktlsaccel-perf has it)
 #
 # usage: demo-guest.sh BUILD_DIR [OUT_FILE]   (default: standard output)
-# env:   DEMO_BYTES (default 64M), DEMO_ROUNDS (default 3: each side is run
+# env:   DEMO_BYTES (default 16M), DEMO_ROUNDS (default 3: each side is run
 #        that many times, interleaved, and the median is shown),
 #        DEMO_VERBOSE=1 (print the commands), DEMO_MODULE_ARGS (the card)
 set -euo pipefail
 build=${1:?usage: demo-guest.sh BUILD_DIR [OUT_FILE]}
 [[ -n ${2:-} ]] && exec > "$2" 2>&1
-bytes=${DEMO_BYTES:-64M}
+bytes=${DEMO_BYTES:-16M}
 rounds=${DEMO_ROUNDS:-3}
 verbose=${DEMO_VERBOSE:-0}
 # A deep-pipeline card: 4 queues of 256 slots, 500 us from submission to
@@ -74,13 +74,13 @@ fi
 	{ cat "$work/pki.log"; fail "could not make a test certificate"; }
 
 # One transfer: a ktlsaccel-perf server for one connection, a client that
-# asks it to send $bytes (--reverse) and checks every byte (--verify).
-# Leaves the client's report in $work/NAME.txt; with the module loaded,
-# the last `ktlsaccel flows` taken while the connection was open in
-# $work/NAME.flows (a flow lives as long as its socket).
+# asks it to send $bytes (--reverse), checks every byte (--verify) and then
+# keeps the connection open (--hold) while, with the module loaded,
+# `ktlsaccel flows` and `show` are taken: a flow lives as long as its socket.
+# Leaves NAME.txt (the client's report), NAME.flows and NAME.show in $work.
 # usage: transfer NAME [ktlsaccel-perf option...]
 transfer() {
-	local name=$1 sampler=; shift
+	local name=$1 client_pid; shift
 	run "$perf" "$@" --port $port server --once --cert "$work/leaf.pem" \
 		--key "$work/leaf.key" > "$work/$name.server.txt" 2>&1 &
 	server_pid=$!
@@ -88,29 +88,25 @@ transfer() {
 		grep -q listening "$work/$name.server.txt" 2>/dev/null && break
 		sleep 0.1
 	done
-	if lsmod | grep -q '^ktlsaccel '; then
-		[[ $verbose == 1 ]] && printf '   $ ktlsaccel flows   (every 0.2 s while it runs)\n' >&2
-		while sleep 0.2; do
-			"$cli" flows > "$work/flows.now" 2>/dev/null &&
-				awk '$3 ~ /^ktlsaccel-perf/ && $4 == "tx"' "$work/flows.now" | grep -q . &&
-				mv "$work/flows.now" "$work/$name.flows"
-		done &
-		sampler=$!
-	fi
 	run "$perf" "$@" --port $port --verify client 127.0.0.1 --server-name localhost \
-		--ca "$work/ca.pem" --bytes "$bytes" --reverse > "$work/$name.txt" 2>&1 ||
-		{ cat "$work/$name.txt" "$work/$name.server.txt"; fail "the transfer failed"; }
+		--ca "$work/ca.pem" --bytes "$bytes" --reverse --hold 600 > "$work/$name.txt" 2>&1 &
+	client_pid=$!
+	while kill -0 "$client_pid" 2>/dev/null && ! grep -q '^holding' "$work/$name.txt"; do
+		sleep 0.2
+	done
+	if grep -q '^holding' "$work/$name.txt" && lsmod | grep -q '^ktlsaccel '; then
+		run "$cli" flows > "$work/$name.flows"
+		run "$cli" show > "$work/$name.show"
+	fi
+	kill -USR1 "$client_pid" 2>/dev/null || true
+	wait "$client_pid" || { cat "$work/$name.txt" "$work/$name.server.txt"; fail "the transfer failed"; }
 	wait "$server_pid" || { cat "$work/$name.server.txt"; fail "the server failed"; }
 	server_pid=
-	if [[ -n $sampler ]]; then
-		kill "$sampler" 2>/dev/null
-		wait "$sampler" 2>/dev/null || true
-	fi
 }
 mibs() { sed -n 's/^received .*: \([0-9.]*\) MiB\/s.*/\1/p' "$work/$1.txt"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-# The most records in flight at once on the server's sending socket (the
-# last column of `ktlsaccel flows`), or 0 when no sample caught it.
+# The most records in flight at once on the server's sending socket: the
+# last column of `ktlsaccel flows` (0 when there is no such line).
 max_in_flight() {
 	awk '$3 ~ /^ktlsaccel-perf/ && $4 == "tx" && $NF > m { m = $NF } END { print m + 0 }' \
 		"$work/$1.flows" 2>/dev/null || echo 0
@@ -133,23 +129,19 @@ run insmod "$ko" $card_load
 run "$cli" set $card_set > /dev/null
 row "module" "$(lsmod | awk '$1 == "ktlsaccel" { print $1 " loaded (" $2 " bytes)" }')"
 row "card" "4 queues x 256 slots, 500 us per record (modelled)"
-run "$cli" reset > /dev/null	# forget the kernel's self-tests of the algorithms
 shown ktlsaccel show
 run "$cli" show | sed '/^\tsubmitted/,$d' | indent
 
 step "2. Server and client: OpenSSL handshake, then kTLS moves $bytes"
+run "$cli" reset > /dev/null	# start counting with this connection
 transfer accel1
 session_rows accel1
 
 step "3. What the engine saw during that one connection"
-shown ktlsaccel show
-run "$cli" show | sed -n '/^\tsubmitted/,$p' | indent
-shown "ktlsaccel flows   (the last sample taken while the connection was open)"
-if [[ -s $work/accel1.flows ]]; then
-	indent < "$work/accel1.flows"
-else
-	echo "   (no sample caught the connection's flows)"
-fi
+shown "ktlsaccel show    (totals since the connection started, then per queue)"
+sed -n '/^\tsubmitted/,$p' "$work/accel1.show" | indent
+shown "ktlsaccel flows   (one line per socket and direction, connection still open)"
+indent < "$work/accel1.flows"
 accel_inflight=$(max_in_flight accel1)
 row "records in flight" "at most $accel_inflight at once on the server's sending socket"
 
