@@ -51,6 +51,11 @@ run() {
 }
 # The short form of a command, when --verbose does not print the long one.
 shown() { [[ $verbose == 1 ]] || printf '   $ %s\n' "$*"; }
+# The same for a command put in the background with &: exec makes $! its pid.
+spawn() {
+	[[ $verbose == 1 ]] && printf '   $ %s &\n' "$*" >&2
+	exec "$@"
+}
 row() { printf '   %-24s %s\n' "$1" "$2"; }
 indent() { sed 's/^/   /'; }
 fail() { printf 'demo: %s\n' "$*"; exit 1; }
@@ -81,14 +86,14 @@ fi
 # usage: transfer NAME [ktlsaccel-perf option...]
 transfer() {
 	local name=$1 client_pid; shift
-	run "$perf" "$@" --port $port server --once --cert "$work/leaf.pem" \
+	spawn "$perf" "$@" --port $port server --once --cert "$work/leaf.pem" \
 		--key "$work/leaf.key" > "$work/$name.server.txt" 2>&1 &
 	server_pid=$!
 	for _ in $(seq 100); do
 		grep -q listening "$work/$name.server.txt" 2>/dev/null && break
 		sleep 0.1
 	done
-	run "$perf" "$@" --port $port --verify client 127.0.0.1 --server-name localhost \
+	spawn "$perf" "$@" --port $port --verify client 127.0.0.1 --server-name localhost \
 		--ca "$work/ca.pem" --bytes "$bytes" --reverse --hold 600 > "$work/$name.txt" 2>&1 &
 	client_pid=$!
 	while kill -0 "$client_pid" 2>/dev/null && ! grep -q '^holding' "$work/$name.txt"; do
