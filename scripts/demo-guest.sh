@@ -13,13 +13,14 @@
 #   (5. the same with the Mbed TLS handshake, when ktlsaccel-perf has it)
 #
 # usage: demo-guest.sh BUILD_DIR [OUT_FILE]   (default: standard output)
-# env:   DEMO_BYTES (default 16M), DEMO_ROUNDS (default 3: each side is run
+# env:   DEMO_BYTES (default 8M), DEMO_ROUNDS (default 3: each side is run
 #        that many times, interleaved, and the median is shown),
 #        DEMO_VERBOSE=1 (print the commands)
 set -euo pipefail
 build=${1:?usage: demo-guest.sh BUILD_DIR [OUT_FILE]}
 [[ -n ${2:-} ]] && exec > "$2" 2>&1
-bytes=${DEMO_BYTES:-16M}
+exec 3>&1	# --verbose prints commands here, whatever their own output
+bytes=${DEMO_BYTES:-8M}
 rounds=${DEMO_ROUNDS:-3}
 verbose=${DEMO_VERBOSE:-0}
 # A deep-pipeline card: 4 queues of 256 slots, 500 us from submission to
@@ -54,15 +55,15 @@ step() {
 }
 # Runs a command, showing it first with --verbose.
 run() {
-	[[ $verbose == 1 ]] && printf '   $ %s\n' "$*" >&2
+	[[ $verbose == 1 ]] && printf '   $ %s\n' "$*" >&3
 	"$@"
 }
-# The short form of a command, when --verbose does not print the long one.
-shown() { [[ $verbose == 1 ]] || printf '   $ %s\n' "$*"; }
+# The short form of a command whose output follows.
+shown() { printf '   $ %s\n' "$*"; }
 # The same for a command put in the background with &: exec makes $! its pid.
 spawn() {
-	[[ $verbose == 1 ]] && printf '   $ %s &\n' "$*" >&2
-	exec "$@"
+	[[ $verbose == 1 ]] && printf '   $ %s &\n' "$*" >&3
+	exec 3>&- "$@"
 }
 row() { printf '   %-24s %s\n' "$1" "$2"; }
 indent() { sed 's/^/   /'; }
@@ -144,7 +145,7 @@ run "$cli" set $card_set > /dev/null
 row "module" "$(lsmod | awk '$1 == "ktlsaccel" { print $1 " loaded (" $2 " bytes)" }')"
 row "card" "4 queues x 256 slots, 500 us per record (modelled)"
 shown ktlsaccel show
-run "$cli" show | sed '/^\tsubmitted/,$d' | indent
+"$cli" show | sed '/^\tsubmitted/,$d' | indent
 
 step "2. Server and client: OpenSSL handshake, then kTLS moves $bytes"
 run "$cli" reset > /dev/null	# start counting with this connection
@@ -198,10 +199,10 @@ printf '   %-24s %11s\n' "with / without" "${ratio}x"
 printf '   every run: with %s MiB/s, %s in flight; without %s MiB/s\n' \
 	"$(commas "${accel_mibs[@]}")" "$(commas "${accel_inflights[@]}")" "$(commas "${sw_mibs[@]}")"
 if [[ ${DEMO_WHERE:-guest} == guest ]]; then
-	printf '   Under QEMU/TCG the "card" is the same two emulated CPUs that run the\n'
-	printf '   kernel'"'"'s own AEAD, so it is not expected to be faster here; what it shows is one\n'
-	printf '   connection keeping many records in flight. Throughput on real hardware\n'
-	printf '   is a different question; compare ratios, not these numbers.\n'
+	printf '   Under QEMU/TCG the "card" runs on the same two emulated CPUs as the\n'
+	printf '   kernel'"'"'s own AEAD, so it is not expected to be faster here; what it\n'
+	printf '   shows is one connection keeping many records in flight. On real\n'
+	printf '   hardware, compare the ratio measured there, not these numbers.\n'
 fi
 
 step "5. The same with an Mbed TLS handshake"
