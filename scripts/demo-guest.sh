@@ -118,17 +118,18 @@ transfer() {
 	server_pid=
 }
 mibs() { sed -n 's/^received .*: \([0-9.]*\) MiB\/s.*/\1/p' "$work/$1.txt"; }
-# Loads the module as the card, waits for the kernel's self-tests of its
-# algorithms to finish (they run through the engine, and on 6.12 go on after
-# insmod returns: a live flow, errors from the negative vectors) and zeroes
-# the counters, so what follows counts only the transfer.
+# Loads the module as the card. The kernel's self-tests of its algorithms
+# run through the engine, and on 6.12 go on after insmod returns (a live
+# flow; errors: the negative vectors), so wait for them before setting the
+# latency (which would slow them down) and zero the counters, so that what
+# follows counts only the transfer.
 load_card() {
 	run insmod "$ko" $card_load
-	run "$cli" set $card_set > /dev/null
-	for _ in $(seq 600); do
+	for _ in $(seq 300); do
 		"$cli" show | head -n 1 | grep -q ' flows 0$' && break
 		sleep 0.2
 	done
+	run "$cli" set $card_set > /dev/null
 	run "$cli" reset > /dev/null
 }
 commas() { sed 's/ /, /g' <<< "$*"; }
