@@ -21,6 +21,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -133,25 +134,39 @@ void report(const char *verb, std::uint64_t bytes, std::chrono::steady_clock::du
 		    static_cast<double>(bytes) * 8 / s / 1e9);
 }
 
-// Sends `bytes` of a pattern in `chunk`-sized writes; MSG_MORE on all but
+// The payload: byte i of the stream is pattern_byte(i). It repeats every
+// 256 bytes, so the receiver can check it whatever the sender's write size.
+std::byte pattern_byte(std::uint64_t i) { return static_cast<std::byte>((i % 256) * 131 + 7); }
+
+bool verify_payload = false;	// --verify
+
+// Sends `bytes` of the pattern in `chunk`-sized writes; MSG_MORE on all but
 // the last keeps records in flight across writes.
 void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
 {
-	std::vector<std::byte> buf(chunk);
+	std::vector<std::byte> buf(chunk + 256);
 	for (std::size_t i = 0; i < buf.size(); i++)
-		buf[i] = static_cast<std::byte>(i * 131 + 7);
-	while (bytes > 0) {
-		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes, chunk));
-		int flags = more && n < bytes ? MSG_MORE : 0;
-		if (auto r = c.send_all(std::span(buf.data(), n), flags); !r)
+		buf[i] = pattern_byte(i);
+	std::uint64_t sent = 0;
+	while (sent < bytes) {
+		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - sent, chunk));
+		int flags = more && n < bytes - sent ? MSG_MORE : 0;
+		if (auto r = c.send_all(std::span(buf.data() + sent % 256, n), flags); !r)
 			die("send: " + r.error().message());
-		bytes -= n;
+		sent += n;
 	}
 }
 
-std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk)
+// With `verify`, every byte is compared with the pattern the sender wrote;
+// the first difference ends the program.
+std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool verify = false)
 {
-	std::vector<std::byte> buf(chunk);
+	std::vector<std::byte> buf(chunk), want;
+	if (verify) {
+		want.resize(chunk + 256);
+		for (std::size_t i = 0; i < want.size(); i++)
+			want[i] = pattern_byte(i);
+	}
 	std::uint64_t got = 0;
 	while (got < bytes) {
 		auto r = c.recv(std::span(buf.data(), static_cast<std::size_t>(
@@ -160,9 +175,41 @@ std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk)
 			die("recv: " + r.error().message());
 		if (*r == 0)
 			break;
+		if (verify && std::memcmp(buf.data(), want.data() + got % 256, *r) != 0) {
+			std::size_t i = 0;
+			while (buf[i] == want[got % 256 + i])
+				i++;
+			die("byte " + std::to_string(got + i) + " of the payload differs from what was sent");
+		}
 		got += *r;
 	}
 	return got;
+}
+
+void report_verified(std::uint64_t got, std::uint64_t bytes)
+{
+	if (verify_payload && got == bytes)
+		std::printf("verified: all %llu bytes match what was sent\n",
+			    static_cast<unsigned long long>(got));
+}
+
+// --hold: keep the connection, and with it the kernel's TLS state (and the
+// module's flows), after the transfer until SIGUSR1, SIGINT or SIGTERM, or
+// for at most `seconds`; lets a script read `ktlsaccel flows` first.
+void hold_open(unsigned seconds)
+{
+	if (seconds == 0)
+		return;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, nullptr);
+	std::printf("holding the connection open for up to %u s (SIGUSR1 ends it)\n", seconds);
+	std::fflush(stdout);
+	timespec limit{static_cast<time_t>(seconds), 0};
+	sigtimedwait(&set, nullptr, &limit);
 }
 
 int tcp_connect(const std::string &host, std::uint16_t port)
@@ -188,7 +235,7 @@ int tcp_connect(const std::string &host, std::uint16_t port)
 }
 
 int run_client(const std::string &host, std::uint16_t port, options o, std::uint64_t bytes,
-	       bool reverse, std::size_t chunk, bool more)
+	       bool reverse, std::size_t chunk, bool more, unsigned hold)
 {
 	int fd = tcp_connect(host, port);
 	if (o.server_name.empty())
@@ -206,10 +253,11 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 
 	auto start = std::chrono::steady_clock::now();
 	if (reverse) {
-		auto got = recv_bulk(*conn, bytes, chunk);
+		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
 		report("received", got, std::chrono::steady_clock::now() - start);
 		if (got != bytes)
 			die("the server sent " + std::to_string(got) + " of " + std::to_string(bytes) + " bytes");
+		report_verified(got, bytes);
 	} else {
 		send_bulk(*conn, bytes, chunk, more);
 		/* the server's 8-byte count says everything arrived */
@@ -218,6 +266,7 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 		(void)r;
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	}
+	hold_open(hold);
 	(void)conn->shutdown();
 	close(fd);
 	return 0;
@@ -253,8 +302,9 @@ void serve_one(int fd, const options &o, std::size_t chunk, bool more)
 		send_bulk(*conn, bytes, chunk, more);
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	} else {
-		auto got = recv_bulk(*conn, bytes, chunk);
+		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
 		report("received", got, std::chrono::steady_clock::now() - start);
+		report_verified(got, bytes);
 		std::uint64_t ack = hton64(got);
 		(void)conn->send_all(std::as_bytes(std::span(&ack, 1)));
 	}
@@ -315,6 +365,8 @@ int main(int argc, char **argv)
 					    "(TLS 1.2; Mbed TLS 3.x also 1.3)")
 		->check(CLI::IsMember({"openssl", "mbedtls"}))
 		->capture_default_str();
+	app.add_flag("--verify", verify_payload,
+		     "the receiving side checks every byte against what the sender wrote");
 
 	auto *server = app.add_subcommand("server", "accept connections and serve transfers");
 	std::string bind_addr = "0.0.0.0", cert, key;
@@ -335,6 +387,10 @@ int main(int argc, char **argv)
 		->capture_default_str();
 	client->add_flag("-R,--reverse", reverse, "the server sends, the client receives");
 	client->add_flag("--insecure", insecure, "do not verify the server's certificate");
+	unsigned hold = 0;
+	client->add_option("--hold", hold,
+			   "after the transfer, keep the connection open until SIGUSR1 or for at "
+			   "most this many seconds");
 
 	CLI11_PARSE(app, argc, argv);
 
@@ -365,5 +421,5 @@ int main(int argc, char **argv)
 	o.ca_file = ca;
 	o.server_name = server_name;
 	o.verify_peer = !insecure;
-	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more);
+	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more, hold);
 }
