@@ -62,6 +62,22 @@ ok "overlay over /etc /usr /var"
 shopt -s nullglob
 debfiles=("$debs"/*.deb)
 [[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
+# common.postinst builds for the running and the newest kernel with headers.
+# Under TCG one dkms build takes minutes, so by default the other kernels'
+# headers are hidden (an empty directory mounted over them) while dpkg -i
+# runs; KTLSACCEL_PKGTEST_ALL_KERNELS=1 keeps them, and the module must then
+# get built for each of them too (by the postinst or dkms's kernel hook).
+hidden=()
+if [[ ${KTLSACCEL_PKGTEST_ALL_KERNELS:-0} != 1 ]]; then
+	mkdir -p "$work/empty"
+	for b in /lib/modules/*/build; do
+		k=$(basename "$(dirname "$b")")
+		[[ $k != "$kver" && -e $b/Makefile ]] || continue
+		hdr=$(readlink -f "$b")
+		mount --bind "$work/empty" "$hdr"
+		hidden+=("$hdr")
+	done
+fi
 if ! dpkg -i "${debfiles[@]}" > "$work/dpkg-install.log" 2>&1; then
 	cat "$work/dpkg-install.log"
 	cat /var/lib/dkms/ktlsaccel/*/build/make.log 2>/dev/null | tail -n 40
@@ -72,6 +88,9 @@ for p in "${pkgs[@]}"; do
 		fail install "$p is not installed"
 done
 grep -E '^(Building|Loading|Done|It is likely)' "$work/dpkg-install.log" | sed 's/^/  postinst: /'
+for hdr in "${hidden[@]}"; do
+	umount "$hdr"
+done
 ok "dpkg -i ${#debfiles[@]} packages (postinst: dkms add/build/install)"
 
 # ---- DKMS: this kernel, and every other kernel with headers -----------------
@@ -88,6 +107,7 @@ ko=(/lib/modules/"$kver"/updates/dkms/ktlsaccel.ko*)
 for b in /lib/modules/*/build; do
 	k=$(basename "$(dirname "$b")")
 	[[ -e $b/Makefile ]] || continue
+	[[ ${#hidden[@]} -eq 0 || $k == "$kver" ]] || continue
 	if ! dkms_installed "$k"; then
 		run /etc/kernel/postinst.d/dkms "$k" || fail dkms "kernel hook for $k failed"
 		echo "  kernel hook /etc/kernel/postinst.d/dkms $k built it"
@@ -97,7 +117,7 @@ for b in /lib/modules/*/build; do
 		fail dkms "modinfo -k $k: wrong vermagic"
 done
 dkms status -m ktlsaccel | sed 's/^/  /'
-ok "dkms built and installed ktlsaccel.ko for every kernel with headers"
+ok "dkms built and installed ktlsaccel.ko for $([[ ${#hidden[@]} -eq 0 ]] && echo "every kernel with headers" || echo "$kver")"
 
 # ---- modprobe, with options from /etc/modprobe.d ----------------------------
 conf=/etc/modprobe.d/ktlsaccel.conf
