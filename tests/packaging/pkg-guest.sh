@@ -87,7 +87,7 @@ for p in "${pkgs[@]}"; do
 	[[ $(dpkg-query -W -f='${Status}' "$p") == "install ok installed" ]] ||
 		fail install "$p is not installed"
 done
-grep -E '^(Building|Loading|Done|It is likely)' "$work/dpkg-install.log" | sed 's/^/  postinst: /'
+sed -nE 's/^(Building|Loading|Done|It is likely|Module build)/  postinst: &/p' "$work/dpkg-install.log"
 for hdr in "${hidden[@]}"; do
 	umount "$hdr"
 done
@@ -137,14 +137,17 @@ ok "modprobe ktlsaccel (queues=3 depth=64 from $conf)"
 # ---- the installed CLI -----------------------------------------------------
 [[ $(command -v ktlsaccel) == /usr/sbin/ktlsaccel ]] || fail cli "ktlsaccel is $(command -v ktlsaccel)"
 show=$(ktlsaccel show) || fail cli "ktlsaccel show failed: $show"
-echo "$show" | sed 's/^/  | /' | head -n 12
+sed -n '1,12s/^/  | /p' <<<"$show"
 grep -qE 'queues 3 depth 64' <<<"$show" || fail cli "ktlsaccel show does not report queues 3 depth 64"
 man -w ktlsaccel > /dev/null && man -w ktlsaccel-perf > /dev/null || fail cli "man pages missing"
 [[ -f /usr/share/bash-completion/completions/ktlsaccel ]] || fail cli "no bash completion"
 ok "ktlsaccel show reports the module"
 
-completed() {	# the engine's completed requests
-	ktlsaccel show | grep -m1 -oE '\bcompleted [0-9]+' | awk '{print $2}'
+completed() {	# the engine's completed requests (first "completed N" of show)
+	local n
+	n=$(ktlsaccel show | sed -nE 's/.*\<completed ([0-9]+).*/\1/;T;p;q')
+	[[ -n $n ]] || fail counters "no 'completed N' in ktlsaccel show"
+	echo "$n"
 }
 
 # ---- programs built against the installed library --------------------------
@@ -152,17 +155,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 	-keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost \
 	-addext subjectAltName=DNS:localhost 2>/dev/null || fail certs "openssl req failed"
 
-[[ $(pkg-config --variable=libdir libktlsaccel) == /usr/lib/$(gcc -print-multiarch) ]] ||
+[[ $(realpath "$(pkg-config --variable=libdir libktlsaccel)") == /usr/lib/$(gcc -print-multiarch) ]] ||
 	fail pkg-config "libdir is $(pkg-config --variable=libdir libktlsaccel)"
 # shellcheck disable=SC2046
 run cc -O2 -Wall -Werror -o "$work/consumer-pc" "$src/tests/packaging/consumer.c" \
 	$(pkg-config --cflags --libs libktlsaccel) || fail pkg-config "build failed"
 ldd "$work/consumer-pc" | grep -q "libktlsaccel.so.0 => /usr/lib/$(gcc -print-multiarch)/libktlsaccel.so.0" ||
 	fail pkg-config "not linked to the packaged library: $(ldd "$work/consumer-pc")"
-before=$(completed)
+before=$(completed) || exit 1
 "$work/consumer-pc" "$work/cert.pem" "$work/key.pem" | sed 's/^/  /' ||
 	fail pkg-config "the program failed"
-after=$(completed)
+after=$(completed) || exit 1
 (( after > before )) || fail pkg-config "the engine completed no requests ($before -> $after)"
 echo "  engine completed $((after - before)) requests"
 ok "pkg-config --cflags --libs libktlsaccel: builds, links, offloads"
@@ -170,10 +173,10 @@ ok "pkg-config --cflags --libs libktlsaccel: builds, links, offloads"
 run cmake -S "$src/tests/packaging/consumer-cmake" -B "$work/consumer-cmake" \
 	-DCMAKE_BUILD_TYPE=Release || fail find_package "configure failed"
 run cmake --build "$work/consumer-cmake" || fail find_package "build failed"
-before=$(completed)
+before=$(completed) || exit 1
 out=$("$work/consumer-cmake/ktlsaccel-consumer-cmake" "$work/cert.pem" "$work/key.pem") ||
 	fail find_package "the program failed: $out"
-after=$(completed)
+after=$(completed) || exit 1
 echo "  $out"
 grep -q "kernel driver ktlsaccel-" <<<"$out" || fail find_package "the kernel did not choose ktlsaccel"
 (( after > before )) || fail find_package "the engine completed no requests ($before -> $after)"
