@@ -6,22 +6,14 @@
 if(NOT CPACK_TEMPORARY_INSTALL_DIRECTORY)
 	message(FATAL_ERROR "deb-prebuild: CPACK_TEMPORARY_INSTALL_DIRECTORY is not set")
 endif()
-set(stage "${CPACK_TEMPORARY_INSTALL_DIRECTORY}")
-
-file(GLOB_RECURSE man_pages LIST_DIRECTORIES false "${stage}/*/share/man/man*/*")
-foreach(page IN LISTS man_pages)
-	if(page MATCHES "\\.gz$")
-		continue()
-	endif()
-	execute_process(COMMAND gzip -9nf "${page}" COMMAND_ERROR_IS_FATAL ANY)
-endforeach()
-
-file(GLOB_RECURSE candidates LIST_DIRECTORIES false
-	"${stage}/*/bin/*" "${stage}/*/sbin/*" "${stage}/*/lib/*.so.*")
-foreach(f IN LISTS candidates)
+file(GLOB_RECURSE files LIST_DIRECTORIES false "${CPACK_TEMPORARY_INSTALL_DIRECTORY}/*")
+foreach(f IN LISTS files)
 	if(IS_SYMLINK "${f}")
 		continue()
+	elseif(f MATCHES "/share/man/man[1-9]/[^/]+\\.[1-9]$")
+		execute_process(COMMAND gzip -9nf "${f}" COMMAND_ERROR_IS_FATAL ANY)
+	elseif(f MATCHES "/s?bin/[^/]+$|/lib/.*\\.so\\.[0-9.]+$")
+		execute_process(COMMAND strip --remove-section=.comment --remove-section=.note "${f}"
+			COMMAND_ERROR_IS_FATAL ANY)
 	endif()
-	execute_process(COMMAND strip --remove-section=.comment --remove-section=.note "${f}"
-		COMMAND_ERROR_IS_FATAL ANY)
 endforeach()
