@@ -58,6 +58,8 @@ pkgs=(
 	libmbedtls-dev libyaml-cpp-dev
 	# known-answer vectors (NIST CAVP) and tooling
 	python3 python3-cryptography-vectors python3-yaml
+	# Debian packages (packaging/): DKMS in the guest test, lintian on them
+	dkms lintian
 	# kernel 6.1 from bookworm
 	linux-image-amd64 linux-headers-amd64
 )

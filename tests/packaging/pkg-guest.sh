@@ -1,0 +1,226 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# In the guest (run by scripts/vm-run): install the Debian packages the way
+# an administrator does, use them, purge them, and check nothing is left.
+#
+#   pkg-guest.sh DEBDIR SRCDIR
+#
+# The guest's root is the host's, read-only over 9p. /etc, /usr and /var get
+# a writable overlayfs each (upper layer in the guest's tmpfs), so the real
+# tools run on the real paths: dpkg -i, the package's postinst running
+# dkms add/build/install against /usr/src/linux-headers-*, depmod,
+# modprobe with /etc/modprobe.d, dpkg --purge. The upper layers are the
+# record of every change: after the purge, a file or directory in them that
+# the pristine root (bind-mounted at $lower) does not have was left behind.
+#
+# Steps print "ok <step> (<seconds>s)"; the first failure prints
+# "FAIL <step>: why" and exits 1.
+set -euo pipefail
+
+debs=$1
+src=$2
+kver=$(uname -r)
+work=/tmp/pkgtest
+lower=$work/lower
+t0=$(date +%s)
+t_step=$t0
+
+ok() {
+	local now
+	now=$(date +%s)
+	echo "ok $1 ($((now - t_step))s)"
+	t_step=$now
+}
+fail() {
+	echo "FAIL $1: $2"
+	exit 1
+}
+run() {	# run CMD, show its output only when it fails
+	local out
+	if ! out=$("$@" 2>&1); then
+		echo "$out" | tail -n 40
+		return 1
+	fi
+}
+
+pkgs=(ktlsaccel-dkms libktlsaccel0 libktlsaccel-dev ktlsaccel-tools)
+
+# ---- a writable root -------------------------------------------------------
+mkdir -p "$lower"
+mount --bind / "$lower"
+modprobe overlay
+for d in etc usr var; do
+	mkdir -p "$work/ov/$d/upper" "$work/ov/$d/work"
+	mount -t overlay overlay \
+		-o "lowerdir=/$d,upperdir=$work/ov/$d/upper,workdir=$work/ov/$d/work" "/$d"
+done
+export DEBIAN_FRONTEND=noninteractive
+ok "overlay over /etc /usr /var"
+
+# ---- install ---------------------------------------------------------------
+shopt -s nullglob
+debfiles=("$debs"/*.deb)
+[[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
+# common.postinst builds for the running and the newest kernel with headers.
+# Under TCG one dkms build takes minutes, so by default the other kernels'
+# headers are hidden (an empty directory mounted over them) while dpkg -i
+# runs; KTLSACCEL_PKGTEST_ALL_KERNELS=1 keeps them, and the module must then
+# get built for each of them too (by the postinst or dkms's kernel hook).
+hidden=()
+if [[ ${KTLSACCEL_PKGTEST_ALL_KERNELS:-0} != 1 ]]; then
+	mkdir -p "$work/empty"
+	for b in /lib/modules/*/build; do
+		k=$(basename "$(dirname "$b")")
+		[[ $k != "$kver" && -e $b/Makefile ]] || continue
+		hdr=$(readlink -f "$b")
+		mount --bind "$work/empty" "$hdr"
+		hidden+=("$hdr")
+	done
+fi
+if ! dpkg -i "${debfiles[@]}" > "$work/dpkg-install.log" 2>&1; then
+	cat "$work/dpkg-install.log"
+	cat /var/lib/dkms/ktlsaccel/*/build/make.log 2>/dev/null | tail -n 40
+	fail install "dpkg -i failed"
+fi
+for p in "${pkgs[@]}"; do
+	[[ $(dpkg-query -W -f='${Status}' "$p") == "install ok installed" ]] ||
+		fail install "$p is not installed"
+done
+sed -nE 's/^(Building|Loading|Done|It is likely|Module build)/  postinst: &/p' "$work/dpkg-install.log"
+for hdr in "${hidden[@]}"; do
+	umount "$hdr"
+done
+ok "dpkg -i ${#debfiles[@]} packages (postinst: dkms add/build/install)"
+
+# ---- DKMS: this kernel, and every other kernel with headers -----------------
+dkms_installed() {
+	dkms status -m ktlsaccel -k "$1" | grep -q ": installed"
+}
+dkms_installed "$kver" || fail dkms "not installed for $kver: $(dkms status)"
+# (dkms compresses it as the kernel's own modules are: ktlsaccel.ko.xz)
+ko=(/lib/modules/"$kver"/updates/dkms/ktlsaccel.ko*)
+[[ ${#ko[@]} -eq 1 && -f ${ko[0]} ]] ||
+	fail dkms "no /lib/modules/$kver/updates/dkms/ktlsaccel.ko*"
+# What the kernel packages' postinst runs for a newly installed kernel
+# (AUTOINSTALL); common.postinst may already have built for the newest one.
+for b in /lib/modules/*/build; do
+	k=$(basename "$(dirname "$b")")
+	[[ -e $b/Makefile ]] || continue
+	[[ ${#hidden[@]} -eq 0 || $k == "$kver" ]] || continue
+	if ! dkms_installed "$k"; then
+		run /etc/kernel/postinst.d/dkms "$k" || fail dkms "kernel hook for $k failed"
+		echo "  kernel hook /etc/kernel/postinst.d/dkms $k built it"
+	fi
+	dkms_installed "$k" || fail dkms "not installed for $k after the kernel hook"
+	[[ $(modinfo -k "$k" -F vermagic ktlsaccel) == "$k "* ]] ||
+		fail dkms "modinfo -k $k: wrong vermagic"
+done
+dkms status -m ktlsaccel | sed 's/^/  /'
+ok "dkms built and installed ktlsaccel.ko for $([[ ${#hidden[@]} -eq 0 ]] && echo "every kernel with headers" || echo "$kver")"
+
+# ---- modprobe, with options from /etc/modprobe.d ----------------------------
+conf=/etc/modprobe.d/ktlsaccel.conf
+[[ -f $conf ]] || fail modprobe "$conf not installed"
+if grep -qE '^[[:space:]]*options' "$conf"; then
+	fail modprobe "$conf is not all comments"
+fi
+echo "options ktlsaccel queues=3 depth=64" >> "$conf"
+[[ $(modinfo -n ktlsaccel) == "${ko[0]}" ]] ||
+	fail modprobe "modinfo -n: $(modinfo -n ktlsaccel)"
+run modprobe ktlsaccel || fail modprobe "modprobe ktlsaccel failed"
+[[ $(cat /sys/module/ktlsaccel/parameters/queues) == 3 &&
+   $(cat /sys/module/ktlsaccel/parameters/depth) == 64 ]] ||
+	fail modprobe "options from $conf not applied"
+ok "modprobe ktlsaccel (queues=3 depth=64 from $conf)"
+
+# ---- the installed CLI -----------------------------------------------------
+[[ $(command -v ktlsaccel) == /usr/sbin/ktlsaccel ]] || fail cli "ktlsaccel is $(command -v ktlsaccel)"
+show=$(ktlsaccel show) || fail cli "ktlsaccel show failed: $show"
+sed -n '1,12s/^/  | /p' <<<"$show"
+grep -qE 'queues 3 depth 64' <<<"$show" || fail cli "ktlsaccel show does not report queues 3 depth 64"
+man -w ktlsaccel > /dev/null && man -w ktlsaccel-perf > /dev/null || fail cli "man pages missing"
+[[ -f /usr/share/bash-completion/completions/ktlsaccel ]] || fail cli "no bash completion"
+ok "ktlsaccel show reports the module"
+
+completed() {	# the engine's completed requests (first "completed N" of show)
+	local n
+	n=$(ktlsaccel show | sed -nE 's/.*\<completed ([0-9]+).*/\1/;T;p;q')
+	[[ -n $n ]] || fail counters "no 'completed N' in ktlsaccel show"
+	echo "$n"
+}
+
+# ---- programs built against the installed library --------------------------
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+	-keyout "$work/key.pem" -out "$work/cert.pem" -days 2 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost 2>/dev/null || fail certs "openssl req failed"
+
+[[ $(realpath "$(pkg-config --variable=libdir libktlsaccel)") == /usr/lib/$(gcc -print-multiarch) ]] ||
+	fail pkg-config "libdir is $(pkg-config --variable=libdir libktlsaccel)"
+# shellcheck disable=SC2046
+run cc -O2 -Wall -Werror -o "$work/consumer-pc" "$src/tests/packaging/consumer.c" \
+	$(pkg-config --cflags --libs libktlsaccel) || fail pkg-config "build failed"
+ldd "$work/consumer-pc" | grep -q "libktlsaccel.so.0 => /usr/lib/$(gcc -print-multiarch)/libktlsaccel.so.0" ||
+	fail pkg-config "not linked to the packaged library: $(ldd "$work/consumer-pc")"
+before=$(completed) || exit 1
+"$work/consumer-pc" "$work/cert.pem" "$work/key.pem" | sed 's/^/  /' ||
+	fail pkg-config "the program failed"
+after=$(completed) || exit 1
+(( after > before )) || fail pkg-config "the engine completed no requests ($before -> $after)"
+echo "  engine completed $((after - before)) requests"
+ok "pkg-config --cflags --libs libktlsaccel: builds, links, offloads"
+
+run cmake -S "$src/tests/packaging/consumer-cmake" -B "$work/consumer-cmake" \
+	-DCMAKE_BUILD_TYPE=Release || fail find_package "configure failed"
+run cmake --build "$work/consumer-cmake" || fail find_package "build failed"
+before=$(completed) || exit 1
+out=$("$work/consumer-cmake/ktlsaccel-consumer-cmake" "$work/cert.pem" "$work/key.pem") ||
+	fail find_package "the program failed: $out"
+after=$(completed) || exit 1
+echo "  $out"
+grep -q "kernel driver ktlsaccel-" <<<"$out" || fail find_package "the kernel did not choose ktlsaccel"
+(( after > before )) || fail find_package "the engine completed no requests ($before -> $after)"
+echo "  engine completed $((after - before)) requests"
+ok "find_package(ktlsaccel): builds, links, offloads"
+
+# ---- remove ----------------------------------------------------------------
+run modprobe -r ktlsaccel || fail purge "modprobe -r failed"
+if ! dpkg --purge "${pkgs[@]}" > "$work/dpkg-purge.log" 2>&1; then
+	cat "$work/dpkg-purge.log"
+	fail purge "dpkg --purge failed"
+fi
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed &&
+		fail purge "$p still installed"
+done
+[[ -z $(dkms status -m ktlsaccel) ]] || fail purge "dkms still knows it: $(dkms status -m ktlsaccel)"
+! modinfo ktlsaccel > /dev/null 2>&1 || fail purge "modinfo still finds ktlsaccel"
+for k in /lib/modules/*/; do
+	! grep -qs ktlsaccel "$k"modules.dep "$k"modules.alias ||
+		fail purge "ktlsaccel still in $k modules.dep/alias"
+done
+ok "dpkg --purge"
+
+# Left behind: what the upper layers hold that the pristine root lacks.
+# Expected and not ours: dkms's module-signing key, created by dkms on its
+# first build on a machine and kept for later builds (its MOK enrolment
+# outlives any one module).
+left=""
+for d in etc usr var; do
+	up=$work/ov/$d/upper
+	while IFS= read -r -d '' f; do
+		rel=/$d/${f#"$up"/}
+		if [[ -c $f ]]; then	# whiteout: a file of the root was deleted
+			left+="  deleted $rel"$'\n'
+		elif [[ ! -e $lower$rel && ! -L $lower$rel ]]; then
+			case $rel in
+			/var/lib/dkms/mok.key|/var/lib/dkms/mok.pub) continue ;;
+			esac
+			left+="  new $rel"$'\n'
+		fi
+	done < <(find "$up" -mindepth 1 -print0)
+done
+[[ -z $left ]] || fail "nothing left" "after the purge:"$'\n'"$left"
+ok "nothing left behind (upper layers vs the pristine root)"
+
+echo "packaging test on $kver: all steps passed in $(( $(date +%s) - t0 ))s"
