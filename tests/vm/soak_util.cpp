@@ -19,10 +19,10 @@ unsigned long env_ulong(const char *name, unsigned long def)
 	return std::strtoul(v, nullptr, 0);
 }
 
-long long kmalloc_bytes()
+std::map<std::string, long long> kmalloc_caches()
 {
 	std::ifstream f("/proc/slabinfo");
-	long long total = 0;
+	std::map<std::string, long long> m;
 	for (std::string line; std::getline(f, line);) {
 		if (!line.starts_with("kmalloc-"))
 			continue;
@@ -30,9 +30,30 @@ long long kmalloc_bytes()
 		std::string name;
 		long long active, objs, size;
 		in >> name >> active >> objs >> size;
-		total += active * size;
+		m[name] = active * size;
 	}
+	return m;
+}
+
+long long kmalloc_bytes()
+{
+	long long total = 0;
+	for (auto &[name, bytes] : kmalloc_caches())
+		total += bytes;
 	return total;
+}
+
+std::string kmalloc_growth(const std::map<std::string, long long> &before,
+			   const std::map<std::string, long long> &after, long long min)
+{
+	std::string out;
+	for (auto &[name, bytes] : after) {
+		auto it = before.find(name);
+		long long d = bytes - (it == before.end() ? 0 : it->second);
+		if (d > min)
+			out += " " + name + " +" + std::to_string(d);
+	}
+	return out;
 }
 
 long long meminfo_slab_bytes()
@@ -56,7 +77,7 @@ void settle_memory()
 	 * or from work items; give them time, then let the slab allocator
 	 * give back empty slabs.
 	 */
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < 6; i++) {
 		std::this_thread::sleep_for(std::chrono::milliseconds(500));
 		run("sync; echo 3 > /proc/sys/vm/drop_caches");
 	}

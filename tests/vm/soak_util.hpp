@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,11 @@ unsigned long env_ulong(const char *name, unsigned long def);
 
 /* Bytes in use in the kmalloc-* caches (/proc/slabinfo, active objects). */
 long long kmalloc_bytes();
+/* The same per cache: name -> bytes in use. */
+std::map<std::string, long long> kmalloc_caches();
+/* Caches that grew by more than @min bytes from @before to @after, as text. */
+std::string kmalloc_growth(const std::map<std::string, long long> &before,
+			   const std::map<std::string, long long> &after, long long min);
 /* Slab: of /proc/meminfo, in bytes. */
 long long meminfo_slab_bytes();
 /* Frees what can be freed (sync, drop_caches), waits for RCU callbacks. */

@@ -23,7 +23,7 @@
 // Settings (environment): KTLSACCEL_SOAK_SECONDS (traffic time, default 25),
 // KTLSACCEL_SOAK_CONNECTIONS (default 256), KTLSACCEL_SOAK_FAULT_PPM
 // (injected failures per million requests while errors are on, default
-// 300), KTLSACCEL_SOAK_SEED (default: from the clock, printed for replay),
+// 3000), KTLSACCEL_SOAK_SEED (default: from the clock, printed for replay),
 // KTLSACCEL_SOAK_DRAIN_SECONDS (how long connections may take to finish
 // after the traffic stops, default 120).
 
@@ -616,7 +616,7 @@ TEST(Soak, ConnectionsUnderFaultsAndReconfigurationStayExactAndLeaveNothingBehin
 {
 	const unsigned int seconds = env_ulong("KTLSACCEL_SOAK_SECONDS", 25);
 	const unsigned int count = env_ulong("KTLSACCEL_SOAK_CONNECTIONS", 256);
-	const std::uint32_t ppm = env_ulong("KTLSACCEL_SOAK_FAULT_PPM", 300);
+	const std::uint32_t ppm = env_ulong("KTLSACCEL_SOAK_FAULT_PPM", 3000);
 	const unsigned int drain = env_ulong("KTLSACCEL_SOAK_DRAIN_SECONDS", 120);
 	const std::uint64_t seed = env_ulong(
 		"KTLSACCEL_SOAK_SEED",
@@ -636,6 +636,7 @@ TEST(Soak, ConnectionsUnderFaultsAndReconfigurationStayExactAndLeaveNothingBehin
 			return;
 	}
 	settle_memory();
+	const auto caches0 = kmalloc_caches();
 	const long long kmalloc0 = kmalloc_bytes(), slab0 = meminfo_slab_bytes();
 	const bool leakcheck = kmemleak_available();
 	if (leakcheck)
@@ -647,8 +648,17 @@ TEST(Soak, ConnectionsUnderFaultsAndReconfigurationStayExactAndLeaveNothingBehin
 		r = run_soak(count, seconds, true, seed, ppm, drain);
 	}
 	EXPECT_FALSE(module_loaded());
-	settle_memory();
-	const long long kmalloc1 = kmalloc_bytes(), slab1 = meminfo_slab_bytes();
+	/* What the sockets free late (RCU, work items) may take a while under TCG. */
+	long long kmalloc1 = 0;
+	for (int i = 0; i < 5; i++) {
+		settle_memory();
+		kmalloc1 = kmalloc_bytes();
+		if (kmalloc1 - kmalloc0 < 128 * 1024)
+			break;
+	}
+	const long long slab1 = meminfo_slab_bytes();
+	std::printf("soak: kmalloc caches grown by more than 8 KiB:%s\n",
+		    kmalloc_growth(caches0, kmalloc_caches(), 8192).c_str());
 
 	const auto &e = r.engine_delta;
 	std::printf("soak: %s, %u connections (%u clean, %u with faults, %u of those failed "
