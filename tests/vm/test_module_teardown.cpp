@@ -64,11 +64,11 @@ std::vector<std::uint8_t> recv_to_eof(int fd, int *err)
 	}
 }
 
-void send_all(int fd, const std::vector<std::uint8_t> &data)
+void send_all(int fd, const std::vector<std::uint8_t> &data, int flags = 0)
 {
 	std::size_t off = 0;
 	while (off < data.size()) {
-		ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+		ssize_t n = ::send(fd, data.data() + off, data.size() - off, MSG_NOSIGNAL | flags);
 		ASSERT_GT(n, 0) << std::strerror(errno);
 		off += static_cast<std::size_t>(n);
 	}
@@ -111,15 +111,22 @@ TEST(ModuleTeardown, CloseRightAfterWritingFlushesEveryRecordStillInTheEngine)
 	for (auto c : all_ciphers) {
 		for (auto v : all_versions) {
 			auto p = ktls_pair(c, v);
-			auto data = random_bytes(96 * 1024); /* six records, fits the socket buffers */
-			send_all(p.a.get(), data);
-			/* kTLS returns from send() while async records are in flight */
+			auto data = random_bytes(256 * 1024);
+			int err = 0;
+			std::vector<std::uint8_t> got;
+			/* The receiver reads all along: the sender never waits for it. */
+			std::thread rx([&] { got = recv_to_eof(p.b.get(), &err); });
+			/*
+			 * kTLS waits for its async records at the end of a send()
+			 * without MSG_MORE; with it, full records (16 KiB: the data
+			 * is a multiple) are still in the engine when send() returns.
+			 */
+			send_all(p.a.get(), data, MSG_MORE);
 			closed_in_flight += num(engine_stats(), "in_flight") > 0;
 			{
 				Fd gone(p.a.release());
 			}
-			int err = 0;
-			auto got = recv_to_eof(p.b.get(), &err);
+			rx.join();
 			EXPECT_EQ(err, 0) << to_string(c) << " " << to_string(v) << ": " << std::strerror(err);
 			EXPECT_TRUE(got == data) << to_string(c) << " " << to_string(v) << ": got "
 						 << got.size() << " of " << data.size() << " bytes";
@@ -137,7 +144,8 @@ TEST(ModuleTeardown, PeerResetWhileRecordsAreInFlightFailsTheSenderCleanly)
 	for (auto c : all_ciphers) {
 		for (auto v : all_versions) {
 			auto p = ktls_pair(c, v);
-			auto data = random_bytes(64 * 1024);
+			/* two records: fit the socket buffers of a peer that never reads */
+			auto data = random_bytes(32 * 1024);
 			send_all(p.a.get(), data);
 			reset_close(p.b);
 			/* The sender learns of the reset: a send fails, it does not hang. */
@@ -187,26 +195,34 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 {
 	loaded_module mod("queues=1");
 	auto p = ktls_pair(Cipher::aes_gcm_128, TlsVersion::tls13);
-	auto data = random_bytes(64 * 1024);
+	auto data = random_bytes(2 * 16384);
 	set_param("fault_stall_queue", "0");
-	send_all(p.a.get(), data);
-	auto q = queue_stats();
-	ASSERT_EQ(q.size(), 1u);
-	EXPECT_GT(num(q[0], "ring"), 0u) << "the stalled queue holds no record";
+	/*
+	 * Released from another thread whatever happens here: kTLS waits for
+	 * its records uninterruptibly, a stall nobody lifts is a hung task.
+	 */
 	std::thread release([] {
-		std::this_thread::sleep_for(std::chrono::milliseconds(500));
+		std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 		set_param("fault_stall_queue", "-1");
 	});
+	int err = 0;
+	std::vector<std::uint8_t> got;
+	std::thread rx([&] { got = recv_to_eof(p.b.get(), &err); });
+	/* two full records with MSG_MORE: send() returns without waiting for them */
+	EXPECT_EQ(::send(p.a.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_MORE),
+		  static_cast<ssize_t>(data.size()));
+	auto q = queue_stats();
+	unsigned int held = q.size() == 1 ? num(q[0], "ring") : 0;
 	auto t0 = now_us();
 	{
 		Fd gone(p.a.release());
 	}
 	auto waited = now_us() - t0;
 	release.join();
-	int err = 0;
-	auto got = recv_to_eof(p.b.get(), &err);
-	std::printf("close() with a stalled queue returned after %llu ms\n",
+	rx.join();
+	std::printf("close() with %u records on a stalled queue returned after %llu ms\n", held,
 		    static_cast<unsigned long long>(waited / 1000));
+	EXPECT_GT(held, 0u) << "the stalled queue held no record";
 	EXPECT_EQ(err, 0) << std::strerror(err);
 	EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes";
 	Fd gone(p.b.release());
