@@ -43,6 +43,20 @@ int main(int argc, char **argv)
 	run->add_option("--qemu", o.qemu, "QEMU settings, for the record");
 	run->add_option("--started", o.started, "start time, for the record");
 	run->add_flag("--quick", o.quick, "a smoke run: one cell per section, 1 repetition");
+	// For looking at one thing (profiling, an engine change): a subset.
+	std::vector<std::string> only_configs, only_sections, only_ciphers, only_tls;
+	std::vector<std::size_t> only_sizes;
+	run->add_option("--configs", only_configs, "only these of a, b, c, d")->delimiter(',')
+		->check(CLI::IsMember({"a", "b", "c", "d", "e"}));
+	run->add_option("--e-param", o.e_params, "config e: c plus this module parameter (NAME=VALUE)")
+		->check([](const std::string &s) { return s.find('=') == s.npos ? "NAME=VALUE" : ""; });
+	run->add_option("--sections", only_sections, "only these sections")->delimiter(',')
+		->check(CLI::IsMember({"throughput", "latency", "conns", "pipeline"}));
+	run->add_option("--ciphers", only_ciphers, "only these ciphers")->delimiter(',')
+		->check(CLI::IsMember({"aes128gcm", "chacha20"}));
+	run->add_option("--tls", only_tls, "only these TLS versions")->delimiter(',')
+		->check(CLI::IsMember({"1.2", "1.3"}));
+	run->add_option("--sizes", only_sizes, "only these write sizes (bytes)")->delimiter(',');
 
 	std::vector<std::filesystem::path> inputs;
 	std::filesystem::path out_dir, host_load;
@@ -71,6 +85,22 @@ int main(int argc, char **argv)
 				o.pingpong_iterations = 20;
 				o.ceiling_bytes = 256 << 10;
 			}
+			if (!only_configs.empty())
+				o.configs = only_configs;
+			if (!only_sections.empty())
+				o.sections = {only_sections.begin(), only_sections.end()};
+			if (!only_ciphers.empty()) {
+				o.ciphers.clear();
+				for (auto &c : only_ciphers)
+					o.ciphers.push_back(c == "aes128gcm" ? cipher::aes128gcm : cipher::chacha20);
+			}
+			if (!only_tls.empty()) {
+				o.versions.clear();
+				for (auto &v : only_tls)
+					o.versions.push_back(v == "1.2" ? tls::v12 : tls::v13);
+			}
+			if (!only_sizes.empty())
+				o.sizes = o.e2e_sizes = o.pipeline_sizes = only_sizes;
 			return run_matrix(o);
 		}
 		return write_report(inputs, out_dir, host_load);
