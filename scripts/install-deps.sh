@@ -56,6 +56,8 @@ pkgs=(
 	libnl-3-dev libnl-genl-3-dev libkcapi-dev kcapi-tools libssl-dev openssl
 	libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libfmt-dev
 	libmbedtls-dev libyaml-cpp-dev
+	# benchmark plots (scripts/bench)
+	gnuplot-nox
 	# known-answer vectors (NIST CAVP) and tooling
 	python3 python3-cryptography-vectors python3-yaml
 	# Debian packages (packaging/): DKMS in the guest test, lintian on them

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# bench-smoke.sh KERNEL OUTDIR: runs `scripts/bench --quick` on one kernel
+# and checks that the harness works: a well-formed results file with every
+# section and configuration, a summary with the targets table, and PNG
+# plots. It checks the form, never the numbers (those vary 2x under TCG).
+set -euo pipefail
+kernel=${1:?kernel} out=${2:?output folder}
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+"$top/scripts/bench" --quick --no-build --kernel "$kernel" --out "$out"
+
+python3 - "$out" <<'PY'
+import glob, json, math, os, sys
+out = sys.argv[1]
+files = glob.glob(os.path.join(out, "results-*.json"))
+assert len(files) == 1, f"expected one results file, got {files}"
+r = json.load(open(files[0]))
+meta = r["meta"]
+for k in ("kernel", "vcpus", "qemu", "commit", "reps", "engine", "model", "seconds"):
+    assert k in meta, f"meta lacks {k}"
+assert meta["vcpus"] >= 1 and meta["engine"]["queues"] >= 1
+assert "tcg" in meta["qemu"], meta["qemu"]
+s = r["samples"]
+need = {"section", "config", "cipher", "tls", "size", "mode", "metric", "rep", "value"}
+for x in s:
+    assert need <= x.keys(), f"sample lacks fields: {x}"
+    assert isinstance(x["value"], (int, float)) and math.isfinite(x["value"]) and x["value"] >= 0, x
+have = {(x["section"], x["config"]) for x in s}
+want = {(sec, c) for sec in ("tx", "rx", "e2e") for c in "abcd"}
+want |= {("latency", "b"), ("latency", "c"), ("latency", "c-inline"),
+         ("conns", "b"), ("conns", "c"), ("pipeline", "d"),
+         ("ceiling", "afalg"), ("ceiling", "openssl")}
+assert want <= have, f"missing section/config pairs: {sorted(want - have)}"
+md = open(os.path.join(out, "summary.md")).read()
+for h in ("## Targets", "## Kernel", "### TX only", "### RX only", "### Pipeline",
+          "### Small messages", "### Many connections"):
+    assert h in md, f"summary.md lacks {h}"
+pngs = glob.glob(os.path.join(out, "*.png"))
+assert len(pngs) >= 5, f"expected >= 5 plots, got {pngs}"
+for p in pngs:
+    assert open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG"
+print(f"bench-smoke: {len(s)} samples, {len(pngs)} plots, summary.md well-formed")
+PY

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+//
+// `ktlsaccel-bench run`: the matrix, inside one guest boot. Configurations
+// are interleaved: every repetition visits all of them (a, b unloaded;
+// c, d with ktlsaccel.ko loaded), in alternating order, so that load on the
+// host and TCG's drift affect every configuration alike.
+#include "bench.hpp"
+#include "workloads.hpp"
+
+#include <ktlsaccel/control.hpp>
+
+#include <fcntl.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace ktlsaccel::bench {
+
+namespace {
+
+const char *const our_drivers[] = {
+	"ktlsaccel-gcm-aes",
+	"ktlsaccel-rfc7539-chacha20-poly1305",
+	"ktlsaccel-ccm-aes",
+};
+
+std::string slurp(const fs::path &p)
+{
+	std::ifstream f(p);
+	std::stringstream ss;
+	ss << f.rdbuf();
+	return ss.str();
+}
+
+int sh(const std::string &cmd)
+{
+	int st = std::system(cmd.c_str());
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+bool module_loaded() { return fs::exists("/sys/module/ktlsaccel"); }
+
+// The kernel tests each algorithm when it registers (6.12: after insmod
+// returned); /proc/crypto shows "selftest : passed" once done.
+void wait_for_selftests()
+{
+	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+	for (;;) {
+		std::string all = slurp("/proc/crypto");
+		std::vector<std::string> blocks;
+		std::size_t pos = 0;
+		while (pos < all.size()) {
+			auto end = all.find("\n\n", pos);
+			blocks.push_back(all.substr(pos, end == all.npos ? all.npos : end - pos));
+			if (end == all.npos)
+				break;
+			pos = end + 2;
+		}
+		bool done = true;
+		for (const char *d : our_drivers) {
+			bool passed = false;
+			for (const auto &b : blocks) {
+				if (b.find(std::string(": ") + d + "\n") == std::string::npos)
+					continue;
+				if (b.find("larval") != std::string::npos)
+					done = false;
+				else if (b.find("selftest     : passed") != std::string::npos)
+					passed = true;
+			}
+			done = done && passed;
+		}
+		if (done)
+			return;
+		if (std::chrono::steady_clock::now() > until)
+			throw std::runtime_error("the kernel's self-tests of ktlsaccel did not finish");
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+}
+
+void load_module(const fs::path &ko)
+{
+	if (module_loaded())
+		return;
+	if (sh("insmod '" + ko.string() + "'") != 0)
+		throw std::runtime_error("insmod " + ko.string() + " failed");
+	wait_for_selftests();
+}
+
+void unload_module()
+{
+	for (int i = 0; i < 100 && module_loaded(); i++) {
+		if (sh("rmmod ktlsaccel 2>/dev/null") == 0)
+			break;
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+	if (module_loaded())
+		throw std::runtime_error("cannot unload ktlsaccel");
+}
+
+ControlClient control()
+{
+	auto c = ControlClient::open();
+	if (!c)
+		throw std::runtime_error("netlink: " + c.error().message());
+	return std::move(*c);
+}
+
+void set_config(const ConfigChange &ch)
+{
+	auto c = control();
+	if (auto r = c.set_config(ch); !r)
+		throw std::runtime_error("ktlsaccel set: " + r.error().message());
+}
+
+void reset_stats()
+{
+	auto c = control();
+	if (auto r = c.reset_stats(); !r)
+		throw std::runtime_error("ktlsaccel reset: " + r.error().message());
+}
+
+DeviceInfo device()
+{
+	auto c = control();
+	auto d = c.get_device();
+	if (!d)
+		throw std::runtime_error("ktlsaccel show: " + d.error().message());
+	return *d;
+}
+
+double quantile(std::vector<double> v, double q)
+{
+	std::sort(v.begin(), v.end());
+	if (v.empty())
+		return 0;
+	double idx = q * static_cast<double>(v.size() - 1);
+	auto lo = static_cast<std::size_t>(std::floor(idx));
+	auto hi = std::min(lo + 1, v.size() - 1);
+	return v[lo] + (v[hi] - v[lo]) * (idx - static_cast<double>(lo));
+}
+
+// Mean latency (us) from the module's log2 histogram, each bucket at its
+// geometric middle: good to a factor of 1.4, enough for Little's law.
+double mean_latency_us(const Stats &s)
+{
+	double sum = 0, n = 0;
+	for (std::size_t i = 0; i < s.latency.size(); i++) {
+		double mid = i == 0 ? 1.0 : std::ldexp(1.0, static_cast<int>(i)) * 1.4142;
+		sum += mid * static_cast<double>(s.latency[i]);
+		n += static_cast<double>(s.latency[i]);
+	}
+	return n > 0 ? sum / n : 0;
+}
+
+const double MiB = 1024.0 * 1024.0;
+
+class runner {
+public:
+	explicit runner(const run_options &o) : o_(o) {}
+	void run();
+
+private:
+	void add(const std::string &section, const std::string &config, const std::string &cipher,
+		 const std::string &tls, std::size_t size, const std::string &mode,
+		 const std::string &metric, double value);
+	void progress(const std::string &what, double value, const char *unit);
+	void save();
+	void state_unloaded();
+	void state_c();
+	void state_d();
+	void state_e();
+	void run_config(const std::string &cfg);
+	void throughput_cells(const std::string &cfg);
+	void latency_cells(const std::string &cfg);
+	void many_cells(const std::string &cfg);
+	void pipeline_cells();
+	void ceiling_cells();
+
+	const run_options &o_;
+	json samples_ = json::array();
+	json meta_;
+	unsigned int rep_ = 0;
+	pki pki_;
+	std::vector<cipher> ciphers_;
+	std::vector<tls> versions_;
+	std::vector<std::size_t> sizes_;
+	std::vector<std::uint8_t> data_;
+	fs::path file_;	// data_ in a file, for sendfile
+	int file_fd_ = -1;
+	// Records for the RX cells, one stream per cipher/version, encrypted
+	// before the first run (module not loaded) with these keys.
+	std::map<std::pair<cipher, tls>, std::pair<key_info, std::vector<std::uint8_t>>> wire_;
+	double cap_total_ = 0;	// model throughput cap, bytes/s, all queues
+	unsigned int queues_ = 0;
+	std::size_t cells_ = 0;
+	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+void runner::add(const std::string &section, const std::string &config, const std::string &c,
+		 const std::string &v, std::size_t size, const std::string &mode,
+		 const std::string &metric, double value)
+{
+	samples_.push_back({{"section", section}, {"config", config}, {"cipher", c}, {"tls", v},
+			    {"size", size}, {"mode", mode}, {"metric", metric}, {"rep", rep_},
+			    {"value", value}});
+}
+
+void runner::progress(const std::string &what, double value, const char *unit)
+{
+	cells_++;
+	double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+	std::printf("bench: [%5.0fs rep %u/%u] %-58s %10.2f %s\n", t, rep_ + 1, o_.reps, what.c_str(),
+		    value, unit);
+	std::fflush(stdout);
+}
+
+void runner::save()
+{
+	json out = {{"meta", meta_}, {"samples", samples_}};
+	fs::path tmp = o_.out;
+	tmp += ".tmp";
+	{
+		std::ofstream f(tmp);
+		f << out.dump(1) << "\n";
+		if (!f)
+			throw std::runtime_error("cannot write " + tmp.string());
+	}
+	fs::rename(tmp, o_.out);
+}
+
+std::string size_name(std::size_t s)
+{
+	if (s >= 1 << 20 && s % (1 << 20) == 0)
+		return std::to_string(s >> 20) + "M";
+	if (s >= 1024 && s % 1024 == 0)
+		return std::to_string(s >> 10) + "K";
+	return std::to_string(s);
+}
+
+void runner::throughput_cells(const std::string &cfg)
+{
+	for (auto c : ciphers_)
+		for (auto v : versions_)
+			for (auto size : sizes_) {
+				std::string tag = to_string(c) + " TLS" + to_string(v) + " " + size_name(size);
+				double s;
+				if (cfg == "a")
+					s = ossl_tx(pki_, c, v, data_, size);
+				else
+					s = ktls_tx(random_key(c, v), data_, size, tx_mode::plain, -1);
+				add("tx", cfg, to_string(c), to_string(v), size, "send", "MiB/s",
+				    static_cast<double>(data_.size()) / s / MiB);
+				progress("tx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
+
+				if (cfg == "a") {
+					s = ossl_rx(pki_, c, v, data_, size);
+				} else {
+					auto &w = wire_.at({c, v});
+					s = ktls_rx(w.first, w.second, data_, size);
+				}
+				add("rx", cfg, to_string(c), to_string(v), size, "recv", "MiB/s",
+				    static_cast<double>(data_.size()) / s / MiB);
+				progress("rx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
+
+				if (std::find(o_.e2e_sizes.begin(), o_.e2e_sizes.end(), size) == o_.e2e_sizes.end())
+					continue;
+				s = cfg == "a" ? ossl_e2e(pki_, c, v, data_, size) : lib_e2e(pki_, c, v, data_, size);
+				add("e2e", cfg, to_string(c), to_string(v), size, "send", "MiB/s",
+				    static_cast<double>(data_.size()) / s / MiB);
+				progress("e2e " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
+			}
+}
+
+void runner::latency_cells(const std::string &cfg)
+{
+	for (auto size : o_.latency_sizes) {
+		auto rtt = ktls_pingpong(cipher::aes128gcm, tls::v12, size, o_.pingpong_iterations);
+		double p50 = quantile(rtt, 0.5), p99 = quantile(rtt, 0.99);
+		add("latency", cfg, "aes128gcm", "1.2", size, "rtt", "p50_us", p50);
+		add("latency", cfg, "aes128gcm", "1.2", size, "rtt", "p99_us", p99);
+		progress("latency " + cfg + " " + size_name(size) + " p50 (p99 " +
+				 std::to_string(static_cast<int>(p99)) + ")",
+			 p50, "us");
+	}
+}
+
+void runner::many_cells(const std::string &cfg)
+{
+	for (unsigned int n : o_.conns) {
+		std::size_t per = std::max<std::size_t>(data_.size() / n, o_.min_per_conn);
+		double s = ktls_many(cipher::aes128gcm, tls::v12, n, per);
+		double mbps = static_cast<double>(per * n) / s / MiB;
+		add("conns", cfg, "aes128gcm", "1.2", n, "send", "MiB/s", mbps);
+		progress("conns " + cfg + " " + std::to_string(n), mbps, "MiB/s");
+	}
+}
+
+void runner::pipeline_cells()
+{
+	auto k = random_key(cipher::aes128gcm, tls::v12);
+	struct cell {
+		std::size_t size;
+		tx_mode mode;
+	};
+	std::vector<cell> cells;
+	for (auto size : o_.pipeline_sizes)
+		for (auto m : {tx_mode::plain, tx_mode::more, tx_mode::sendfile})
+			cells.push_back({size, m});
+	for (auto [size, mode] : cells) {
+		reset_stats();
+		double s = ktls_tx(k, data_, size, mode, file_fd_);
+		auto d = device();
+		const auto &st = d.stats;
+		double rate = static_cast<double>(data_.size()) / s;
+		double rec = st.completed ? static_cast<double>(st.bytes) / static_cast<double>(st.completed) : 0;
+		double per_q_latency_limit = d.latency_us ? d.depth * rec / (d.latency_us * 1e-6) : INFINITY;
+		double per_q = std::min(per_q_latency_limit, d.throughput ? static_cast<double>(d.throughput) : INFINITY);
+		double limit = per_q * d.queues;
+		double lat = mean_latency_us(st);
+		double mean_inflight = static_cast<double>(st.completed) / s * lat * 1e-6;
+		std::string m = to_string(mode);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "MiB/s", rate / MiB);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "limit_MiB/s", limit / MiB);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "fraction_of_limit", rate / limit);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "max_in_flight", st.max_in_flight);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "mean_in_flight", mean_inflight);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "record_bytes", rec);
+		add("pipeline", "d", "aes128gcm", "1.2", size, m, "backlogged", static_cast<double>(st.backlogged));
+		progress("pipeline d " + size_name(size) + " " + m + " of limit (max in flight " +
+				 std::to_string(st.max_in_flight) + ")",
+			 rate / limit, "");
+	}
+}
+
+void runner::ceiling_cells()
+{
+	for (auto c : ciphers_) {
+		double r = afalg_rate(c, o_.ceiling_bytes);
+		add("ceiling", "afalg", to_string(c), "-", 16384, "sync", "MiB/s", r / MiB);
+		progress("ceiling AF_ALG " + crypto_name(c) + " 1 thread", r / MiB, "MiB/s");
+		double e = evp_rate(c, o_.ceiling_bytes);
+		add("ceiling", "openssl", to_string(c), "-", 16384, "evp", "MiB/s", e / MiB);
+		progress("ceiling OpenSSL EVP " + to_string(c) + " 1 thread", e / MiB, "MiB/s");
+	}
+}
+
+void runner::state_unloaded()
+{
+	unload_module();
+}
+
+void runner::state_c()
+{
+	load_module(o_.module);
+	ConfigChange ch;
+	ch.latency_us = 0;
+	ch.depth = 128;
+	ch.throughput = 0;
+	ch.inline_threshold = 0;
+	ch.decrypt = Decrypt::async;
+	set_config(ch);
+}
+
+// An experimental variant of c: c with extra writable module parameters.
+void runner::state_e()
+{
+	state_c();
+	for (const auto &kv : o_.e_params) {
+		auto eq = kv.find('=');
+		std::ofstream f("/sys/module/ktlsaccel/parameters/" + kv.substr(0, eq));
+		f << kv.substr(eq + 1) << "\n";
+		f.close();
+		if (!f)
+			throw std::runtime_error("cannot set module parameter " + kv);
+	}
+}
+
+void runner::state_d()
+{
+	load_module(o_.module);
+	ConfigChange ch;
+	ch.latency_us = o_.model_latency_us;
+	ch.depth = o_.model_depth;
+	ch.throughput = static_cast<std::uint64_t>(cap_total_ / queues_);
+	ch.inline_threshold = 0;
+	ch.decrypt = Decrypt::async;
+	set_config(ch);
+}
+
+void runner::run_config(const std::string &cfg)
+{
+	if (cfg == "a" || cfg == "b")
+		state_unloaded();
+	else if (cfg == "c")
+		state_c();
+	else if (cfg == "e")
+		state_e();
+	else
+		state_d();
+	if (cfg == "b")
+		ceiling_cells();
+	if (o_.sections.count("throughput"))
+		throughput_cells(cfg);
+	if (o_.sections.count("latency") && (cfg == "b" || cfg == "c" || cfg == "e")) {
+		latency_cells(cfg);
+		if (cfg == "c") {
+			ConfigChange ch;
+			ch.inline_threshold = o_.inline_threshold;
+			set_config(ch);
+			latency_cells("c-inline");
+			ch.inline_threshold = 0;
+			set_config(ch);
+		}
+	}
+	if (o_.sections.count("conns") && (cfg == "b" || cfg == "c" || cfg == "e"))
+		many_cells(cfg);
+	if (o_.sections.count("pipeline") && cfg == "d")
+		pipeline_cells();
+	save();
+}
+
+void runner::run()
+{
+	utsname u{};
+	uname(&u);
+	unsigned int vcpus = static_cast<unsigned int>(sysconf(_SC_NPROCESSORS_ONLN));
+	ciphers_ = o_.ciphers;
+	versions_ = o_.versions;
+	sizes_ = o_.sizes;
+	data_ = pattern(o_.bytes);
+	pki_ = make_pki(o_.scratch / "pki");
+	file_ = o_.scratch / "data.bin";
+	{
+		std::ofstream f(file_, std::ios::binary);
+		f.write(reinterpret_cast<const char *>(data_.data()), static_cast<std::streamsize>(data_.size()));
+	}
+	file_fd_ = ::open(file_.c_str(), O_RDONLY | O_CLOEXEC);
+	if (file_fd_ < 0)
+		throw std::runtime_error("cannot open " + file_.string());
+
+	unload_module();
+	for (auto c : ciphers_)
+		for (auto v : versions_) {
+			auto k = random_key(c, v);
+			wire_[{c, v}] = {k, ktls_capture(k, data_)};
+		}
+	// The model's throughput cap: a fraction of what one vCPU encrypts
+	// with the kernel's own AES-GCM, so that the model, not the CPU that
+	// also runs the cipher, is what limits (d).
+	cap_total_ = o_.cap_fraction * afalg_rate(cipher::aes128gcm, o_.ceiling_bytes);
+	// What the module makes of this guest: queues = vCPUs by default.
+	load_module(o_.module);
+	queues_ = device().queues;
+	unload_module();
+
+	meta_ = {{"kernel", u.release},
+		 {"vcpus", vcpus},
+		 {"commit", o_.commit},
+		 {"qemu", o_.qemu},
+		 {"bytes_per_transfer", o_.bytes},
+		 {"reps", o_.reps},
+		 {"quick", o_.quick},
+		 {"started", o_.started},
+		 {"configs",
+		  {{"a", "userspace OpenSSL (SSL_write/SSL_read, no kTLS)"},
+		   {"b", "kTLS, kernel software AEAD (ktlsaccel not loaded)"},
+		   {"c", "kTLS + ktlsaccel CPU engine, queues = vCPUs, decrypt=async"},
+		   {"c-inline", "as c, inline_threshold = " + std::to_string(o_.inline_threshold)},
+		   {"d", "kTLS + ktlsaccel accelerator model"}}},
+		 {"engine", {{"queues", queues_}, {"depth_c", 128}}},
+		 {"model",
+		  {{"latency_us", o_.model_latency_us},
+		   {"depth", o_.model_depth},
+		   {"cap_fraction_of_afalg_aes", o_.cap_fraction},
+		   {"throughput_total_Bps", cap_total_},
+		   {"throughput_per_queue_Bps", cap_total_ / queues_}}}};
+
+	for (rep_ = 0; rep_ < o_.reps; rep_++) {
+		std::vector<std::string> order = o_.configs;
+		if (rep_ % 2)
+			std::reverse(order.begin(), order.end());
+		for (const auto &cfg : order)
+			run_config(cfg);
+		save();
+	}
+	unload_module();
+	meta_["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+	meta_["cells"] = cells_;
+	save();
+	std::printf("bench: %zu measurements in %.0f s, results in %s\n", cells_,
+		    meta_["seconds"].get<double>(), o_.out.c_str());
+}
+
+} // namespace
+
+int run_matrix(const run_options &o)
+{
+	runner r(o);
+	r.run();
+	return 0;
+}
+
+} // namespace ktlsaccel::bench
