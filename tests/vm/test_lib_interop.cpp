@@ -58,6 +58,12 @@ std::string crypto_alg(cipher c)
 	return "?";
 }
 
+/*
+ * How long `openssl s_server` may take to listen: on an emulated CPU
+ * shared with other guests its start has taken more than 20 s.
+ */
+constexpr std::chrono::seconds tool_start{120};
+
 const std::vector<std::byte> &bulk_pattern(bool with_module)
 {
 	static const auto full = pattern(bulk_size(), 7);
@@ -236,7 +242,7 @@ void LibInterop::client_receives_bulk_from_openssl_server()
 {
 	auto port = free_port();
 	process srv(s_server(port));
-	auto fd = tcp_connect(port);
+	auto fd = tcp_connect(port, tool_start);
 	auto conn = offload(fd.get(), role::client, "s_server");
 	ASSERT_TRUE(conn);
 	/*
@@ -266,7 +272,7 @@ void LibInterop::client_sends_bulk_to_openssl_server()
 	auto spec = s_server(port);
 	spec.stdout_file = dir / "received.bin";
 	process srv(spec);
-	auto fd = tcp_connect(port);
+	auto fd = tcp_connect(port, tool_start);
 	auto conn = offload(fd.get(), role::client, "s_server");
 	ASSERT_TRUE(conn);
 	send_bulk_to(*conn, srv, "s_server");
