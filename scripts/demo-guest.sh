@@ -105,10 +105,10 @@ transfer() {
 	spawn "$perf" "$@" --port $port --verify client 127.0.0.1 --server-name localhost \
 		--ca "$work/ca.pem" --bytes "$bytes" --reverse --hold 600 > "$work/$name.txt" 2>&1 &
 	client_pid=$!
-	while kill -0 "$client_pid" 2>/dev/null && ! grep -q '^holding' "$work/$name.txt"; do
+	while kill -0 "$client_pid" 2>/dev/null && ! grep -qs '^holding' "$work/$name.txt"; do
 		sleep 0.2
 	done
-	if grep -q '^holding' "$work/$name.txt" && lsmod | grep -q '^ktlsaccel '; then
+	if grep -qs '^holding' "$work/$name.txt" && lsmod | grep -q '^ktlsaccel '; then
 		run "$cli" flows > "$work/$name.flows"
 		run "$cli" show > "$work/$name.show"
 	fi
