@@ -118,10 +118,14 @@ TEST(ModuleTeardown, CloseRightAfterWritingFlushesEveryRecordStillInTheEngine)
 			std::thread rx([&] { got = recv_to_eof(p.b.get(), &err); });
 			/*
 			 * kTLS waits for its async records at the end of a send()
-			 * without MSG_MORE; with it, full records (16 KiB: the data
-			 * is a multiple) are still in the engine when send() returns.
+			 * without MSG_MORE, and in the first send() of a socket
+			 * (it learns only then that the tfm is asynchronous); after
+			 * that, full records (16 KiB: the data is a multiple) sent
+			 * with MSG_MORE are still in the engine when send() returns.
 			 */
-			send_all(p.a.get(), data, MSG_MORE);
+			send_all(p.a.get(), std::vector<std::uint8_t>(data.begin(), data.begin() + 16384));
+			send_all(p.a.get(), std::vector<std::uint8_t>(data.begin() + 16384, data.end()),
+				 MSG_MORE);
 			closed_in_flight += num(engine_stats(), "in_flight") > 0;
 			{
 				Fd gone(p.a.release());
@@ -195,7 +199,13 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 {
 	loaded_module mod("queues=1");
 	auto p = ktls_pair(Cipher::aes_gcm_128, TlsVersion::tls13);
-	auto data = random_bytes(2 * 16384);
+	auto data = random_bytes(3 * 16384);
+	int err = 0;
+	std::vector<std::uint8_t> got;
+	std::thread rx([&] { got = recv_to_eof(p.b.get(), &err); });
+	/* The first send() of a socket waits for its records (see above). */
+	EXPECT_EQ(::send(p.a.get(), data.data(), 16384, MSG_NOSIGNAL), 16384);
+
 	set_param("fault_stall_queue", "0");
 	/*
 	 * Released from another thread whatever happens here: kTLS waits for
@@ -205,12 +215,9 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 		std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 		set_param("fault_stall_queue", "-1");
 	});
-	int err = 0;
-	std::vector<std::uint8_t> got;
-	std::thread rx([&] { got = recv_to_eof(p.b.get(), &err); });
 	/* two full records with MSG_MORE: send() returns without waiting for them */
-	EXPECT_EQ(::send(p.a.get(), data.data(), data.size(), MSG_NOSIGNAL | MSG_MORE),
-		  static_cast<ssize_t>(data.size()));
+	EXPECT_EQ(::send(p.a.get(), data.data() + 16384, 2 * 16384, MSG_NOSIGNAL | MSG_MORE),
+		  2 * 16384);
 	auto q = queue_stats();
 	unsigned int held = q.size() == 1 ? num(q[0], "ring") : 0;
 	auto t0 = now_us();
@@ -220,12 +227,14 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	auto waited = now_us() - t0;
 	release.join();
 	rx.join();
+	{
+		Fd gone(p.b.release());
+	}
 	std::printf("close() with %u records on a stalled queue returned after %llu ms\n", held,
 		    static_cast<unsigned long long>(waited / 1000));
 	EXPECT_GT(held, 0u) << "the stalled queue held no record";
 	EXPECT_EQ(err, 0) << std::strerror(err);
 	EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes";
-	Fd gone(p.b.release());
 	expect_engine_idle_and_no_flows();
 }
 
