@@ -10,9 +10,11 @@
 #include <crypto/aes.h>
 #include <crypto/chacha.h>
 #include <crypto/internal/aead.h>
+#include <crypto/internal/simd.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/string.h>
+#include <asm/simd.h>
 
 #include "aead.h"
 #include "param.h"
@@ -67,8 +69,32 @@ MODULE_PARM_DESC(decrypt,
 
 struct ktlsaccel_tfm_ctx {
 	struct crypto_aead *fallback;
+	struct crypto_aead *simd;	/* NULL: none for this algorithm */
 	struct ktlsaccel_flow flow;
 };
+
+/*
+ * The fastest CPU implementations of gcm(aes) (x86 AES-NI with PCLMULQDQ,
+ * arm64 CE) are registered only behind the crypto SIMD helper: an
+ * asynchronous "gcm(aes)" that the fallback's mask excludes, wrapping an
+ * internal synchronous "__gcm(aes)". Without it the fallback is
+ * gcm_base(ctr(aes-...), ghash-generic), whose table-driven GHASH costs as
+ * much as the AES itself. The internal one may run only where SIMD is
+ * usable, which the worker's kthread context is; elsewhere the generic
+ * fallback runs. Only gcm(aes) has one: looking up "__<name>" for other
+ * algorithms would just cost a module request per socket.
+ */
+static struct crypto_aead *alloc_simd(const char *name)
+{
+	struct crypto_aead *tfm;
+
+	if (strcmp(name, "gcm(aes)"))
+		return NULL;
+	tfm = crypto_alloc_aead("__gcm(aes)", CRYPTO_ALG_INTERNAL,
+				CRYPTO_ALG_INTERNAL | CRYPTO_ALG_ASYNC |
+				CRYPTO_ALG_NEED_FALLBACK);
+	return IS_ERR(tfm) ? NULL : tfm;
+}
 
 static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 {
@@ -90,8 +116,10 @@ static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 		return PTR_ERR(fallback);
 	}
 	ctx->fallback = fallback;
+	ctx->simd = alloc_simd(crypto_tfm_alg_name(crypto_aead_tfm(tfm)));
 	crypto_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) +
-				     crypto_aead_reqsize(fallback));
+				max(crypto_aead_reqsize(fallback),
+				    ctx->simd ? crypto_aead_reqsize(ctx->simd) : 0));
 	ktlsaccel_flow_register(&ctx->flow,
 				crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
 				crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
@@ -103,7 +131,9 @@ static void ktlsaccel_exit_tfm(struct crypto_aead *tfm)
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
 
 	ktlsaccel_flow_unregister(&ctx->flow);
-	/* The key schedule lives only in the fallback; freeing it wipes it. */
+	/* The key schedule lives only in the fallbacks; freeing wipes it. */
+	if (ctx->simd)
+		crypto_free_aead(ctx->simd);
 	crypto_free_aead(ctx->fallback);
 }
 
@@ -117,6 +147,12 @@ static int ktlsaccel_setkey(struct crypto_aead *tfm, const u8 *key,
 	crypto_aead_set_flags(ctx->fallback,
 			      crypto_aead_get_flags(tfm) & CRYPTO_TFM_REQ_MASK);
 	err = crypto_aead_setkey(ctx->fallback, key, keylen);
+	if (!err && ctx->simd) {
+		crypto_aead_clear_flags(ctx->simd, CRYPTO_TFM_REQ_MASK);
+		crypto_aead_set_flags(ctx->simd,
+				      crypto_aead_get_flags(tfm) & CRYPTO_TFM_REQ_MASK);
+		err = crypto_aead_setkey(ctx->simd, key, keylen);
+	}
 	if (!err)
 		WRITE_ONCE(ctx->flow.keylen, keylen);
 	return err;
@@ -125,8 +161,11 @@ static int ktlsaccel_setkey(struct crypto_aead *tfm, const u8 *key,
 static int ktlsaccel_setauthsize(struct crypto_aead *tfm, unsigned int authsize)
 {
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
+	int err = crypto_aead_setauthsize(ctx->fallback, authsize);
 
-	return crypto_aead_setauthsize(ctx->fallback, authsize);
+	if (!err && ctx->simd)
+		err = crypto_aead_setauthsize(ctx->simd, authsize);
+	return err;
 }
 
 int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
@@ -135,8 +174,11 @@ int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(crypto_aead_reqtfm(req));
 	struct ktlsaccel_rctx *rctx = aead_request_ctx(req);
 	struct aead_request *subreq = &rctx->subreq;
+	struct crypto_aead *child = ctx->fallback;
 
-	aead_request_set_tfm(subreq, ctx->fallback);
+	if (ctx->simd && crypto_simd_usable())
+		child = ctx->simd;
+	aead_request_set_tfm(subreq, child);
 	aead_request_set_callback(subreq, may_sleep ? CRYPTO_TFM_REQ_MAY_SLEEP : 0,
 				  NULL, NULL);
 	aead_request_set_crypt(subreq, req->src, req->dst, req->cryptlen, req->iv);

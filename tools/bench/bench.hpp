@@ -37,8 +37,11 @@ struct run_options {
 	// Config "e" (not in the default matrix): c plus these NAME=VALUE
 	// module parameters, for trying engine changes side by side with c.
 	std::vector<std::string> e_params;
+	std::filesystem::path e_module;	// config e: this build of the module
 	std::set<std::string> sections = {"throughput", "latency", "conns", "pipeline"};
 	bool quick = false;
+	bool keep_loaded = false;	// for profiling: module symbols stay
+
 	std::string commit, qemu, started;
 };
 

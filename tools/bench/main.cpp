@@ -56,6 +56,9 @@ int main(int argc, char **argv)
 		->check(CLI::IsMember({"aes128gcm", "chacha20"}));
 	run->add_option("--tls", only_tls, "only these TLS versions")->delimiter(',')
 		->check(CLI::IsMember({"1.2", "1.3"}));
+	run->add_option("--e-module", o.e_module, "config e: load this ktlsaccel.ko instead")
+		->check(CLI::ExistingFile);
+	run->add_flag("--keep-loaded", o.keep_loaded, "leave ktlsaccel.ko loaded at the end (perf report)");
 	run->add_option("--sizes", only_sizes, "only these write sizes (bytes)")->delimiter(',');
 
 	std::vector<std::filesystem::path> inputs;

@@ -89,10 +89,17 @@ void wait_for_selftests()
 	}
 }
 
+// Which file is loaded: config e may load another build of the module.
+fs::path loaded_ko;
+
+void unload_module();
+
 void load_module(const fs::path &ko)
 {
-	if (module_loaded())
+	if (module_loaded() && loaded_ko == ko)
 		return;
+	unload_module();
+	loaded_ko = ko;
 	if (sh("insmod '" + ko.string() + "'") != 0)
 		throw std::runtime_error("insmod " + ko.string() + " failed");
 	wait_for_selftests();
@@ -181,6 +188,7 @@ private:
 	void state_c();
 	void state_d();
 	void state_e();
+	void state_c_config();
 	void run_config(const std::string &cfg);
 	void throughput_cells(const std::string &cfg);
 	void latency_cells(const std::string &cfg);
@@ -364,6 +372,11 @@ void runner::state_unloaded()
 void runner::state_c()
 {
 	load_module(o_.module);
+	state_c_config();
+}
+
+void runner::state_c_config()
+{
 	ConfigChange ch;
 	ch.latency_us = 0;
 	ch.depth = 128;
@@ -376,7 +389,8 @@ void runner::state_c()
 // An experimental variant of c: c with extra writable module parameters.
 void runner::state_e()
 {
-	state_c();
+	load_module(o_.e_module.empty() ? o_.module : o_.e_module);
+	state_c_config();
 	for (const auto &kv : o_.e_params) {
 		auto eq = kv.find('=');
 		std::ofstream f("/sys/module/ktlsaccel/parameters/" + kv.substr(0, eq));
@@ -495,7 +509,8 @@ void runner::run()
 			run_config(cfg);
 		save();
 	}
-	unload_module();
+	if (!o_.keep_loaded)
+		unload_module();
 	meta_["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 	meta_["cells"] = cells_;
 	save();
