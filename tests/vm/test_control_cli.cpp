@@ -262,9 +262,16 @@ TEST_F(ControlCli, MonitorReceivesTheNotificationOfASet)
 	auto mon2 = std::async(std::launch::async, [] {
 		return run(cli() + " monitor --count 2 --timeout 10");
 	});
-	std::this_thread::sleep_for(std::chrono::milliseconds(500));
-	check_output(cli() + " fault delay-us 3");
-	check_output(cli() + " fault clear");
+	/*
+	 * Same here: set and clear until the monitor has seen two changes. Once
+	 * it listens, any two in a row are one set and one clear.
+	 */
+	for (int i = 0; i < 20; i++) {
+		check_output(cli() + " fault delay-us 3");
+		check_output(cli() + " fault clear");
+		if (mon2.wait_for(std::chrono::milliseconds(500)) == std::future_status::ready)
+			break;
+	}
 	auto r2 = mon2.get();
 	ASSERT_EQ(r2.status, 0) << r2.output;
 	EXPECT_NE(r2.output.find("delay-us 3"), std::string::npos) << r2.output;
