@@ -114,11 +114,17 @@ static struct {
 	struct ktlsaccel_qset __rcu *qset;
 	struct mutex lock;		/* serialises reconfiguration and readers */
 	struct ktlsaccel_stats retired;	/* counters of queues already freed */
+	struct ktlsaccel_gauge in_flight;	/* over every queue, old and new */
 } engine;
 
 static void account_submit(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 			   bool backlogged)
 {
+	/*
+	 * The engine's gauge goes up first and down last, so that it never
+	 * shows fewer requests than a queue or a flow does.
+	 */
+	ktlsaccel_gauge_inc(&engine.in_flight);
 	ktlsaccel_counters_submit(&q->c, backlogged);
 	ktlsaccel_counters_submit(&rctx->flow->c, backlogged);
 }
@@ -133,6 +139,7 @@ static void account_done(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 				rctx->submit_ns, now);
 	ktlsaccel_counters_done(&rctx->flow->c, err, rctx->req->cryptlen,
 				rctx->submit_ns, now);
+	ktlsaccel_gauge_dec(&engine.in_flight);
 }
 
 static int run_request(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
@@ -540,6 +547,7 @@ void ktlsaccel_engine_reset_stats(void)
 
 	mutex_lock(&engine.lock);
 	memset(&engine.retired, 0, sizeof(engine.retired));
+	ktlsaccel_gauge_reset(&engine.in_flight);
 	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
 	for (i = 0; i < qs->nr; i++)
 		ktlsaccel_counters_reset(&qs->q[i]->c);
@@ -571,6 +579,7 @@ void ktlsaccel_engine_stats(struct ktlsaccel_stats *s)
 		ktlsaccel_counters_snapshot(&qs->q[i]->c, &qstat);
 		ktlsaccel_stats_add(s, &qstat);
 	}
+	s->max_in_flight = atomic_read(&engine.in_flight.max);
 	mutex_unlock(&engine.lock);
 }
 

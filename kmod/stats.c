@@ -35,6 +35,22 @@ static void update_max(atomic_t *max, int val)
 		;
 }
 
+void ktlsaccel_gauge_inc(struct ktlsaccel_gauge *g)
+{
+	update_max(&g->max, atomic_inc_return(&g->cur));
+}
+
+void ktlsaccel_gauge_dec(struct ktlsaccel_gauge *g)
+{
+	atomic_dec(&g->cur);
+}
+
+/* The peak restarts from the present. */
+void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g)
+{
+	atomic_set(&g->max, atomic_read(&g->cur));
+}
+
 void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged)
 {
 	atomic64_inc(&c->submitted);
@@ -93,7 +109,10 @@ void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 	sum->faults += s->faults;
 	sum->bytes += s->bytes;
 	sum->in_flight += s->in_flight;
-	/* Queues peak at different times: the sum bounds the true peak. */
+	/*
+	 * Queues peak at different times: the largest peak is a lower bound
+	 * of the sum's peak. The engine replaces it with its own gauge.
+	 */
 	sum->max_in_flight = max(sum->max_in_flight, s->max_in_flight);
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
 		sum->latency[i] += s->latency[i];

@@ -58,6 +58,20 @@ struct ktlsaccel_flow {
 	struct ktlsaccel_counters c;
 };
 
+/*
+ * Requests in the engine as a whole and their peak. The device's peak cannot
+ * be derived from the queues' peaks (they peak at different times), so the
+ * engine keeps its own.
+ */
+struct ktlsaccel_gauge {
+	atomic_t cur;
+	atomic_t max;
+};
+
+void ktlsaccel_gauge_inc(struct ktlsaccel_gauge *g);
+void ktlsaccel_gauge_dec(struct ktlsaccel_gauge *g);
+void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g);
+
 void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged);
 void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
 			     unsigned int bytes, u64 submit_ns, u64 now_ns);

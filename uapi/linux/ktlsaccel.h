@@ -95,7 +95,9 @@
  * Counters (KTLSACCEL_A_STATS_*, in every *_STATS nest)
  *   SUBMITTED, COMPLETED, ERRORS, BACKLOGGED, REJECTED, INLINED, FAULTS,
  *   BYTES (u64 each; submitted = completed + errors + in_flight), IN_FLIGHT
- *   and MAX_IN_FLIGHT (u32), and LATENCY: u64, repeated
+ *   and MAX_IN_FLIGHT (u32; the peak of IN_FLIGHT since load or the last
+ *   reset, measured where the counters live: the device's is the peak of
+ *   the whole engine, not of one queue), and LATENCY: u64, repeated
  *   KTLSACCEL_LATENCY_BUCKETS times in bucket order, bucket i counting
  *   requests whose submit-to-completion time was in [2^i, 2^(i+1))
  *   microseconds (bucket 0 also takes everything under 1 us).
