@@ -94,11 +94,11 @@ void expect_engine_idle_and_no_flows()
 	}
 }
 
-void reset_close(Fd &fd)
+void reset_close(unique_fd &fd)
 {
 	linger lg{.l_onoff = 1, .l_linger = 0};
 	setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	Fd gone(fd.release());
+	unique_fd gone(fd.release());
 }
 
 } // namespace
@@ -128,7 +128,7 @@ TEST(ModuleTeardown, CloseRightAfterWritingFlushesEveryRecordStillInTheEngine)
 				 MSG_MORE);
 			closed_in_flight += num(engine_stats(), "in_flight") > 0;
 			{
-				Fd gone(p.a.release());
+				unique_fd gone(p.a.release());
 			}
 			rx.join();
 			EXPECT_EQ(err, 0) << to_string(c) << " " << to_string(v) << ": " << std::strerror(err);
@@ -222,13 +222,13 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	unsigned int held = q.size() == 1 ? num(q[0], "ring") : 0;
 	auto t0 = now_us();
 	{
-		Fd gone(p.a.release());
+		unique_fd gone(p.a.release());
 	}
 	auto waited = now_us() - t0;
 	release.join();
 	rx.join();
 	{
-		Fd gone(p.b.release());
+		unique_fd gone(p.b.release());
 	}
 	std::printf("close() with %u records on a stalled queue returned after %llu ms\n", held,
 		    static_cast<unsigned long long>(waited / 1000));
