@@ -17,9 +17,18 @@
 
 #include <filesystem>
 #include <memory>
+#include <ostream>
 #include <sstream>
 
 using namespace ktlsaccel::cli;
+
+namespace ktlsaccel::cli {
+// What ctest shows next to each case (instead of its bytes).
+void PrintTo(AeadAlg a, std::ostream *os)
+{
+	*os << crypto_api_name(a);
+}
+} // namespace ktlsaccel::cli
 
 namespace {
 

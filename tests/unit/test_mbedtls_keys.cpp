@@ -34,6 +34,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -345,6 +346,12 @@ struct suite_case {
 	const char *digest;
 	mbedtls_tls_prf_types prf;
 };
+
+// What ctest shows next to each case (instead of its bytes).
+void PrintTo(const suite_case &c, std::ostream *os)
+{
+	*os << c.suite;
+}
 
 class MbedtlsKeys : public testing::TestWithParam<suite_case> {};
 

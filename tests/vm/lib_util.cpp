@@ -178,7 +178,7 @@ static std::size_t mib_from_env(const char *name, std::size_t dflt)
 }
 
 std::size_t bulk_size() { return mib_from_env("KTLSACCEL_TEST_BULK_MIB", 16); }
-std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 4); }
+std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 16); }
 
 process::process(const spec &s)
 {
