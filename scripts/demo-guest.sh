@@ -141,9 +141,10 @@ max_in_flight() {
 		"$work/$1.flows" 2>/dev/null || echo 0
 }
 # What the client printed, for a person.
+# usage: session_rows NAME [TLS LIBRARY (default OpenSSL)]
 session_rows() {
-	local f=$work/$1.txt
-	row "handshake" "$(sed -n 's/^session: \(.*\), records in .*/\1 (OpenSSL, through libktlsaccel)/p' "$f")"
+	local f=$work/$1.txt lib=${2:-OpenSSL}
+	row "handshake" "$(sed -n "s/^session: \(.*\), records in .*/\1 ($lib, through libktlsaccel)/p" "$f")"
 	row "records encrypted by" "$(sed -n 's/^session: .*, records in \(.*\)/\1/p' "$f")"
 	row "kernel AEAD driver" "$(sed -n 's/^kernel AEAD: [^ ]* -> \([^ ]*\).*/\1/p' "$f")"
 	row "payload" "$(sed -n 's/^verified: all \([0-9]*\) bytes match.*/\1 bytes, byte-exact (every byte checked)/p' "$f")"
@@ -221,7 +222,7 @@ mbed_rc=0
 if "$perf" --help 2>&1 | grep -q -- '--backend'; then
 	load_card
 	if (transfer mbed --backend mbedtls); then
-		session_rows mbed
+		session_rows mbed "Mbed TLS, both ends"
 		row "records in flight" "at most $(max_in_flight mbed) at once on the server's sending socket"
 	else
 		row "result" "FAILED (above)"
