@@ -6,7 +6,7 @@
  */
 #pragma once
 
-#include "fd.h"
+#include <testsupport/fd.hpp>
 
 #include <ktlsaccel/control.hpp>
 #include <ktlsaccel/ktlsaccel.hpp>
@@ -25,6 +25,8 @@
 #include <vector>
 
 namespace ktlsaccel::vmtest {
+
+using testsupport::unique_fd;
 
 /* CA and leaf (EC P-256, CN/SAN localhost + 127.0.0.1), made once per run. */
 struct pki {
