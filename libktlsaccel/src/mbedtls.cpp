@@ -307,40 +307,40 @@ struct bio {
 	int last_errno = 0;
 };
 
-int bio_send(void *ctx, const unsigned char *buf, size_t len)
+/*
+ * One send() or recv() on the socket, retried on EINTR, as Mbed TLS's bio
+ * wants it: bytes moved, or WANT_READ/WANT_WRITE (`again`) on a socket
+ * that would block, or CONN_RESET, or the direction's `failed` error.
+ * recv() never reports EPIPE, so mapping it for both costs nothing.
+ */
+template <typename Io> int bio_io(bio *b, Io io, int again, int failed)
 {
-	auto *b = static_cast<bio *>(ctx);
 	for (;;) {
-		ssize_t n = ::send(b->fd, buf, len, MSG_NOSIGNAL);
+		ssize_t n = io(b->fd);
 		if (n >= 0)
 			return static_cast<int>(n);
 		b->last_errno = errno;
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return MBEDTLS_ERR_SSL_WANT_WRITE;
+			return again;
 		if (errno == EPIPE || errno == ECONNRESET)
 			return MBEDTLS_ERR_NET_CONN_RESET;
-		return MBEDTLS_ERR_NET_SEND_FAILED;
+		return failed;
 	}
+}
+
+int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	return bio_io(static_cast<bio *>(ctx),
+		      [&](int fd) { return ::send(fd, buf, len, MSG_NOSIGNAL); },
+		      MBEDTLS_ERR_SSL_WANT_WRITE, MBEDTLS_ERR_NET_SEND_FAILED);
 }
 
 int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-	auto *b = static_cast<bio *>(ctx);
-	for (;;) {
-		ssize_t n = ::recv(b->fd, buf, len, 0);
-		if (n >= 0)
-			return static_cast<int>(n);
-		b->last_errno = errno;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return MBEDTLS_ERR_SSL_WANT_READ;
-		if (errno == ECONNRESET)
-			return MBEDTLS_ERR_NET_CONN_RESET;
-		return MBEDTLS_ERR_NET_RECV_FAILED;
-	}
+	return bio_io(static_cast<bio *>(ctx), [&](int fd) { return ::recv(fd, buf, len, 0); },
+		      MBEDTLS_ERR_SSL_WANT_READ, MBEDTLS_ERR_NET_RECV_FAILED);
 }
 
 /* Everything one handshake() needs, freed (and wiped by Mbed TLS) together. */

@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <future>
 #include <stdexcept>
 #include <thread>
 
@@ -258,6 +259,74 @@ int process::wait(std::chrono::seconds timeout)
 	}
 }
 
+std::string file_text(const fs::path &p)
+{
+	std::ifstream f(p);
+	return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+bool wait_for_text(const fs::path &file, const std::string &needle)
+{
+	for (int i = 0; i < 400; i++) {
+		if (file_text(file).find(needle) != std::string::npos)
+			return true;
+		std::this_thread::sleep_for(std::chrono::milliseconds(50));
+	}
+	return false;
+}
+
+process::spec server_spec(std::vector<std::string> argv, const std::string &name)
+{
+	process::spec s;
+	s.argv = std::move(argv);
+	s.stdout_file = scratch_dir() / (name + ".out");
+	s.stderr_file = scratch_dir() / (name + ".err");
+	fs::remove(s.stdout_file);
+	return s;
+}
+
+command_result run_retrying(const std::string &command)
+{
+	return run("for i in $(seq 100); do " + command + " && exit 0; sleep 0.1; done; exit 1");
+}
+
+/* s_server's and s_client's options that pin the version and cipher. */
+static std::vector<std::string> openssl_version_args(tls_version v, cipher c)
+{
+	auto name = openssl_cipher_name(v, c);
+	if (v == tls_version::tls13)
+		return {"-tls1_3", "-ciphersuites", name};
+	return {"-tls1_2", "-cipher", name};
+}
+
+process::spec openssl_s_server(std::uint16_t port, tls_version v, cipher c,
+			       const fs::path &stderr_file)
+{
+	const auto &k = test_pki();
+	process::spec s;
+	s.argv = {"openssl", "s_server", "-quiet", "-naccept", "1",
+		  "-accept", "127.0.0.1:" + std::to_string(port),
+		  "-cert", k.cert, "-key", k.key};
+	for (auto &a : openssl_version_args(v, c))
+		s.argv.push_back(a);
+	s.stderr_file = stderr_file;
+	return s;
+}
+
+process::spec openssl_s_client(std::uint16_t port, tls_version v, cipher c,
+			       const fs::path &stderr_file)
+{
+	const auto &k = test_pki();
+	process::spec s;
+	s.argv = {"openssl", "s_client", "-quiet", "-connect",
+		  "127.0.0.1:" + std::to_string(port), "-CAfile", k.ca,
+		  "-verify_return_error", "-servername", "localhost"};
+	for (auto &a : openssl_version_args(v, c))
+		s.argv.push_back(a);
+	s.stderr_file = stderr_file;
+	return s;
+}
+
 std::string openssl_cipher_name(tls_version v, cipher c)
 {
 	if (v == tls_version::tls13) {
@@ -317,6 +386,45 @@ options lib_options(role r, tls_version v, cipher c)
 		o.server_name = "localhost";
 	}
 	return o;
+}
+
+handshaken_pair handshake_pair(const handshake_fn &client, const handshake_fn &server)
+{
+	auto l = tcp_listen();
+	std::promise<result<connection>> server_conn;
+	unique_fd server_fd;
+	std::thread acceptor([&] {
+		server_fd = tcp_accept(l);
+		server_conn.set_value(server(server_fd.get()));
+	});
+	auto client_fd = tcp_connect(l.port);
+	auto client_conn = client(client_fd.get());
+	if (!client_conn)
+		::shutdown(client_fd.get(), SHUT_RDWR);
+	acceptor.join();
+	return {std::move(client_fd), std::move(server_fd), std::move(client_conn),
+		server_conn.get_future().get()};
+}
+
+handshaken_pair handshake_pair(tls_version v, cipher c)
+{
+	return handshake_pair(
+		[&](int fd) { return connection::handshake(fd, lib_options(role::client, v, c)); },
+		[&](int fd) { return connection::handshake(fd, lib_options(role::server, v, c)); });
+}
+
+void expect_one_way(connection &from, connection &to, const std::vector<std::byte> &data)
+{
+	std::thread tx([&] {
+		EXPECT_TRUE(from.send_all(data));
+		EXPECT_TRUE(from.shutdown());
+	});
+	std::error_code end;
+	auto got = recv_to_end(to, &end);
+	tx.join();
+	EXPECT_FALSE(end) << end.message();
+	ASSERT_EQ(got.size(), data.size());
+	EXPECT_TRUE(got == data) << "received bytes differ";
 }
 
 std::vector<std::byte> recv_exactly(connection &conn, std::size_t n)

@@ -6,7 +6,9 @@
  */
 #pragma once
 
-#include "fd.h"
+#include "vm.h"
+
+#include <testsupport/fd.hpp>
 
 #include <ktlsaccel/control.hpp>
 #include <ktlsaccel/ktlsaccel.hpp>
@@ -18,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +28,8 @@
 #include <vector>
 
 namespace ktlsaccel::vmtest {
+
+using testsupport::unique_fd;
 
 /* CA and leaf (EC P-256, CN/SAN localhost + 127.0.0.1), made once per run. */
 struct pki {
@@ -84,6 +89,38 @@ private:
 	int status_ = -1;
 };
 
+/* Whatever the file holds ("" if nothing): a tool's output for a message. */
+std::string file_text(const std::filesystem::path &p);
+/* Waits up to 20 s until the file shows `needle` (a server says it listens). */
+bool wait_for_text(const std::filesystem::path &file, const std::string &needle);
+
+/*
+ * A server program's spec with its stdout and stderr in scratch_dir() as
+ * <name>.out and <name>.err; the .out of an earlier run is removed, so
+ * that its "listening" does not count for this one.
+ */
+process::spec server_spec(std::vector<std::string> argv, const std::string &name);
+/* Runs a client command line, retrying for 10 s while its server starts
+ * (servers that print nothing until a client comes cannot be waited for). */
+command_result run_retrying(const std::string &command);
+
+/*
+ * `openssl s_server` for one connection on 127.0.0.1:port with the test
+ * PKI's leaf, and `openssl s_client` to 127.0.0.1:port trusting its CA
+ * (for "localhost"); both pinned to one version and cipher, quiet, stderr
+ * to stderr_file.
+ */
+process::spec openssl_s_server(std::uint16_t port, tls_version v, cipher c,
+			       const std::filesystem::path &stderr_file);
+process::spec openssl_s_client(std::uint16_t port, tls_version v, cipher c,
+			       const std::filesystem::path &stderr_file);
+/*
+ * How long `openssl s_server` may take to listen (tcp_connect()'s
+ * patience): it took over 20 s in a guest sharing 2 host cores with ten
+ * other guests.
+ */
+constexpr std::chrono::seconds openssl_start_patience{180};
+
 /* OpenSSL objects for in-process peers. */
 struct ssl_ctx_free {
 	void operator()(SSL_CTX *c) const { SSL_CTX_free(c); }
@@ -102,6 +139,27 @@ ssl_ctx_ptr peer_ctx(role r, tls_version v, cipher c);
 
 /* ktlsaccel options to talk to the peers above. */
 options lib_options(role r, tls_version v, cipher c);
+
+/*
+ * Both ends of a loopback connection, each handshaken by its function on
+ * its fd: the server's in a thread on the accepted socket. A client that
+ * fails shuts its socket down, so that the server's handshake ends too.
+ */
+struct handshaken_pair {
+	unique_fd client_fd, server_fd;
+	result<connection> client, server;
+};
+using handshake_fn = std::function<result<connection>(int fd)>;
+handshaken_pair handshake_pair(const handshake_fn &client, const handshake_fn &server);
+/* The library (OpenSSL backend) on both ends, with lib_options(). */
+handshaken_pair handshake_pair(tls_version v, cipher c);
+
+/*
+ * Sends data on `from` in one send_all() (from a thread), then its
+ * close_notify; reads `to` until that close_notify and expects every
+ * byte. Fatal failures: call it inside ASSERT_NO_FATAL_FAILURE().
+ */
+void expect_one_way(connection &from, connection &to, const std::vector<std::byte> &data);
 
 /* Reads until n bytes, EOF (0) or an error; returns what it got. */
 std::vector<std::byte> recv_exactly(connection &conn, std::size_t n);

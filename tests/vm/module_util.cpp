@@ -20,11 +20,6 @@ namespace fs = std::filesystem;
 namespace ktlsaccel::vmtest {
 
 static const char *const debugfs = "/sys/kernel/debug/ktlsaccel";
-static const char *const drivers[] = {
-	"ktlsaccel-gcm-aes",
-	"ktlsaccel-rfc7539-chacha20-poly1305",
-	"ktlsaccel-ccm-aes",
-};
 
 static std::string slurp(const fs::path &p)
 {
@@ -36,78 +31,18 @@ static std::string slurp(const fs::path &p)
 	return ss.str();
 }
 
-bool module_loaded()
-{
-	return fs::exists("/sys/module/ktlsaccel");
-}
-
-/*
- * /proc/crypto lists an algorithm under test as a "larval" entry with the
- * same driver name, and the real entry says "selftest: passed" once its
- * test succeeded.
- */
-void wait_for_selftests()
-{
-	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-	for (;;) {
-		std::string all = slurp("/proc/crypto");
-		bool done = true;
-		std::istringstream in(all);
-		std::string block, line;
-		std::vector<std::string> blocks;
-		while (std::getline(in, line)) {
-			if (line.empty()) {
-				blocks.push_back(block);
-				block.clear();
-			} else {
-				block += line + "\n";
-			}
-		}
-		for (const char *d : drivers) {
-			bool passed = false;
-			for (const auto &b : blocks) {
-				if (b.find(std::string(": ") + d + "\n") == std::string::npos)
-					continue;
-				if (b.find("larval") != std::string::npos)
-					done = false;
-				else if (b.find("selftest     : passed") != std::string::npos)
-					passed = true;
-			}
-			done = done && passed;
-		}
-		if (done)
-			return;
-		if (std::chrono::steady_clock::now() > until)
-			throw std::runtime_error("self-tests of ktlsaccel did not finish:\n" + all);
-		std::this_thread::sleep_for(std::chrono::milliseconds(100));
-	}
-}
-
 loaded_module::loaded_module(const std::string &params)
 {
 	if (module_loaded())
 		throw std::runtime_error("ktlsaccel is already loaded");
 	check_output("mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug");
-	check_output("insmod " + module_path().string() + " " + params);
-	wait_for_selftests();
+	testsupport::load_module(module_path(), params);
 }
 
 loaded_module::~loaded_module()
 {
 	if (!unload_module())
 		ADD_FAILURE() << "could not unload ktlsaccel";
-}
-
-bool unload_module()
-{
-	for (int i = 0; i < 100; i++) {
-		if (!module_loaded())
-			return true;
-		if (run("rmmod ktlsaccel").status == 0)
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(100));
-	}
-	return !module_loaded();
 }
 
 static kv parse_kv(const std::string &line)
@@ -168,23 +103,6 @@ void reconfigure(const std::string &config)
 	f.flush();
 	if (!f)
 		throw std::runtime_error("reconfigure '" + config + "' failed");
-}
-
-void set_param(const std::string &name, const std::string &value)
-{
-	std::ofstream f("/sys/module/ktlsaccel/parameters/" + name);
-	f << value;
-	f.flush();
-	if (!f)
-		throw std::runtime_error("cannot set " + name + "=" + value);
-}
-
-std::string get_param(const std::string &name)
-{
-	std::string s = slurp("/sys/module/ktlsaccel/parameters/" + name);
-	while (!s.empty() && s.back() == '\n')
-		s.pop_back();
-	return s;
 }
 
 bytes from_hex(const std::string &hex)

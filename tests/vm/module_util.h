@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <testsupport/module.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -34,10 +36,12 @@ public:
 	loaded_module &operator=(const loaded_module &) = delete;
 };
 
-/* Unloads the module, retrying while a self-test still holds it. */
-bool unload_module();
-bool module_loaded();
-void wait_for_selftests();
+/* Loading and parameters: testsupport/'s, which ktlsaccel-bench uses too. */
+using testsupport::unload_module;
+using testsupport::module_loaded;
+using testsupport::wait_for_selftests;
+using testsupport::set_param;
+using testsupport::get_param;
 
 /* Parsed debugfs files: /sys/kernel/debug/ktlsaccel/{engine,queues,flows}. */
 kv engine_stats();
@@ -48,8 +52,6 @@ std::vector<kv> flows_of(const std::string &driver);
 uint64_t num(const kv &m, const std::string &key);
 
 void reconfigure(const std::string &config);
-void set_param(const std::string &name, const std::string &value);
-std::string get_param(const std::string &name);
 
 /* Hex string to bytes (an empty string gives no bytes). */
 bytes from_hex(const std::string &hex);

@@ -34,7 +34,7 @@ namespace {
 // kTLS transfers on a loopback pair until destroyed: one TX and one RX flow.
 class Traffic {
 public:
-	explicit Traffic(Cipher cipher = Cipher::aes_gcm_128)
+	explicit Traffic(Cipher cipher = Cipher::aes_128_gcm)
 	{
 		run("modprobe tls");
 		pair_ = tcp_loopback_pair();

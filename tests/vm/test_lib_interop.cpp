@@ -18,7 +18,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -46,43 +45,11 @@ std::string case_name(const testing::TestParamInfo<interop_case> &i)
 	return n;
 }
 
-/* The crypto API algorithm kTLS allocates for the cipher. */
-std::string crypto_alg(cipher c)
-{
-	switch (c) {
-	case cipher::aes_128_gcm:
-	case cipher::aes_256_gcm: return "gcm(aes)";
-	case cipher::chacha20_poly1305: return "rfc7539(chacha20,poly1305)";
-	case cipher::aes_128_ccm: return "ccm(aes)";
-	}
-	return "?";
-}
-
-/*
- * How long `openssl s_server` may take to listen: on an emulated CPU
- * shared with other guests its start has taken more than 20 s.
- */
-constexpr std::chrono::seconds tool_start{120};
-
 const std::vector<std::byte> &bulk_pattern(bool with_module)
 {
 	static const auto full = pattern(bulk_size(), 7);
 	static const auto module = pattern(module_bulk_size(), 7);
 	return with_module ? module : full;
-}
-
-std::vector<std::string> version_args(const interop_case &c)
-{
-	auto name = openssl_cipher_name(c.version, c.cipher_type);
-	if (c.version == tls_version::tls13)
-		return {"-tls1_3", "-ciphersuites", name};
-	return {"-tls1_2", "-cipher", name};
-}
-
-std::string file_text(const fs::path &p)
-{
-	std::ifstream f(p);
-	return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
 class LibInterop : public testing::TestWithParam<interop_case> {
@@ -116,28 +83,14 @@ protected:
 
 	process::spec s_server(std::uint16_t port) const
 	{
-		const auto &k = test_pki();
-		process::spec s;
-		s.argv = {"openssl", "s_server", "-quiet", "-naccept", "1",
-			  "-accept", "127.0.0.1:" + std::to_string(port),
-			  "-cert", k.cert, "-key", k.key};
-		for (auto &a : version_args(GetParam()))
-			s.argv.push_back(a);
-		s.stderr_file = dir / "s_server.err";
-		return s;
+		return openssl_s_server(port, GetParam().version, GetParam().cipher_type,
+					dir / "s_server.err");
 	}
 
 	process::spec s_client(std::uint16_t port) const
 	{
-		const auto &k = test_pki();
-		process::spec s;
-		s.argv = {"openssl", "s_client", "-quiet", "-connect",
-			  "127.0.0.1:" + std::to_string(port), "-CAfile", k.ca,
-			  "-verify_return_error", "-servername", "localhost"};
-		for (auto &a : version_args(GetParam()))
-			s.argv.push_back(a);
-		s.stderr_file = dir / "s_client.err";
-		return s;
+		return openssl_s_client(port, GetParam().version, GetParam().cipher_type,
+					dir / "s_client.err");
 	}
 
 	// Our side of the handshake on fd; fails the test (with the OpenSSL
@@ -192,7 +145,7 @@ protected:
 		auto flows = watch->flows();
 		EXPECT_EQ(flows.size(), 2u) << "one tfm per direction\n" << watch->describe_all();
 		for (const auto &f : flows)
-			EXPECT_EQ(f.alg, crypto_alg(GetParam().cipher_type));
+			EXPECT_EQ(f.alg, cipher_kernel_name(GetParam().cipher_type));
 		EXPECT_GE(flow_bytes(flows, d), bulk_data().size())
 			<< "the " << to_string(d) << " records did not all go through ktlsaccel\n"
 			<< watch->describe_all();
@@ -240,7 +193,7 @@ void LibInterop::client_receives_bulk_from_openssl_server()
 {
 	auto port = free_port();
 	process srv(s_server(port));
-	auto fd = tcp_connect(port, tool_start);
+	auto fd = tcp_connect(port, openssl_start_patience);
 	auto conn = offload(fd.get(), role::client, "s_server");
 	ASSERT_TRUE(conn);
 	/*
@@ -270,7 +223,7 @@ void LibInterop::client_sends_bulk_to_openssl_server()
 	auto spec = s_server(port);
 	spec.stdout_file = dir / "received.bin";
 	process srv(spec);
-	auto fd = tcp_connect(port, tool_start);
+	auto fd = tcp_connect(port, openssl_start_patience);
 	auto conn = offload(fd.get(), role::client, "s_server");
 	ASSERT_TRUE(conn);
 	send_bulk_to(*conn, srv, "s_server");

@@ -34,7 +34,6 @@
 #include <future>
 #include <memory>
 #include <optional>
-#include <set>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -80,33 +79,6 @@ const std::vector<std::byte> &bulk_data()
 	return d;
 }
 
-std::string file_text(const fs::path &p)
-{
-	std::ifstream f(p);
-	return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-/* Bytes the module's flows created by this process carried for alg. */
-std::uint64_t module_bytes(std::string_view alg)
-{
-	auto ctl = ControlClient::open();
-	if (!ctl)
-		return 0;
-	auto flows = ctl->dump_flows();
-	std::uint64_t sum = 0;
-	if (flows)
-		for (const auto &f : *flows)
-			if (f.alg == alg && f.pid == static_cast<std::uint32_t>(getpid()))
-				sum += f.stats.bytes;
-	return sum;
-}
-
-/*
- * `openssl s_server` took over 20 s (tcp_connect()'s default patience) to
- * start listening in a guest sharing 2 host cores with ten other guests.
- */
-constexpr auto s_server_patience = std::chrono::seconds(180);
-
 class MbedtlsCases : public testing::TestWithParam<cipher> {
 protected:
 	fs::path dir;
@@ -122,14 +94,7 @@ protected:
 
 	process::spec s_server(std::uint16_t port) const
 	{
-		const auto &k = test_pki();
-		process::spec s;
-		s.argv = {"openssl", "s_server", "-quiet", "-naccept", "1",
-			  "-accept", "127.0.0.1:" + std::to_string(port),
-			  "-cert", k.cert, "-key", k.key, "-tls1_2",
-			  "-cipher", openssl_cipher_name(tls_version::tls12, GetParam())};
-		s.stderr_file = dir / "s_server.err";
-		return s;
+		return openssl_s_server(port, tls_version::tls12, GetParam(), dir / "s_server.err");
 	}
 
 	std::optional<connection> mbedtls_side(int fd, role r, const std::string &peer_log = "") const
@@ -159,7 +124,7 @@ protected:
 		auto spec = s_server(port);
 		spec.stdout_file = dir / "received.bin";
 		process srv(spec);
-		auto fd = tcp_connect(port, s_server_patience);
+		auto fd = tcp_connect(port, openssl_start_patience);
 		auto conn = mbedtls_side(fd.get(), role::client, "s_server.err");
 		ASSERT_TRUE(conn);
 		auto sent = conn->send_all(bulk_data());
@@ -174,7 +139,7 @@ protected:
 	{
 		auto port = free_port();
 		process srv(s_server(port));
-		auto fd = tcp_connect(port, s_server_patience);
+		auto fd = tcp_connect(port, openssl_start_patience);
 		auto conn = mbedtls_side(fd.get(), role::client, "s_server.err");
 		ASSERT_TRUE(conn);
 		/* data after the handshake, as in test_lib_interop.cpp */
@@ -192,6 +157,11 @@ protected:
 
 	void openssl_client_and_mbedtls_server_both_ways()
 	{
+		std::optional<flow_watch> watch;
+		if (with_module) {
+			watch = flow_watch::start();
+			ASSERT_TRUE(watch);
+		}
 		auto l = tcp_listen();
 		std::promise<std::optional<connection>> server_conn;
 		unique_fd server_fd;
@@ -210,7 +180,6 @@ protected:
 		ASSERT_TRUE(server);
 		ASSERT_TRUE(client->info().kernel_offload);
 		EXPECT_EQ(client->info().cipher_type, GetParam());
-		auto before = with_module ? module_bytes(cipher_kernel_name(GetParam())) : 0;
 
 		/* client -> server, then server -> client, 16 MiB each */
 		std::thread tx([&] { EXPECT_TRUE(client->send_all(bulk_data())); });
@@ -232,12 +201,16 @@ protected:
 		ASSERT_TRUE(r) << r.error().message();
 		EXPECT_EQ(*r, 0u) << "the client's close_notify should end the server's stream";
 
-		if (with_module) {
+		if (watch) {
 			/* the module's flows carried both directions' records */
-			auto after = module_bytes(cipher_kernel_name(GetParam()));
-			EXPECT_GE(after - before, 2 * bulk_data().size())
+			std::uint64_t bytes = 0;
+			for (const auto &f : watch->flows())
+				if (f.alg == cipher_kernel_name(GetParam()))
+					bytes += f.stats.bytes;
+			EXPECT_GE(bytes, 2 * bulk_data().size())
 				<< "ktlsaccel.ko did not see the records ("
-				<< kernel_aead_driver(GetParam()).value_or("?") << " chosen)";
+				<< kernel_aead_driver(GetParam()).value_or("?") << " chosen)\n"
+				<< watch->describe_all();
 		}
 	}
 
@@ -347,53 +320,30 @@ TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 		}
 	} restore_config{*ctl, *dev};
 	/* only this connection's flows count, not earlier tests' */
-	std::set<std::uint64_t> old_flows;
-	if (auto before = ctl->dump_flows())
-		for (const auto &f : *before)
-			old_flows.insert(f.id);
+	auto watch = flow_watch::start();
+	ASSERT_TRUE(watch);
 
-	auto l = tcp_listen();
-	std::promise<result<connection>> server_conn;
-	unique_fd server_fd;
-	std::thread acceptor([&] {
-		server_fd = tcp_accept(l);
-		server_conn.set_value(connection::handshake(
-			server_fd.get(), lib_options(role::server, tls_version::tls12, GetParam())));
-	});
-	auto client_fd = tcp_connect(l.port);
-	auto client = mbedtls::handshake(client_fd.get(), mbed_options(role::client, GetParam()));
-	if (!client)
-		::shutdown(client_fd.get(), SHUT_RDWR);
-	acceptor.join();
-	auto server = server_conn.get_future().get();
+	auto p = handshake_pair(
+		[&](int fd) { return mbedtls::handshake(fd, mbed_options(role::client, GetParam())); },
+		[&](int fd) {
+			return connection::handshake(fd, lib_options(role::server, tls_version::tls12,
+								     GetParam()));
+		});
+	auto &client = p.client;
+	auto &server = p.server;
 	ASSERT_TRUE(client) << client.error().message();
 	ASSERT_TRUE(server) << server.error().message();
 
+	/* one 1 MiB send(): 64 records */
 	const auto data = pattern(1 << 20, 23);
-	std::thread tx([&] {
-		EXPECT_TRUE(client->send_all(data));	/* one 1 MiB send(): 64 records */
-		EXPECT_TRUE(client->shutdown());
-	});
-	std::error_code end;
-	auto got = recv_to_end(*server, &end);
-	tx.join();
-	EXPECT_FALSE(end) << end.message();
-	ASSERT_EQ(got.size(), data.size());
-	EXPECT_TRUE(got == data) << "received bytes differ";
+	ASSERT_NO_FATAL_FAILURE(expect_one_way(*client, *server, data));
 
 	/* the sending socket's TX flow, read while it is still open */
-	auto flows = ctl->dump_flows();
-	ASSERT_TRUE(flows) << flows.error().message();
 	std::uint32_t depth = 0;
 	std::uint64_t bytes = 0;
-	std::string seen;
-	for (const auto &f : *flows) {
-		seen += " [" + f.alg + " pid " + std::to_string(f.pid) + " dir " +
-			std::to_string(static_cast<int>(f.direction)) + " bytes " +
-			std::to_string(f.stats.bytes) + " max " + std::to_string(f.stats.max_in_flight) + "]";
-		if (old_flows.contains(f.id) || f.alg != cipher_kernel_name(GetParam()) ||
-		    f.direction != Direction::tx ||
-		    f.pid != static_cast<std::uint32_t>(getpid()) || f.stats.bytes < data.size())
+	for (const auto &f : watch->flows()) {
+		if (f.alg != cipher_kernel_name(GetParam()) || f.direction != Direction::tx ||
+		    f.stats.bytes < data.size())
 			continue;
 		depth = std::max(depth, f.stats.max_in_flight);
 		bytes += f.stats.bytes;
@@ -402,7 +352,8 @@ TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 	std::printf("Mbed TLS backend, TLS 1.2 %s, one 1 MiB write, latency 2000 us, depth 256: "
 		    "max %u records in flight on its TX flow\n",
 		    std::string(cipher_name(GetParam())).c_str(), depth);
-	ASSERT_GE(bytes, data.size()) << "no TX flow of this process carried the write; flows:" << seen;
+	ASSERT_GE(bytes, data.size()) << "no TX flow of this process carried the write\n"
+				       << watch->describe_all();
 	EXPECT_GT(depth, 8u) << "a 1 MiB write should keep many of its 64 records in flight";
 }
 
@@ -415,13 +366,11 @@ TEST(LibMbedtlsTools, ExampleMbedtlsClientTalksToMbedtlsServer)
 		GTEST_SKIP() << "examples are not built";
 	const auto &k = test_pki();
 	auto port = std::to_string(free_port());
-	process::spec s;
-	s.argv = {server, port, k.cert, k.key, "--backend", "mbedtls"};
-	s.stdout_file = scratch_dir() / "example-mbedtls-server.out";
-	s.stderr_file = scratch_dir() / "example-mbedtls-server.err";
+	auto s = server_spec({server, port, k.cert, k.key, "--backend", "mbedtls"},
+			     "example-mbedtls-server");
 	process srv(s);
-	auto r = run("for i in $(seq 100); do " + client.string() + " localhost " + port + " " +
-		     k.ca.string() + " 'hello from Mbed TLS' && exit 0; sleep 0.1; done; exit 1");
+	auto r = run_retrying(client.string() + " localhost " + port + " " + k.ca.string() +
+			      " 'hello from Mbed TLS'");
 	EXPECT_EQ(r.status, 0) << r.output << file_text(s.stderr_file);
 	EXPECT_THAT(r.output, HasSubstr("hello from Mbed TLS"));
 	EXPECT_THAT(file_text(s.stdout_file), HasSubstr("kernel TLS: yes"));
@@ -437,20 +386,12 @@ TEST(LibMbedtlsTools, PerfWithMbedtlsBackendBothDirections)
 	for (bool reverse : {false, true}) {
 		SCOPED_TRACE(reverse ? "server sends" : "client sends");
 		auto port = std::to_string(free_port());
-		process::spec s;
-		s.argv = {perf, "-p", port, "--backend", "mbedtls", "--cipher", "chacha20", "server",
-			  "--bind", "127.0.0.1", "--cert", k.cert, "--key", k.key, "--once"};
-		s.stdout_file = scratch_dir() / "perf-mbedtls-server.out";
-		s.stderr_file = scratch_dir() / "perf-mbedtls-server.err";
-		fs::remove(s.stdout_file);
+		auto s = server_spec({perf, "-p", port, "--backend", "mbedtls", "--cipher", "chacha20",
+				      "server", "--bind", "127.0.0.1", "--cert", k.cert, "--key", k.key,
+				      "--once"},
+				     "perf-mbedtls-server");
 		process srv(s);
-		bool listening = false;
-		for (int i = 0; i < 400 && !listening; i++) {
-			listening = file_text(s.stdout_file).find("listening") != std::string::npos;
-			if (!listening)
-				std::this_thread::sleep_for(std::chrono::milliseconds(50));
-		}
-		ASSERT_TRUE(listening) << file_text(s.stderr_file);
+		ASSERT_TRUE(wait_for_text(s.stdout_file, "listening")) << file_text(s.stderr_file);
 		auto r = run(perf.string() + " -p " + port + " --backend mbedtls --cipher chacha20 client "
 			     "localhost --ca " + k.ca.string() + " -n 8M" + (reverse ? " -R" : ""));
 		EXPECT_EQ(r.status, 0) << r.output;

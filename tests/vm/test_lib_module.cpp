@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
-#include <thread>
+#include <algorithm>
+#include <cstdio>
 
 using namespace ktlsaccel;
 using namespace ktlsaccel::vmtest;
@@ -38,18 +38,9 @@ TEST_P(LibWithModule, OneMiBWriteKeepsManyRecordsInFlight)
 
 	const auto v = GetParam();
 	const auto c = cipher::aes_128_gcm;
-	auto l = tcp_listen();
-	std::promise<result<connection>> server_conn;
-	unique_fd server_fd;
-	std::thread accept_thread([&] {
-		server_fd = tcp_accept(l);
-		server_conn.set_value(connection::handshake(server_fd.get(),
-							    lib_options(role::server, v, c)));
-	});
-	auto client_fd = tcp_connect(l.port);
-	auto client = connection::handshake(client_fd.get(), lib_options(role::client, v, c));
-	accept_thread.join();
-	auto server = server_conn.get_future().get();
+	auto p = handshake_pair(v, c);
+	auto &client = p.client;
+	auto &server = p.server;
 	ASSERT_TRUE(client) << client.error().message();
 	ASSERT_TRUE(server) << server.error().message();
 	ASSERT_TRUE(client->info().kernel_offload);
@@ -62,16 +53,7 @@ TEST_P(LibWithModule, OneMiBWriteKeepsManyRecordsInFlight)
 				     << check_output("grep -B1 -A5 'gcm(aes)' /proc/crypto");
 
 	const auto data = pattern(1 << 20, 21);
-	std::thread tx([&] {
-		EXPECT_TRUE(client->send_all(data));
-		EXPECT_TRUE(client->shutdown());
-	});
-	std::error_code end;
-	auto got = recv_to_end(*server, &end);
-	tx.join();
-	EXPECT_FALSE(end) << end.message();
-	ASSERT_EQ(got.size(), data.size());
-	EXPECT_TRUE(got == data) << "received bytes differ";
+	ASSERT_NO_FATAL_FAILURE(expect_one_way(*client, *server, data));
 
 	/* The server read every record, so every encryption has completed. */
 	auto flows = watch->flows();

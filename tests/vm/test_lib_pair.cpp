@@ -13,7 +13,6 @@
 
 #include <gtest/gtest.h>
 
-#include <future>
 #include <thread>
 
 using namespace ktlsaccel;
@@ -44,18 +43,9 @@ TEST_P(LibPair, BulkBothWaysThenCloseNotifyBothWays)
 	auto file = scratch_dir() / "pair-down.bin";
 	write_file(file, down);
 
-	auto l = tcp_listen();
-	std::promise<result<connection>> server_conn;
-	unique_fd server_fd;
-	std::thread accept_thread([&] {
-		server_fd = tcp_accept(l);
-		server_conn.set_value(connection::handshake(server_fd.get(),
-							    lib_options(role::server, v, c)));
-	});
-	auto client_fd = tcp_connect(l.port);
-	auto client = connection::handshake(client_fd.get(), lib_options(role::client, v, c));
-	accept_thread.join();
-	auto server = server_conn.get_future().get();
+	auto p = handshake_pair(v, c);
+	auto &client = p.client;
+	auto &server = p.server;
 	ASSERT_TRUE(client) << client.error().message();
 	ASSERT_TRUE(server) << server.error().message();
 	EXPECT_TRUE(client->info().kernel_offload);

@@ -9,8 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 namespace fs = std::filesystem;
 using namespace ktlsaccel::vmtest;
@@ -21,23 +19,6 @@ namespace {
 fs::path program(const std::string &rel)
 {
 	return build_dir() / rel;
-}
-
-std::string text(const fs::path &p)
-{
-	std::ifstream f(p);
-	return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-}
-
-// Waits until a server's output shows `ready` (it is listening).
-bool wait_for(const fs::path &out, const std::string &ready)
-{
-	for (int i = 0; i < 400; i++) {
-		if (text(out).find(ready) != std::string::npos)
-			return true;
-		std::this_thread::sleep_for(std::chrono::milliseconds(50));
-	}
-	return false;
 }
 
 } // namespace
@@ -51,16 +32,12 @@ TEST(LibTools, PerfMeasuresBothDirectionsInTheKernel)
 	for (bool reverse : {false, true}) {
 		SCOPED_TRACE(reverse ? "server sends" : "client sends");
 		auto port = std::to_string(free_port());
-		process::spec s;
-		s.argv = {perf, "-p", port, "--tls", "1.2", "--cipher", "aes256gcm", "server",
-			  "--bind", "127.0.0.1", "--cert", k.cert, "--key", k.key, "--once"};
 		/* a file per run: the last run's "listening" must not count */
-		std::string name = reverse ? "perf-server-sends" : "perf-server-receives";
-		s.stdout_file = scratch_dir() / (name + ".out");
-		s.stderr_file = scratch_dir() / (name + ".err");
-		fs::remove(s.stdout_file);
+		auto s = server_spec({perf, "-p", port, "--tls", "1.2", "--cipher", "aes256gcm", "server",
+				      "--bind", "127.0.0.1", "--cert", k.cert, "--key", k.key, "--once"},
+				     reverse ? "perf-server-sends" : "perf-server-receives");
 		process srv(s);
-		ASSERT_TRUE(wait_for(s.stdout_file, "listening")) << text(s.stderr_file);
+		ASSERT_TRUE(wait_for_text(s.stdout_file, "listening")) << file_text(s.stderr_file);
 
 		auto r = run(perf.string() + " -p " + port + " client 127.0.0.1 --ca " + k.ca.string() +
 			     " -n 8M" + (reverse ? " -R" : ""));
@@ -69,8 +46,8 @@ TEST(LibTools, PerfMeasuresBothDirectionsInTheKernel)
 		EXPECT_THAT(r.output, HasSubstr("records in the kernel (kTLS)"));
 		EXPECT_THAT(r.output, HasSubstr("kernel AEAD: gcm(aes) -> "));
 		EXPECT_THAT(r.output, HasSubstr(reverse ? "received 8.0 MiB" : "sent 8.0 MiB"));
-		EXPECT_EQ(srv.wait(std::chrono::seconds(60)), 0) << text(s.stderr_file);
-		EXPECT_THAT(text(s.stdout_file), HasSubstr(reverse ? "sent 8.0 MiB" : "received 8.0 MiB"));
+		EXPECT_EQ(srv.wait(std::chrono::seconds(60)), 0) << file_text(s.stderr_file);
+		EXPECT_THAT(file_text(s.stdout_file), HasSubstr(reverse ? "sent 8.0 MiB" : "received 8.0 MiB"));
 		std::cout << r.output;
 	}
 }
@@ -83,15 +60,12 @@ TEST(LibTools, ExampleClientTalksToExampleServer)
 		GTEST_SKIP() << "examples are not built";
 	const auto &k = test_pki();
 	auto port = std::to_string(free_port());
-	process::spec s;
-	s.argv = {server, port, k.cert, k.key};
-	s.stdout_file = scratch_dir() / "example-server.out";
-	s.stderr_file = scratch_dir() / "example-server.err";
+	auto s = server_spec({server, port, k.cert, k.key}, "example-server");
 	process srv(s);
 	/* the server prints nothing until a client comes: probe its port */
-	auto r = run("for i in $(seq 100); do " + client.string() + " localhost " + port + " " +
-		     k.ca.string() + " 'hello, kernel TLS' && exit 0; sleep 0.1; done; exit 1");
-	EXPECT_EQ(r.status, 0) << r.output << text(s.stderr_file);
+	auto r = run_retrying(client.string() + " localhost " + port + " " + k.ca.string() +
+			      " 'hello, kernel TLS'");
+	EXPECT_EQ(r.status, 0) << r.output << file_text(s.stderr_file);
 	EXPECT_THAT(r.output, HasSubstr("hello, kernel TLS"));
-	EXPECT_THAT(text(s.stdout_file), HasSubstr("kernel TLS: yes"));
+	EXPECT_THAT(file_text(s.stdout_file), HasSubstr("kernel TLS: yes"));
 }

@@ -28,9 +28,9 @@ namespace {
 
 /* In the order of the test names' index. */
 const Cipher ciphers[] = {
-	Cipher::aes_gcm_128,
-	Cipher::aes_gcm_256,
-	Cipher::aes_ccm_128,
+	Cipher::aes_128_gcm,
+	Cipher::aes_256_gcm,
+	Cipher::aes_128_ccm,
 	Cipher::chacha20_poly1305,
 };
 
@@ -172,7 +172,7 @@ struct rx_only {
 		sender = std::move(a);
 		receiver = std::move(b);
 		install(receiver.get(), TLS_RX,
-			crypto_info(Cipher::aes_gcm_128, TLS_1_2_VERSION, key, salt));
+			crypto_info(Cipher::aes_128_gcm, TLS_1_2_VERSION, key, salt));
 	}
 };
 

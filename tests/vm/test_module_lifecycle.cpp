@@ -114,8 +114,8 @@ int try_delete_module()
 	return errno;
 }
 
-const Cipher all_ciphers[] = {Cipher::aes_gcm_128, Cipher::aes_gcm_256,
-			      Cipher::chacha20_poly1305, Cipher::aes_ccm_128};
+const Cipher all_ciphers[] = {Cipher::aes_128_gcm, Cipher::aes_256_gcm,
+			      Cipher::chacha20_poly1305, Cipher::aes_128_ccm};
 
 } // namespace
 

@@ -32,8 +32,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const Cipher all_ciphers[] = {Cipher::aes_gcm_128, Cipher::aes_gcm_256,
-			      Cipher::chacha20_poly1305, Cipher::aes_ccm_128};
+const Cipher all_ciphers[] = {Cipher::aes_128_gcm, Cipher::aes_256_gcm,
+			      Cipher::chacha20_poly1305, Cipher::aes_128_ccm};
 const TlsVersion all_versions[] = {TlsVersion::tls12, TlsVersion::tls13};
 
 /* a sends with TLS_TX, b receives with TLS_RX (same keys). */
@@ -198,7 +198,7 @@ TEST(ModuleTeardown, PeerResetDuringAsyncDecryptionEndsTheReceiveCleanly)
 TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 {
 	loaded_module mod("queues=1");
-	auto p = ktls_pair(Cipher::aes_gcm_128, TlsVersion::tls13);
+	auto p = ktls_pair(Cipher::aes_128_gcm, TlsVersion::tls13);
 	auto data = random_bytes(3 * 16384);
 	int err = 0;
 	std::vector<std::uint8_t> got;
@@ -296,8 +296,8 @@ TEST(ModuleTeardown, Cpu1OfflineAndBackWhileItsQueuesHaveWork)
 	std::atomic<unsigned int> transfers = 0, bad = 0;
 	std::vector<std::thread> t;
 	const std::pair<Cipher, TlsVersion> combos[] = {
-		{Cipher::aes_gcm_128, TlsVersion::tls12}, {Cipher::chacha20_poly1305, TlsVersion::tls13},
-		{Cipher::aes_ccm_128, TlsVersion::tls12}, {Cipher::aes_gcm_256, TlsVersion::tls13}};
+		{Cipher::aes_128_gcm, TlsVersion::tls12}, {Cipher::chacha20_poly1305, TlsVersion::tls13},
+		{Cipher::aes_128_ccm, TlsVersion::tls12}, {Cipher::aes_256_gcm, TlsVersion::tls13}};
 	for (auto [c, v] : combos) {
 		t.emplace_back([&, c, v] {
 			cpu_set_t set;

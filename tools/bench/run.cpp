@@ -8,6 +8,7 @@
 #include "workloads.hpp"
 
 #include <ktlsaccel/control.hpp>
+#include <testsupport/module.hpp>
 
 #include <fcntl.h>
 #include <sys/utsname.h>
@@ -19,9 +20,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <stdexcept>
-#include <thread>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -30,90 +29,22 @@ namespace ktlsaccel::bench {
 
 namespace {
 
-const char *const our_drivers[] = {
-	"ktlsaccel-gcm-aes",
-	"ktlsaccel-rfc7539-chacha20-poly1305",
-	"ktlsaccel-ccm-aes",
-};
-
-std::string slurp(const fs::path &p)
-{
-	std::ifstream f(p);
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
-
-int sh(const std::string &cmd)
-{
-	int st = std::system(cmd.c_str());
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-bool module_loaded() { return fs::exists("/sys/module/ktlsaccel"); }
-
-// The kernel tests each algorithm when it registers (6.12: after insmod
-// returned); /proc/crypto shows "selftest : passed" once done.
-void wait_for_selftests()
-{
-	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-	for (;;) {
-		std::string all = slurp("/proc/crypto");
-		std::vector<std::string> blocks;
-		std::size_t pos = 0;
-		while (pos < all.size()) {
-			auto end = all.find("\n\n", pos);
-			blocks.push_back(all.substr(pos, end == all.npos ? all.npos : end - pos));
-			if (end == all.npos)
-				break;
-			pos = end + 2;
-		}
-		bool done = true;
-		for (const char *d : our_drivers) {
-			bool passed = false;
-			for (const auto &b : blocks) {
-				if (b.find(std::string(": ") + d + "\n") == std::string::npos)
-					continue;
-				if (b.find("larval") != std::string::npos)
-					done = false;
-				else if (b.find("selftest     : passed") != std::string::npos)
-					passed = true;
-			}
-			done = done && passed;
-		}
-		if (done)
-			return;
-		if (std::chrono::steady_clock::now() > until)
-			throw std::runtime_error("the kernel's self-tests of ktlsaccel did not finish");
-		std::this_thread::sleep_for(std::chrono::milliseconds(100));
-	}
-}
-
 // Which file is loaded: config e may load another build of the module.
 fs::path loaded_ko;
 
-void unload_module();
+void unload_module()
+{
+	if (!testsupport::unload_module())
+		throw std::runtime_error("cannot unload ktlsaccel");
+}
 
 void load_module(const fs::path &ko)
 {
-	if (module_loaded() && loaded_ko == ko)
+	if (testsupport::module_loaded() && loaded_ko == ko)
 		return;
 	unload_module();
 	loaded_ko = ko;
-	if (sh("insmod '" + ko.string() + "'") != 0)
-		throw std::runtime_error("insmod " + ko.string() + " failed");
-	wait_for_selftests();
-}
-
-void unload_module()
-{
-	for (int i = 0; i < 100 && module_loaded(); i++) {
-		if (sh("rmmod ktlsaccel 2>/dev/null") == 0)
-			break;
-		std::this_thread::sleep_for(std::chrono::milliseconds(100));
-	}
-	if (module_loaded())
-		throw std::runtime_error("cannot unload ktlsaccel");
+	testsupport::load_module(ko);
 }
 
 ControlClient control()
@@ -209,7 +140,7 @@ private:
 	int file_fd_ = -1;
 	// Records for the RX cells, one stream per cipher/version, encrypted
 	// before the first run (module not loaded) with these keys.
-	std::map<std::pair<cipher, tls>, std::pair<key_info, std::vector<std::uint8_t>>> wire_;
+	std::map<std::pair<cipher, tls>, std::pair<raw_crypto_info, std::vector<std::uint8_t>>> wire_;
 	double cap_total_ = 0;	// model throughput cap, bytes/s, all queues
 	unsigned int queues_ = 0;
 	std::size_t cells_ = 0;
@@ -393,11 +324,7 @@ void runner::state_e()
 	state_c_config();
 	for (const auto &kv : o_.e_params) {
 		auto eq = kv.find('=');
-		std::ofstream f("/sys/module/ktlsaccel/parameters/" + kv.substr(0, eq));
-		f << kv.substr(eq + 1) << "\n";
-		f.close();
-		if (!f)
-			throw std::runtime_error("cannot set module parameter " + kv);
+		testsupport::set_param(kv.substr(0, eq), kv.substr(eq + 1));
 	}
 }
 

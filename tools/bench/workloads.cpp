@@ -3,13 +3,11 @@
 
 #include <ktlsaccel/ktlsaccel.hpp>
 
-#include <arpa/inet.h>
 #include <kcapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
@@ -27,10 +25,6 @@
 #include <system_error>
 #include <thread>
 #include <utility>
-
-#ifndef SOL_TLS
-#define SOL_TLS 282
-#endif
 
 namespace ktlsaccel::bench {
 
@@ -54,65 +48,15 @@ void check(long ret, const char *what)
 		fail_errno(what);
 }
 
-class fd_t {
-public:
-	fd_t() = default;
-	explicit fd_t(int fd) : fd_(fd) {}
-	fd_t(fd_t &&o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-	fd_t &operator=(fd_t &&o) noexcept
-	{
-		if (this != &o)
-			reset(std::exchange(o.fd_, -1));
-		return *this;
-	}
-	~fd_t() { reset(); }
-	int get() const { return fd_; }
-	void reset(int fd = -1)
-	{
-		if (fd_ >= 0)
-			::close(fd_);
-		fd_ = fd;
-	}
+using testsupport::tcp_loopback_pair;
+using testsupport::tcp_pair;
+using testsupport::unique_fd;
 
-private:
-	int fd_ = -1;
-};
-
-struct tcp_pair {
-	fd_t a, b;
-};
-
-// A connected pair over 127.0.0.1; a stuck peer fails the run after 120 s.
-tcp_pair loopback_pair()
+void install(int fd, int direction, const raw_crypto_info &k)
 {
-	fd_t l(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	check(l.get(), "socket");
-	sockaddr_in addr{};
-	addr.sin_family = AF_INET;
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	check(::bind(l.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), "bind");
-	check(::listen(l.get(), 1), "listen");
-	socklen_t len = sizeof(addr);
-	check(::getsockname(l.get(), reinterpret_cast<sockaddr *>(&addr), &len), "getsockname");
-	fd_t a(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-	check(a.get(), "socket");
-	check(::connect(a.get(), reinterpret_cast<sockaddr *>(&addr), sizeof(addr)), "connect");
-	fd_t b(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
-	check(b.get(), "accept");
-	timeval tv{.tv_sec = 120, .tv_usec = 0};
-	for (int fd : {a.get(), b.get()}) {
-		check(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), "SO_RCVTIMEO");
-		check(::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), "SO_SNDTIMEO");
-	}
-	return {std::move(a), std::move(b)};
-}
-
-void install(int fd, int direction, const key_info &k)
-{
-	if (::setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST)
-		fail_errno("setsockopt(TCP_ULP, tls)");
-	if (::setsockopt(fd, SOL_TLS, direction, &k, static_cast<socklen_t>(k.size)) < 0)
-		fail_errno(direction == TLS_TX ? "setsockopt(TLS_TX)" : "setsockopt(TLS_RX)");
+	if (int err = testsupport::ktls_install(fd, direction, k))
+		throw std::system_error(err, std::system_category(),
+					direction == TLS_TX ? "setsockopt(TLS_TX)" : "setsockopt(TLS_RX)");
 }
 
 void send_all(int fd, const std::uint8_t *p, std::size_t n, int flags)
@@ -157,24 +101,6 @@ std::size_t drain(int fd, std::vector<std::uint8_t> *keep = nullptr)
 			keep->insert(keep->end(), buf.begin(), buf.begin() + r);
 		got += static_cast<std::size_t>(r);
 	}
-}
-
-void fill_random(unsigned char *p, std::size_t n)
-{
-	if (RAND_bytes(p, static_cast<int>(n)) != 1)
-		throw std::runtime_error("RAND_bytes failed");
-}
-
-template <typename T> void fill_key(T &i, unsigned short version, unsigned short type)
-{
-	std::memset(&i, 0, sizeof(i));
-	i.info.version = version;
-	i.info.cipher_type = type;
-	fill_random(i.key, sizeof(i.key));
-	fill_random(i.iv, sizeof(i.iv));
-	if constexpr (sizeof(i.salt) > 0)
-		fill_random(i.salt, sizeof(i.salt));
-	i.rec_seq[sizeof(i.rec_seq) - 1] = 1;
 }
 
 // ---- OpenSSL without kTLS ------------------------------------------------
@@ -239,7 +165,7 @@ struct ssl_pair {
 
 ssl_pair ossl_connect(const pki &p, cipher c, tls v)
 {
-	ssl_pair s{loopback_pair(), make_ctx(false, p, c, v), make_ctx(true, p, c, v), {}, {}};
+	ssl_pair s{tcp_loopback_pair(), make_ctx(false, p, c, v), make_ctx(true, p, c, v), {}, {}};
 	s.client.reset(SSL_new(s.cctx.get()));
 	s.server.reset(SSL_new(s.sctx.get()));
 	if (!s.client || !s.server)
@@ -306,21 +232,23 @@ std::string to_string(tx_mode m)
 
 std::string crypto_name(cipher c)
 {
-	return c == cipher::aes128gcm ? "gcm(aes)" : "rfc7539(chacha20,poly1305)";
+	return std::string(cipher_kernel_name(lib_cipher(c)));
 }
 
-key_info random_key(cipher c, tls v)
+ktlsaccel::cipher lib_cipher(cipher c)
 {
-	key_info k{};
-	unsigned short ver = v == tls::v12 ? TLS_1_2_VERSION : TLS_1_3_VERSION;
-	if (c == cipher::aes128gcm) {
-		fill_key(k.gcm, ver, TLS_CIPHER_AES_GCM_128);
-		k.size = sizeof(k.gcm);
-	} else {
-		fill_key(k.chacha, ver, TLS_CIPHER_CHACHA20_POLY1305);
-		k.size = sizeof(k.chacha);
-	}
-	return k;
+	return c == cipher::aes128gcm ? ktlsaccel::cipher::aes_128_gcm
+				      : ktlsaccel::cipher::chacha20_poly1305;
+}
+
+tls_version lib_version(tls v)
+{
+	return v == tls::v12 ? tls_version::tls12 : tls_version::tls13;
+}
+
+raw_crypto_info random_key(cipher c, tls v)
+{
+	return testsupport::random_crypto_info(lib_cipher(c), lib_version(v));
 }
 
 pki make_pki(const std::filesystem::path &dir)
@@ -347,10 +275,10 @@ std::vector<std::uint8_t> pattern(std::size_t n)
 	return v;
 }
 
-double ktls_tx(const key_info &k, const std::vector<std::uint8_t> &data, std::size_t write_size,
+double ktls_tx(const raw_crypto_info &k, const std::vector<std::uint8_t> &data, std::size_t write_size,
 	       tx_mode mode, int file_fd)
 {
-	auto p = loopback_pair();
+	auto p = tcp_loopback_pair();
 	install(p.a.get(), TLS_TX, k);
 	std::size_t wire = 0;
 	auto t0 = clock::now();
@@ -387,9 +315,9 @@ double ktls_tx(const key_info &k, const std::vector<std::uint8_t> &data, std::si
 	return s;
 }
 
-std::vector<std::uint8_t> ktls_capture(const key_info &k, const std::vector<std::uint8_t> &data)
+std::vector<std::uint8_t> ktls_capture(const raw_crypto_info &k, const std::vector<std::uint8_t> &data)
 {
-	auto p = loopback_pair();
+	auto p = tcp_loopback_pair();
 	install(p.a.get(), TLS_TX, k);
 	std::vector<std::uint8_t> wire;
 	wire.reserve(data.size() + data.size() / 512 + 64);
@@ -401,10 +329,10 @@ std::vector<std::uint8_t> ktls_capture(const key_info &k, const std::vector<std:
 	return wire;
 }
 
-double ktls_rx(const key_info &k, const std::vector<std::uint8_t> &wire,
+double ktls_rx(const raw_crypto_info &k, const std::vector<std::uint8_t> &wire,
 	       const std::vector<std::uint8_t> &data, std::size_t read_size)
 {
-	auto p = loopback_pair();
+	auto p = tcp_loopback_pair();
 	install(p.b.get(), TLS_RX, k);
 	std::vector<std::uint8_t> buf(read_size);
 	auto t0 = clock::now();
@@ -446,9 +374,9 @@ double ktls_rx(const key_info &k, const std::vector<std::uint8_t> &wire,
 double lib_e2e(const pki &p, cipher c, tls v, const std::vector<std::uint8_t> &data,
 	       std::size_t write_size)
 {
-	auto fds = loopback_pair();
+	auto fds = tcp_loopback_pair();
 	options base;
-	base.version = v == tls::v12 ? tls_version::tls12 : tls_version::tls13;
+	base.version = lib_version(v);
 	base.cipher_list = suite12(c);
 	base.ciphersuites = suite13(c);
 	options so = base, co = base;
@@ -606,7 +534,7 @@ double ossl_e2e(const pki &p, cipher c, tls v, const std::vector<std::uint8_t> &
 std::vector<double> ktls_pingpong(cipher c, tls v, std::size_t size, unsigned int iterations)
 {
 	const unsigned int warmup = 5;
-	auto p = loopback_pair();
+	auto p = tcp_loopback_pair();
 	auto k1 = random_key(c, v), k2 = random_key(c, v);
 	install(p.a.get(), TLS_TX, k1);
 	install(p.a.get(), TLS_RX, k2);
@@ -655,11 +583,11 @@ double ktls_many(cipher c, tls v, unsigned int conns, std::size_t per_conn)
 {
 	std::vector<tcp_pair> pairs;
 	for (unsigned int i = 0; i < conns; i++) {
-		pairs.push_back(loopback_pair());
+		pairs.push_back(tcp_loopback_pair());
 		install(pairs.back().a.get(), TLS_TX, random_key(c, v));
 	}
 	auto data = pattern(per_conn);
-	fd_t ep(::epoll_create1(EPOLL_CLOEXEC));
+	unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
 	check(ep.get(), "epoll_create1");
 	for (unsigned int i = 0; i < conns; i++) {
 		epoll_event e{};

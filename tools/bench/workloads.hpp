@@ -5,13 +5,15 @@
 // ktlsaccel.ko, its model settings) is up to the caller.
 #pragma once
 
+#include <testsupport/ktls.hpp>
+
+#include <ktlsaccel/keys.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <linux/tls.h>
 
 namespace ktlsaccel::bench {
 
@@ -20,20 +22,17 @@ enum class tls { v12, v13 };
 
 std::string to_string(cipher c);
 std::string to_string(tls v);
+// The library's names for them (what testsupport and libktlsaccel take).
+ktlsaccel::cipher lib_cipher(cipher c);
+tls_version lib_version(tls v);
 // The crypto API name kTLS asks for ("gcm(aes)", ...).
 std::string crypto_name(cipher c);
 
-// Key material for setsockopt(SOL_TLS, TLS_TX/TLS_RX), random key and IV,
-// record sequence number 1.
-struct key_info {
-	union {
-		tls_crypto_info base;
-		tls12_crypto_info_aes_gcm_128 gcm;
-		tls12_crypto_info_chacha20_poly1305 chacha;
-	};
-	std::size_t size = 0;
-};
-key_info random_key(cipher c, tls v);
+// Key material for setsockopt(SOL_TLS, TLS_TX/TLS_RX): testsupport's, which
+// the VM tests use too. random_key: random key and IV, record sequence
+// number 1.
+using testsupport::raw_crypto_info;
+raw_crypto_info random_key(cipher c, tls v);
 
 // A self-signed ECDSA P-256 certificate for "localhost" (openssl(1)).
 struct pki {
@@ -50,16 +49,16 @@ std::string to_string(tx_mode m);
 // TX only: a kTLS sender writes `total` bytes of `data` in `write_size`
 // writes; the receiver drains the raw TCP bytes (no decryption). Returns
 // seconds from the first write until the receiver saw EOF.
-double ktls_tx(const key_info &k, const std::vector<std::uint8_t> &data,
+double ktls_tx(const raw_crypto_info &k, const std::vector<std::uint8_t> &data,
 	       std::size_t write_size, tx_mode mode, int file_fd);
 
 // The wire bytes kTLS makes of `data` with key `k` (64 KiB writes, so
 // full 16 KiB records with consecutive sequence numbers from 1).
-std::vector<std::uint8_t> ktls_capture(const key_info &k, const std::vector<std::uint8_t> &data);
+std::vector<std::uint8_t> ktls_capture(const raw_crypto_info &k, const std::vector<std::uint8_t> &data);
 
 // RX only: a raw sender replays `wire`; the receiver (TLS_RX with `k`)
 // reads with `read_size` buffers and checks every byte against `data`.
-double ktls_rx(const key_info &k, const std::vector<std::uint8_t> &wire,
+double ktls_rx(const raw_crypto_info &k, const std::vector<std::uint8_t> &wire,
 	       const std::vector<std::uint8_t> &data, std::size_t read_size);
 
 // End to end with libktlsaccel: handshake, then client -> server.

@@ -1,12 +1,14 @@
-/* SPDX-License-Identifier: MIT */
-/* A file descriptor that closes itself: the one fd type of the guest tests. */
+// SPDX-License-Identifier: MIT
+//
+// A file descriptor that closes itself: the one fd type of the tests and
+// the bench tool.
 #pragma once
 
 #include <unistd.h>
 
 #include <utility>
 
-namespace ktlsaccel::vmtest {
+namespace ktlsaccel::testsupport {
 
 class unique_fd {
 public:
@@ -25,7 +27,7 @@ public:
 
 	int get() const { return fd_; }
 	explicit operator bool() const { return fd_ >= 0; }
-	/* Gives up ownership: the caller closes it. */
+	// Gives up ownership: the caller closes it.
 	int release() { return std::exchange(fd_, -1); }
 	void reset(int fd = -1)
 	{
@@ -38,4 +40,4 @@ private:
 	int fd_ = -1;
 };
 
-} // namespace ktlsaccel::vmtest
+} // namespace ktlsaccel::testsupport
