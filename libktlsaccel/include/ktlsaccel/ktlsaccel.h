@@ -41,7 +41,11 @@ int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp);
 
 /* Like send(2); flags may hold MSG_MORE and MSG_DONTWAIT. */
 ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len, int flags);
-/* Like recv(2): 0 when the peer sent close_notify; -EPROTO on a fatal alert. */
+/*
+ * Like recv(2): 0 when the peer sent close_notify; -EPROTO on a fatal alert.
+ * Bytes of buf past the count returned are unspecified: post-handshake
+ * messages (TLS 1.3 session tickets, KeyUpdate) are read through it.
+ */
 ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int flags);
 /* Like sendfile(2). */
 ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count);

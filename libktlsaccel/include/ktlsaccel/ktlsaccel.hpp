@@ -108,7 +108,8 @@ public:
 	result<void> send_all(std::span<const std::byte> data, int flags = 0);
 	// Receives application data: > 0 bytes, or 0 once the peer sent
 	// close_notify. Handshake records (TLS 1.3 NewSessionTicket) are
-	// consumed; a fatal alert is an error in alert_category().
+	// consumed, read through buffer: its bytes past the count returned
+	// are unspecified. A fatal alert is an error in alert_category().
 	result<std::size_t> recv(std::span<std::byte> buffer, int flags = 0);
 	// Sends count bytes of in_fd from *offset (or its file position),
 	// encrypted by the kernel (sendfile(2)); falls back to read+send in
