@@ -80,7 +80,9 @@ void settle_memory()
 	/*
 	 * SLUB counts every object of a CPU's current and partial slabs as
 	 * active in /proc/slabinfo; "shrink" flushes those back, so what is
-	 * counted is what is allocated.
+	 * counted is what is allocated. Under KASAN it also empties the
+	 * cache's quarantine, where freed objects otherwise stay counted
+	 * (20 module load/unload cycles read +1.8 MB without it).
 	 */
 	for (int i = 0; i < 6; i++) {
 		std::this_thread::sleep_for(std::chrono::milliseconds(500));

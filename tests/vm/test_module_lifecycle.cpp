@@ -57,13 +57,13 @@ TEST(ModuleLifecycle, TwentyLoadUnloadCyclesLeaveNothingBehind)
 		loaded_module mod("queues=4");
 		one_request();
 	}
-	run("sync; echo 2 > /proc/sys/vm/drop_caches");
+	settle_memory();
 	long long before = kmalloc_bytes();
 	for (int i = 0; i < 20; i++) {
 		loaded_module mod("queues=4");
 		one_request();
 	}
-	run("sync; echo 2 > /proc/sys/vm/drop_caches");
+	settle_memory();
 	long long after = kmalloc_bytes();
 	std::printf("20 load/unload cycles: kmalloc bytes in use %lld -> %lld (%+lld)\n",
 		    before, after, after - before);
