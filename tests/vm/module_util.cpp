@@ -21,16 +21,6 @@ namespace ktlsaccel::vmtest {
 
 static const char *const debugfs = "/sys/kernel/debug/ktlsaccel";
 
-static std::string slurp(const fs::path &p)
-{
-	std::ifstream f(p);
-	if (!f)
-		throw std::runtime_error("cannot read " + p.string());
-	std::stringstream ss;
-	ss << f.rdbuf();
-	return ss.str();
-}
-
 loaded_module::loaded_module(const std::string &params)
 {
 	if (module_loaded())
@@ -61,7 +51,7 @@ static kv parse_kv(const std::string &line)
 static std::vector<kv> parse_lines(const fs::path &p)
 {
 	std::vector<kv> v;
-	std::istringstream in(slurp(p));
+	std::istringstream in(testsupport::read_file(p));
 	for (std::string line; std::getline(in, line);)
 		if (!line.empty())
 			v.push_back(parse_kv(line));

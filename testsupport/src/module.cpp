@@ -27,7 +27,14 @@ const char *const drivers[] = {
 	"ktlsaccel-ccm-aes",
 };
 
-std::string slurp(const fs::path &p)
+fs::path param_path(const std::string &name)
+{
+	return fs::path("/sys/module") / module_name / "parameters" / name;
+}
+
+} // namespace
+
+std::string read_file(const fs::path &p)
 {
 	std::ifstream f(p);
 	if (!f)
@@ -36,13 +43,6 @@ std::string slurp(const fs::path &p)
 	ss << f.rdbuf();
 	return ss.str();
 }
-
-fs::path param_path(const std::string &name)
-{
-	return fs::path("/sys/module") / module_name / "parameters" / name;
-}
-
-} // namespace
 
 std::string module_driver(cipher c)
 {
@@ -69,7 +69,7 @@ void wait_for_selftests()
 {
 	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
 	for (;;) {
-		std::string all = slurp("/proc/crypto");
+		std::string all = read_file("/proc/crypto");
 		bool done = true;
 		std::istringstream in(all);
 		std::string block, line;
@@ -141,7 +141,7 @@ void set_param(const std::string &name, const std::string &value)
 
 std::string get_param(const std::string &name)
 {
-	std::string s = slurp(param_path(name));
+	std::string s = read_file(param_path(name));
 	while (!s.empty() && s.back() == '\n')
 		s.pop_back();
 	return s;

@@ -14,6 +14,9 @@ namespace ktlsaccel::testsupport {
 // The module's driver that serves the cipher's algorithm.
 std::string module_driver(cipher c);
 
+// The whole of a file (sysfs, procfs, debugfs); throws when it cannot be read.
+std::string read_file(const std::filesystem::path &p);
+
 bool module_loaded();
 
 // Waits (up to 5 minutes, then throws) until the kernel's self-tests of
