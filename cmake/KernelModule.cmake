@@ -4,8 +4,10 @@
 #
 # ktlsaccel_find_kernels(<var>)
 #   Sets <var> to the kernel versions to build for: KTLSACCEL_KERNELS if the
-#   user gave it (-DKTLSACCEL_KERNELS="6.1.0-56-amd64;..."), otherwise every
-#   /lib/modules/<version>/build that holds a kernel build tree.
+#   user gave it (-DKTLSACCEL_KERNELS="6.1.0-56-amd64;..."), otherwise the
+#   newest /lib/modules/<version>/build of each series (6.1, 6.12) that
+#   holds a kernel build tree, plus the debug kernel if
+#   KTLSACCEL_TEST_DEBUG_KERNEL is ON.
 #
 # ktlsaccel_add_kmod(<name> <source-dir>)
 #   For each kernel version V, copies <source-dir> into
@@ -15,6 +17,8 @@
 
 set(KTLSACCEL_KERNEL_MODULES_DIR "/lib/modules" CACHE PATH
 	"Where the kernels' module trees (<version>/build) live")
+option(KTLSACCEL_TEST_DEBUG_KERNEL
+	"Also build for, and test on, scripts/build-debug-kernel's kernel (hours)" OFF)
 
 function(ktlsaccel_find_kernels out)
 	if(DEFINED KTLSACCEL_KERNELS AND NOT "${KTLSACCEL_KERNELS}" STREQUAL "")
@@ -39,6 +43,37 @@ function(ktlsaccel_find_kernels out)
 		list(APPEND versions "${v}")
 	endforeach()
 	list(SORT versions COMPARE NATURAL)
+	# Per series (6.1, 6.12, ...) only the newest release: every kernel
+	# listed costs a guest boot and its whole suite, and an older ABI of
+	# the same series left behind by an upgrade adds time, not coverage.
+	# scripts/build-debug-kernel's kernel only with
+	# KTLSACCEL_TEST_DEBUG_KERNEL=ON: its suite takes hours.
+	set(newest "")
+	set(skipped "")
+	foreach(v IN LISTS versions)
+		if(v MATCHES "-ktlsaccel-debug$")
+			if(KTLSACCEL_TEST_DEBUG_KERNEL)
+				list(APPEND newest "${v}")
+			else()
+				list(APPEND skipped "${v} (debug kernel: -DKTLSACCEL_TEST_DEBUG_KERNEL=ON)")
+			endif()
+			continue()
+		endif()
+		string(REGEX MATCH "^[0-9]+\\.[0-9]+\\." series "${v}")
+		foreach(w IN LISTS newest)
+			string(REGEX MATCH "^[0-9]+\\.[0-9]+\\." wseries "${w}")
+			if(NOT w MATCHES "-ktlsaccel-debug$" AND wseries STREQUAL series)
+				# versions is sorted, so v is newer than w.
+				list(REMOVE_ITEM newest "${w}")
+				list(APPEND skipped "${w} (older than ${v})")
+			endif()
+		endforeach()
+		list(APPEND newest "${v}")
+	endforeach()
+	foreach(s IN LISTS skipped)
+		message(STATUS "ktlsaccel: not building for ${s}")
+	endforeach()
+	set(versions ${newest})
 	if(versions STREQUAL "")
 		message(WARNING
 			"ktlsaccel: no kernel headers found under "
