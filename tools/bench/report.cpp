@@ -294,6 +294,66 @@ void write_plots(const fs::path &dir, const kernel_results &k)
 	}
 }
 
+// How many of the guest's vCPUs were busy during each TX and RX cell: a
+// configuration short of the ceiling with idle vCPUs is waiting (wake-ups,
+// the end of a send), not computing.
+void busy_table(std::ostream &md, const kernel_results &k)
+{
+	bool any = false;
+	for (std::string section : {"tx", "rx"})
+		for (auto [c, v] : combos(k))
+			for (auto size : sizes_of(k, section)) {
+				std::string mode = section == "rx" ? "recv" : "send";
+				stat st[4];
+				bool row = false;
+				for (int i = 0; i < 4; i++) {
+					st[i] = k.get(section, configs[i], c, v, size, mode, "busy_vcpus");
+					row = row || st[i].ok();
+				}
+				if (!row)
+					continue;
+				if (!any) {
+					md << "\n### vCPUs busy during the transfer (of "
+					   << k.meta.value("vcpus", 0) << ", from /proc/stat)\n\n"
+					   << "| section | cipher | TLS | size | (a) | (b) | (c) | (d) |\n"
+					   << "|---|---|---|---|---|---|---|---|\n";
+					any = true;
+				}
+				md << "| " << section << " | " << c << " | " << v << " | " << size_name(size);
+				for (auto &x : st)
+					md << " | " << cell(x, 2);
+				md << " |\n";
+			}
+}
+
+// Config e (an A/B variant of c, `run --e-param/--e-module`): every cell
+// measured for both, side by side. Ratios are e/c; for latency lower is
+// better, and the spreads decide a claim either way.
+void ab_table(std::ostream &md, const kernel_results &k)
+{
+	bool any = false;
+	for (const auto &[kk, st] : k.s) {
+		const auto &[section, config, c, v, size, mode, metric] = kk;
+		if (config != "e")
+			continue;
+		auto base = k.get(section, "c", c, v, size, mode, metric);
+		if (!base.ok())
+			continue;
+		if (!any) {
+			md << "### A/B: (e) " << k.meta["configs"].value("e", std::string("?"))
+			   << ", against (c)\n\n"
+			   << "| section | cipher | TLS | size | mode | metric | (c) | (e) | e/c |\n"
+			   << "|---|---|---|---|---|---|---|---|---|\n";
+			any = true;
+		}
+		md << "| " << section << " | " << c << " | " << v << " | " << size_name(size) << " | "
+		   << mode << " | " << metric << " | " << cell(base) << " | " << cell(st) << " | "
+		   << show(ratio_of(st, base)) << " |\n";
+	}
+	if (any)
+		md << "\n";
+}
+
 std::string host_load_line(const fs::path &p)
 {
 	if (p.empty())
@@ -376,6 +436,8 @@ int write_report(const std::vector<fs::path> &inputs, const fs::path &out_dir, c
 			throughput_table(body, k, sec, targets);
 		}
 
+		busy_table(body, k);
+
 		body << "\n### Pipeline, accelerator model (d), AES-128-GCM TLS 1.2 TX\n\n"
 		     << "| write size | mode | MiB/s | model limit MiB/s | achieved/limit | records in flight: max | mean (Little) | record bytes |\n"
 		     << "|---|---|---|---|---|---|---|---|\n";
@@ -414,12 +476,18 @@ int write_report(const std::vector<fs::path> &inputs, const fs::path &out_dir, c
 			     << " |\n";
 			if (size == 1024) {
 				// Lower is better: met when at most 1.1, or when c is not
-				// shown to be slower at all.
-				std::string v = std::isnan(cb.r)      ? "not measured"
-						: cb.r <= 1.1           ? "met"
-						: !cb.claimed           ? "not shown (spreads overlap)"
-									: "missed";
-				targets.push_back({"(c)/(b) p50 latency 1 KiB ≤ 1.1", k.tag, show(cb), v});
+				// shown to be slower at all. Also with the inline
+				// threshold, which is what it is there to buy back.
+				auto v = [](const ratio &r) {
+					return std::isnan(r.r) ? "not measured"
+					       : r.r <= 1.1    ? "met"
+					       : !r.claimed    ? "not shown (spreads overlap)"
+							       : "missed";
+				};
+				targets.push_back({"(c)/(b) p50 latency 1 KiB ≤ 1.1", k.tag, show(cb), v(cb)});
+				if (i50.ok())
+					targets.push_back({"(c)+inline/(b) p50 latency 1 KiB ≤ 1.1", k.tag,
+							   show(ib), v(ib)});
 			}
 		}
 
@@ -432,6 +500,7 @@ int write_report(const std::vector<fs::path> &inputs, const fs::path &out_dir, c
 			     << " |\n";
 		}
 		body << "\n";
+		ab_table(body, k);
 		write_plots(out_dir, k);
 	}
 

@@ -47,6 +47,43 @@ void load_module(const fs::path &ko)
 	testsupport::load_module(ko);
 }
 
+// The guest's CPU time from /proc/stat: how many vCPUs were busy (not idle
+// or waiting for I/O) on average between two readings. Tells a cell that
+// is short of CPU from one that waits (wake-ups, the socket, the pipeline).
+class cpu_meter {
+public:
+	cpu_meter() : start_(read()) {}
+	double busy_vcpus(unsigned int vcpus) const
+	{
+		auto end = read();
+		double total = static_cast<double>(end.total - start_.total);
+		double idle = static_cast<double>(end.idle - start_.idle);
+		return total > 0 ? (total - idle) / total * vcpus : NAN;
+	}
+
+private:
+	struct reading {
+		unsigned long long total = 0, idle = 0;
+	};
+	static reading read()
+	{
+		std::ifstream f("/proc/stat");
+		std::string cpu;
+		unsigned long long v[8] = {};
+		f >> cpu;
+		for (auto &x : v)
+			f >> x;
+		if (!f || cpu != "cpu")
+			throw std::runtime_error("cannot parse /proc/stat");
+		reading r;
+		for (auto x : v)
+			r.total += x;
+		r.idle = v[3] + v[4];	// idle, iowait
+		return r;
+	}
+	reading start_;
+};
+
 ControlClient control()
 {
 	auto c = ControlClient::open();
@@ -143,6 +180,7 @@ private:
 	std::map<std::pair<cipher, tls>, std::pair<raw_crypto_info, std::vector<std::uint8_t>>> wire_;
 	double cap_total_ = 0;	// model throughput cap, bytes/s, all queues
 	unsigned int queues_ = 0;
+	unsigned int vcpus_ = 1;
 	std::size_t cells_ = 0;
 	std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
 };
@@ -195,14 +233,18 @@ void runner::throughput_cells(const std::string &cfg)
 			for (auto size : sizes_) {
 				std::string tag = to_string(c) + " TLS" + to_string(v) + " " + size_name(size);
 				double s;
+				cpu_meter cpu;
 				if (cfg == "a")
 					s = ossl_tx(pki_, c, v, data_, size);
 				else
 					s = ktls_tx(random_key(c, v), data_, size, tx_mode::plain, -1);
 				add("tx", cfg, to_string(c), to_string(v), size, "send", "MiB/s",
 				    static_cast<double>(data_.size()) / s / MiB);
+				add("tx", cfg, to_string(c), to_string(v), size, "send", "busy_vcpus",
+				    cpu.busy_vcpus(vcpus_));
 				progress("tx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
 
+				cpu = cpu_meter();
 				if (cfg == "a") {
 					s = ossl_rx(pki_, c, v, data_, size);
 				} else {
@@ -211,6 +253,8 @@ void runner::throughput_cells(const std::string &cfg)
 				}
 				add("rx", cfg, to_string(c), to_string(v), size, "recv", "MiB/s",
 				    static_cast<double>(data_.size()) / s / MiB);
+				add("rx", cfg, to_string(c), to_string(v), size, "recv", "busy_vcpus",
+				    cpu.busy_vcpus(vcpus_));
 				progress("rx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
 
 				if (std::find(o_.e2e_sizes.begin(), o_.e2e_sizes.end(), size) == o_.e2e_sizes.end())
@@ -377,6 +421,7 @@ void runner::run()
 	utsname u{};
 	uname(&u);
 	unsigned int vcpus = static_cast<unsigned int>(sysconf(_SC_NPROCESSORS_ONLN));
+	vcpus_ = vcpus;
 	ciphers_ = o_.ciphers;
 	versions_ = o_.versions;
 	sizes_ = o_.sizes;
@@ -427,6 +472,14 @@ void runner::run()
 		   {"cap_fraction_of_afalg_aes", o_.cap_fraction},
 		   {"throughput_total_Bps", cap_total_},
 		   {"throughput_per_queue_Bps", cap_total_ / queues_}}}};
+	if (std::find(o_.configs.begin(), o_.configs.end(), "e") != o_.configs.end()) {
+		std::string e = "as c";
+		if (!o_.e_module.empty())
+			e += ", module " + o_.e_module.string();
+		for (const auto &kv : o_.e_params)
+			e += ", " + kv;
+		meta_["configs"]["e"] = e;
+	}
 
 	for (rep_ = 0; rep_ < o_.reps; rep_++) {
 		std::vector<std::string> order = o_.configs;
