@@ -66,18 +66,6 @@ static unsigned long long throughput;
 module_param(throughput, ullong, 0444);
 MODULE_PARM_DESC(throughput, "Modelled throughput cap per queue at load, bytes/s (0: none)");
 
-/*
- * How long an idle worker keeps looking for new work before it sleeps.
- * kTLS submits a connection's records in bursts (one sendmsg() call's
- * worth) and a worker that went to sleep between two records must be
- * woken by the submitter: an IPI and a scheduler round trip per burst,
- * milliseconds on an overloaded or emulated host. Polling trades that for
- * up to @poll_us of CPU per burst; 0 turns it off.
- */
-static unsigned int poll_us;
-module_param(poll_us, uint, 0644);
-MODULE_PARM_DESC(poll_us, "Microseconds an idle queue worker polls for new work before sleeping (0: off)");
-
 static int dispatch = KTLSACCEL_DISPATCH_SPREAD;
 
 static const char * const dispatch_names[] = {
@@ -382,28 +370,6 @@ static void queue_sleep(struct ktlsaccel_queue *q)
 	__set_current_state(TASK_RUNNING);
 }
 
-/*
- * Spins for up to poll_us while the queue has nothing to run and nothing
- * timed; returns whether work arrived. The unlocked list_empty() is only a
- * hint: take_pending() decides under the lock.
- */
-static bool queue_poll(struct ktlsaccel_queue *q)
-{
-	unsigned int us = READ_ONCE(poll_us);
-	u64 end;
-
-	if (!us || !list_empty(&q->done))
-		return false;
-	end = ktime_get_ns() + (u64)us * NSEC_PER_USEC;
-	do {
-		if (!list_empty(&q->pending))
-			return !queue_stalled(q);
-		cpu_relax();
-	} while (!need_resched() && !kthread_should_stop() &&
-		 ktime_get_ns() < end);
-	return false;
-}
-
 static int queue_worker(void *arg)
 {
 	struct ktlsaccel_queue *q = arg;
@@ -422,7 +388,7 @@ static int queue_worker(void *arg)
 			busy = true;
 		if (busy)
 			cond_resched();
-		else if (!queue_poll(q))
+		else
 			queue_sleep(q);
 	}
 	return 0;
