@@ -33,9 +33,13 @@ want |= {("latency", "b"), ("latency", "c"), ("latency", "c-inline"),
          ("conns", "b"), ("conns", "c"), ("pipeline", "d"),
          ("ceiling", "afalg"), ("ceiling", "openssl")}
 assert want <= have, f"missing section/config pairs: {sorted(want - have)}"
+busy = [x for x in s if x["metric"] == "busy_vcpus"]
+assert busy, "no busy_vcpus samples"
+for x in busy:
+    assert x["section"] in ("tx", "rx") and x["value"] <= meta["vcpus"] + 1e-9, x
 md = open(os.path.join(out, "summary.md")).read()
 for h in ("## Targets", "## Kernel", "### TX only", "### RX only", "### Pipeline",
-          "### Small messages", "### Many connections"):
+          "### Small messages", "### Many connections", "### vCPUs busy"):
     assert h in md, f"summary.md lacks {h}"
 pngs = glob.glob(os.path.join(out, "*.png"))
 assert len(pngs) >= 5, f"expected >= 5 plots, got {pngs}"

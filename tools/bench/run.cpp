@@ -150,6 +150,8 @@ private:
 	void add(const std::string &section, const std::string &config, const std::string &cipher,
 		 const std::string &tls, std::size_t size, const std::string &mode,
 		 const std::string &metric, double value);
+	void add_busy(const std::string &section, const std::string &config, cipher c, tls v,
+		      std::size_t size, const std::string &mode, const cpu_meter &cpu);
 	void progress(const std::string &what, double value, const char *unit);
 	void save();
 	void state_unloaded();
@@ -192,6 +194,16 @@ void runner::add(const std::string &section, const std::string &config, const st
 	samples_.push_back({{"section", section}, {"config", config}, {"cipher", c}, {"tls", v},
 			    {"size", size}, {"mode", mode}, {"metric", metric}, {"rep", rep_},
 			    {"value", value}});
+}
+
+// A cell shorter than a clock tick has no reading: no sample then.
+void runner::add_busy(const std::string &section, const std::string &config, cipher c, tls v,
+		      std::size_t size, const std::string &mode, const cpu_meter &cpu)
+{
+	double busy = cpu.busy_vcpus(vcpus_);
+
+	if (std::isfinite(busy))
+		add(section, config, to_string(c), to_string(v), size, mode, "busy_vcpus", busy);
 }
 
 void runner::progress(const std::string &what, double value, const char *unit)
@@ -240,8 +252,7 @@ void runner::throughput_cells(const std::string &cfg)
 					s = ktls_tx(random_key(c, v), data_, size, tx_mode::plain, -1);
 				add("tx", cfg, to_string(c), to_string(v), size, "send", "MiB/s",
 				    static_cast<double>(data_.size()) / s / MiB);
-				add("tx", cfg, to_string(c), to_string(v), size, "send", "busy_vcpus",
-				    cpu.busy_vcpus(vcpus_));
+				add_busy("tx", cfg, c, v, size, "send", cpu);
 				progress("tx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
 
 				cpu = cpu_meter();
@@ -253,8 +264,7 @@ void runner::throughput_cells(const std::string &cfg)
 				}
 				add("rx", cfg, to_string(c), to_string(v), size, "recv", "MiB/s",
 				    static_cast<double>(data_.size()) / s / MiB);
-				add("rx", cfg, to_string(c), to_string(v), size, "recv", "busy_vcpus",
-				    cpu.busy_vcpus(vcpus_));
+				add_busy("rx", cfg, c, v, size, "recv", cpu);
 				progress("rx " + cfg + " " + tag, static_cast<double>(data_.size()) / s / MiB, "MiB/s");
 
 				if (std::find(o_.e2e_sizes.begin(), o_.e2e_sizes.end(), size) == o_.e2e_sizes.end())
