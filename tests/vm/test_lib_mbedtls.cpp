@@ -295,8 +295,8 @@ MBEDTLS_BOTH(CorruptedRecordFromPeerIsBadRecordMac, corrupted_record_from_peer_i
 /*
  * The reason this backend exists: Mbed TLS encrypts one record at a time;
  * through kTLS and the module one connection's records overlap. With a
- * modelled pipeline latency of 2 ms a record stays in the ring long enough
- * to be counted even on an emulated CPU.
+ * modelled pipeline latency of 20 ms a record stays in the ring long enough
+ * to be counted even on an emulated CPU under KASAN (see LibWithModule).
  */
 TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 {
@@ -305,7 +305,7 @@ TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 	auto dev = ctl->get_device();
 	ASSERT_TRUE(dev) << dev.error().message();
 	ConfigChange model;
-	model.latency_us = 2000;
+	model.latency_us = 20000;
 	model.depth = 256;
 	ASSERT_TRUE(ctl->set_config(model));
 	struct restore {
@@ -349,9 +349,10 @@ TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 		bytes += f.stats.bytes;
 	}
 	RecordProperty("max_in_flight", std::to_string(depth));
-	std::printf("Mbed TLS backend, TLS 1.2 %s, one 1 MiB write, latency 2000 us, depth 256: "
+	std::printf("Mbed TLS backend, TLS 1.2 %s, one 1 MiB write, latency %u us, depth %u: "
 		    "max %u records in flight on its TX flow\n",
-		    std::string(cipher_name(GetParam())).c_str(), depth);
+		    std::string(cipher_name(GetParam())).c_str(), *model.latency_us, *model.depth,
+		    depth);
 	ASSERT_GE(bytes, data.size()) << "no TX flow of this process carried the write\n"
 				       << watch->describe_all();
 	EXPECT_GT(depth, 8u) << "a 1 MiB write should keep many of its 64 records in flight";
