@@ -153,6 +153,12 @@ std::vector<std::pair<std::string, std::string>> combos(const kernel_results &k)
 
 const char *const configs[] = {"a", "b", "c", "d"};
 
+// How a throughput section's samples are keyed: RX cells read, the others send.
+std::string mode_of(const std::string &section)
+{
+	return section == "rx" ? "recv" : "send";
+}
+
 struct target_row {
 	std::string what, kernel, value, verdict;
 };
@@ -164,7 +170,7 @@ void throughput_table(std::ostream &md, const kernel_results &k, const std::stri
 	      "|---|---|---|---|---|---|---|---|---|---|\n";
 	for (auto [c, v] : combos(k))
 		for (auto size : sizes_of(k, section)) {
-			std::string mode = section == "rx" ? "recv" : "send";
+			std::string mode = mode_of(section);
 			stat st[4];
 			for (int i = 0; i < 4; i++)
 				st[i] = k.get(section, configs[i], c, v, size, mode, "MiB/s");
@@ -210,7 +216,7 @@ void write_dat(const fs::path &p, const kernel_results &k, const std::string &se
 {
 	std::ofstream f(p);
 	f << "# size a_med a_min a_max b_med b_min b_max c_med c_min c_max d_med d_min d_max (MiB/s)\n";
-	std::string mode = section == "rx" ? "recv" : "send";
+	std::string mode = mode_of(section);
 	for (auto size : sizes_of(k, section)) {
 		f << size;
 		for (auto *cfg : configs) {
@@ -303,7 +309,7 @@ void busy_table(std::ostream &md, const kernel_results &k)
 	for (std::string section : {"tx", "rx"})
 		for (auto [c, v] : combos(k))
 			for (auto size : sizes_of(k, section)) {
-				std::string mode = section == "rx" ? "recv" : "send";
+				std::string mode = mode_of(section);
 				stat st[4];
 				bool row = false;
 				for (int i = 0; i < 4; i++) {
