@@ -4,7 +4,12 @@
 # In the guest (run by scripts/vm-run): install the Debian packages the way
 # an administrator does, use them, purge them, and check nothing is left.
 #
-#   pkg-guest.sh DEBDIR SRCDIR
+#   pkg-guest.sh DEBDIR SRCDIR [UPGRADE_KVER]
+#
+# UPGRADE_KVER, a newer kernel with headers, plays a kernel upgrade after the
+# install: dkms's hook /etc/kernel/postinst.d/dkms, which the kernel
+# package's postinst runs, must build and install ktlsaccel.ko for it
+# (AUTOINSTALL), and the purge must take that copy out again.
 #
 # The guest's root is the host's, read-only over 9p. /etc, /usr and /var get
 # a writable overlayfs each (upper layer in the guest's tmpfs), so the real
@@ -20,6 +25,7 @@ set -euo pipefail
 
 debs=$1
 src=$2
+upgrade=${3:-}
 kver=$(uname -r)
 work=/tmp/pkgtest
 lower=$work/lower
@@ -68,6 +74,10 @@ ok "overlay over /etc /usr /var"
 
 # ---- install ---------------------------------------------------------------
 shopt -s nullglob
+if [[ -n $upgrade ]]; then
+	[[ $upgrade != "$kver" && -e /lib/modules/$upgrade/build/Makefile ]] ||
+		fail install "upgrade kernel $upgrade: no headers, or it is the running one"
+fi
 debfiles=("$debs"/*.deb)
 [[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
 # common.postinst builds for the running and the newest kernel with headers.
@@ -112,6 +122,7 @@ ko=(/lib/modules/"$kver"/updates/dkms/ktlsaccel.ko*)
 	fail dkms "no /lib/modules/$kver/updates/dkms/ktlsaccel.ko*"
 # What the kernel packages' postinst runs for a newly installed kernel
 # (AUTOINSTALL); common.postinst may already have built for the newest one.
+built=()
 for b in /lib/modules/*/build; do
 	k=$(basename "$(dirname "$b")")
 	[[ -e $b/Makefile ]] || continue
@@ -123,9 +134,30 @@ for b in /lib/modules/*/build; do
 	dkms_installed "$k" || fail dkms "not installed for $k after the kernel hook"
 	[[ $(modinfo -k "$k" -F vermagic ktlsaccel) == "$k "* ]] ||
 		fail dkms "modinfo -k $k: wrong vermagic"
+	built+=("$k")
 done
 dkms status -m ktlsaccel | sed 's/^/  /'
-ok "dkms built and installed ktlsaccel.ko for $([[ ${#hidden[@]} -eq 0 ]] && echo "every kernel with headers" || echo "$kver")"
+ok "dkms built and installed ktlsaccel.ko for ${built[*]}"
+
+# ---- a kernel upgrade ------------------------------------------------------
+# Installing linux-image-$upgrade runs /etc/kernel/postinst.d/dkms $upgrade;
+# it must find ktlsaccel (AUTOINSTALL) and build it against that kernel's
+# headers, from the source the package put in /usr/src.
+if [[ -n $upgrade ]] && ! dkms_installed "$upgrade"; then
+	run /etc/kernel/postinst.d/dkms "$upgrade" || fail upgrade "kernel hook for $upgrade failed"
+	if ! dkms_installed "$upgrade"; then
+		tail -n 40 /var/lib/dkms/ktlsaccel/*/"$upgrade"/*/log/make.log 2>/dev/null
+		fail upgrade "not installed for $upgrade after the kernel hook: $(dkms status)"
+	fi
+	uko=(/lib/modules/"$upgrade"/updates/dkms/ktlsaccel.ko*)
+	[[ ${#uko[@]} -eq 1 && -f ${uko[0]} ]] ||
+		fail upgrade "no /lib/modules/$upgrade/updates/dkms/ktlsaccel.ko*"
+	[[ $(modinfo -k "$upgrade" -F vermagic ktlsaccel) == "$upgrade "* ]] ||
+		fail upgrade "modinfo -k $upgrade: wrong vermagic"
+	grep -q 'updates/dkms/ktlsaccel\.ko' "/lib/modules/$upgrade/modules.dep" ||
+		fail upgrade "depmod did not run for $upgrade"
+	ok "kernel upgrade to $upgrade: dkms's kernel hook built and installed ktlsaccel.ko"
+fi
 
 # ---- modprobe, with options from /etc/modprobe.d ----------------------------
 conf=/etc/modprobe.d/ktlsaccel.conf
@@ -147,7 +179,9 @@ ok "modprobe ktlsaccel (queues=3 depth=64 from $conf)"
 show=$(ktlsaccel show) || fail cli "ktlsaccel show failed: $show"
 sed -n '1,12s/^/  | /p' <<<"$show"
 grep -qE 'queues 3 depth 64' <<<"$show" || fail cli "ktlsaccel show does not report queues 3 depth 64"
-man -w ktlsaccel > /dev/null && man -w ktlsaccel-perf > /dev/null || fail cli "man pages missing"
+for m in ktlsaccel ktlsaccel-perf; do
+	man -w "$m" > /dev/null || fail cli "man page $m missing"
+done
 [[ -f /usr/share/bash-completion/completions/ktlsaccel ]] || fail cli "no bash completion"
 ok "ktlsaccel show reports the module"
 
@@ -204,8 +238,10 @@ if ! dpkg --purge "${pkgs[@]}" > "$work/dpkg-purge.log" 2>&1; then
 	fail purge "dpkg --purge failed"
 fi
 for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed &&
-		fail purge "$p still installed"
+	# purged: dpkg no longer knows it, or knows it as not-installed
+	# ("deinstall ok config-files" would mean the purge left conffiles)
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ -z $st || $st == "unknown ok not-installed" ]] || fail purge "$p: $st"
 done
 [[ -z $(dkms status -m ktlsaccel) ]] || fail purge "dkms still knows it: $(dkms status -m ktlsaccel)"
 ! modinfo ktlsaccel > /dev/null 2>&1 || fail purge "modinfo still finds ktlsaccel"
