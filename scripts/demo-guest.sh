@@ -26,8 +26,8 @@ verbose=${DEMO_VERBOSE:-0}
 # A deep-pipeline card: 4 queues of 256 slots, 500 us from submission to
 # completion. Latency is set after loading (kmod/README.md: load-time
 # latency also slows the kernel's self-tests of the algorithms).
-card_load="queues=4 depth=256"
-card_set="latency-us 500"
+card_load=(queues=4 depth=256)
+card_set=(latency-us 500)
 
 kver=$(uname -r)
 ko=$build/kmod/$kver/ktlsaccel.ko
@@ -37,9 +37,14 @@ work=$(mktemp -d /tmp/ktlsaccel-demo.XXXXXX)
 port=5201
 server_pid=
 
+# shellcheck disable=SC2317	# (run by the EXIT trap)
 cleanup() {
-	[[ -n $server_pid ]] && kill "$server_pid" 2>/dev/null || true
-	lsmod | grep -q '^ktlsaccel ' && rmmod ktlsaccel 2>/dev/null || true
+	if [[ -n $server_pid ]]; then
+		kill "$server_pid" 2>/dev/null || true
+	fi
+	if lsmod | grep -q '^ktlsaccel '; then
+		rmmod ktlsaccel 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -124,15 +129,15 @@ mibs() { sed -n 's/^received .*: \([0-9.]*\) MiB\/s.*/\1/p' "$work/$1.txt"; }
 # latency (which would slow them down) and zero the counters, so that what
 # follows counts only the transfer.
 load_card() {
-	run insmod "$ko" $card_load
+	run insmod "$ko" "${card_load[@]}"
 	for _ in $(seq 300); do
 		"$cli" show | head -n 1 | grep -q ' flows 0$' && break
 		sleep 0.2
 	done
-	run "$cli" set $card_set > /dev/null
+	run "$cli" set "${card_set[@]}" > /dev/null
 	run "$cli" reset > /dev/null
 }
-commas() { sed 's/ /, /g' <<< "$*"; }
+commas() { local s="$*"; echo "${s// /, }"; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # The most records in flight at once on the server's sending socket: the
 # last column of `ktlsaccel flows` (0 when there is no such line).

@@ -60,8 +60,12 @@ pkgs=(
 	gnuplot-nox
 	# known-answer vectors (NIST CAVP) and tooling
 	python3 python3-cryptography-vectors python3-yaml
-	# Debian packages (packaging/): DKMS in the guest test, lintian on them
-	dkms lintian
+	# Debian packages (packaging/): DKMS in the guest test, lintian on them;
+	# the installed bash completion is exercised with bash-completion's own
+	# helpers
+	dkms lintian bash-completion
+	# lint of the shell scripts
+	shellcheck
 	# kernel 6.1 from bookworm
 	linux-image-amd64 linux-headers-amd64
 )

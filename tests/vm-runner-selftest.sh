@@ -3,13 +3,16 @@
 #
 # Tests of scripts/vm-run itself, each one guest boot:
 #   exit-status  the guest command's exit status comes back to the host
-#   kernel-warn  a kernel WARN in the guest fails a run whose command passed
+#   kernel-warn  a kernel WARN in the guest fails a run whose command passed;
+#                with a command that failed too, its status comes back and
+#                the WARN is still reported and left in kernel-log-problems
 #   timeout      a guest that never finishes is killed and reported
 # usage: vm-runner-selftest.sh MODE VM_RUN KERNEL BUILD_DIR
 set -uo pipefail
 mode=$1 vmrun=$2 kver=$3 build=$4
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+res=$(mktemp -d)
+trap 'rm -rf "$out" "$res"' EXIT
 
 expect() { # expect STATUS_WANTED STATUS_GOT MESSAGE_REGEX
 	if [[ $2 -ne $1 ]]; then
@@ -37,6 +40,12 @@ kernel-warn)
 	expect 125 $? "kernel log shows problems"
 	grep -q "WARNING:.*ktlsaccel_test_warn" "$out" ||
 		{ echo "FAIL: the WARN line is not quoted"; cat "$out"; exit 1; }
+	"$vmrun" --kernel "$kver" --timeout 120 --share "$build" --results "$res" \
+		-- sh -c "insmod '$ko' && rmmod ktlsaccel_test_warn; exit 1" > "$out" 2>&1
+	expect 1 $? "kernel log shows problems"
+	grep -q "WARNING:.*ktlsaccel_test_warn" "$res/kernel-log-problems" 2>/dev/null ||
+		{ echo "FAIL: no WARN line in $res/kernel-log-problems"; cat "$out"; exit 1; }
+	echo "PASS: a failed command's dirty log is kept in kernel-log-problems"
 	;;
 timeout)
 	start=$SECONDS

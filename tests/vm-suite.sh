@@ -17,6 +17,13 @@ if [[ -s $results/suite-failures ]]; then
 	cat "$results/suite-failures"
 	exit 1
 fi
+# vm-run exits with the command's status when it is not 0, so a failed
+# test would hide a dirty kernel log; vm-run leaves it in a file.
+if [[ -s $results/kernel-log-problems ]]; then
+	echo "vm-suite: the guest kernel log shows problems (besides failed tests):"
+	head -n 40 "$results/kernel-log-problems"
+	exit 125
+fi
 if [[ $rc -eq 1 && -s $results/gtest.json ]]; then
 	echo "vm-suite: some in-guest tests failed; their own ctest entries say which"
 	exit 0
