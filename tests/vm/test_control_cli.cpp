@@ -10,6 +10,7 @@
 
 #include "control_util.h"
 #include "ktls_util.h"
+#include "module_util.h"
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,7 @@
 #include <chrono>
 #include <cstdio>
 #include <future>
+#include <latch>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -313,22 +315,120 @@ TEST_F(ControlCli, FaultSetShowClear)
 	EXPECT_EQ(param("fault_ops"), "decrypt\n");
 }
 
+/*
+ * One AF_ALG AES-GCM tfm (a flow of its own): a first request completes, a
+ * second is held on stalled queue 0 until released.
+ */
+class HeldRequest {
+public:
+	HeldRequest()
+	{
+		check_output(cli() + " set queues 1");
+		thread_ = std::thread([this] {
+			const bytes key(16, 1), iv(12, 2), aad(13, 3), pt(64, 4);
+			const bytes want = openssl_gcm_encrypt(key, iv, aad, pt);
+			std::optional<aead> a;
+			bytes out;
+			bool ok = false;
+			try {
+				a.emplace("ktlsaccel-gcm-aes");
+				ok = a->setkey(key) == 0 && a->encrypt(iv, aad, pt, 16, out) == 0 &&
+				     out == want;
+			} catch (const std::exception &) {
+			}
+			first_done_.count_down();
+			stalled_.wait();
+			ok = ok && a->encrypt(iv, aad, pt, 16, out) == 0 && out == want;
+			result_ = ok ? 0 : -1;
+		});
+		first_done_.wait();
+		run(cli() + " fault stall-queue 0");
+		stalled_.count_down();
+	}
+	~HeldRequest() { release(); }
+	/* Lets the request complete; its result: 0 when it was right. */
+	int release()
+	{
+		if (thread_.joinable()) {
+			run(cli() + " fault clear");
+			thread_.join();
+		}
+		return result_;
+	}
+
+private:
+	std::thread thread_;
+	std::latch first_done_{1}, stalled_{1};
+	std::atomic<int> result_{1};
+};
+
+/* A flow's or the engine's stats, waiting until @pred holds (5 s at most). */
+template <typename Pred>
+json wait_json(const std::string &args, Pred pred)
+{
+	json j;
+	for (int i = 0; i < 500; i++) {
+		j = run_json(args);
+		if (pred(j))
+			break;
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
+	return j;
+}
+
+json held_flow(const json &flows)
+{
+	for (const auto &f : flows)
+		if (f["stats"]["in-flight"] == 1)
+			return f;
+	return json();
+}
+
 TEST_F(ControlCli, ResetZeroesCountersButNotGauges)
 {
 	{
 		Traffic t;
 		ASSERT_TRUE(t.ok());
 	}
-	auto before = run_json("-j show");
-	ASSERT_GT(before["stats"]["completed"].get<std::uint64_t>(), 0u);
+	ASSERT_GT(run_json("-j show")["stats"]["completed"].get<std::uint64_t>(), 0u);
+	HeldRequest held;
+	auto before = wait_json("-j show", [](const json &j) { return j["stats"]["in-flight"] == 1; });
+	ASSERT_EQ(before["stats"]["in-flight"], 1) << before.dump();
+
+	/* The engine's counters go to zero; in flight stays, the peak restarts from it. */
 	check_output(cli() + " reset engine");
 	auto after = run_json("-j show");
 	EXPECT_EQ(after["stats"]["completed"], 0);
+	EXPECT_EQ(after["stats"]["submitted"], 0);
 	EXPECT_EQ(after["stats"]["bytes"], 0);
-	for (const auto &q : run_json("-j queues"))
+	EXPECT_EQ(after["stats"]["in-flight"], 1);
+	EXPECT_EQ(after["stats"]["max-in-flight"], 1);
+	for (const auto &q : run_json("-j queues")) {
 		EXPECT_EQ(q["stats"]["completed"], 0);
+		EXPECT_EQ(q["stats"]["in-flight"], 1);
+	}
+	/* ... and the flows' are not theirs to reset. */
+	auto flow = held_flow(run_json("-j flows"));
+	ASSERT_TRUE(flow.is_object()) << "no flow with the held request";
+	EXPECT_EQ(flow["stats"]["completed"], 1);
+	EXPECT_GT(flow["stats"]["bytes"].get<std::uint64_t>(), 0u);
+
 	check_output(cli() + " reset flows");
+	flow = held_flow(run_json("-j flows"));
+	ASSERT_TRUE(flow.is_object()) << "the held request's flow lost its in-flight count";
+	EXPECT_EQ(flow["stats"]["bytes"], 0);
+	EXPECT_EQ(flow["stats"]["completed"], 0);
+	EXPECT_EQ(flow["stats"]["max-in-flight"], 1);
+
+	EXPECT_EQ(held.release(), 0) << "the held request failed or gave a wrong result";
+	auto done = wait_json("-j show", [](const json &j) { return j["stats"]["in-flight"] == 0; });
+	EXPECT_EQ(done["stats"]["completed"], 1);
+	EXPECT_EQ(done["stats"]["in-flight"], 0);
+
 	check_output(cli() + " reset");
+	auto all = run_json("-j show");
+	EXPECT_EQ(all["stats"]["completed"], 0);
+	EXPECT_EQ(all["stats"]["max-in-flight"], 0);
 }
 
 TEST_F(ControlCli, TopPrintsPlainFramesOffATerminal)

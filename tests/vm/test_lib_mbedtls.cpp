@@ -363,8 +363,7 @@ TEST(LibMbedtlsTools, ExampleMbedtlsClientTalksToMbedtlsServer)
 {
 	auto server = build_dir() / "examples/ktlsaccel-example-server";
 	auto client = build_dir() / "examples/ktlsaccel-example-mbedtls-client";
-	if (!fs::exists(server) || !fs::exists(client))
-		GTEST_SKIP() << "examples are not built";
+	ASSERT_TRUE(fs::exists(server) && fs::exists(client)) << "examples are not built";
 	const auto &k = test_pki();
 	auto port = std::to_string(free_port());
 	auto s = server_spec({server, port, k.cert, k.key, "--backend", "mbedtls"},
@@ -381,8 +380,7 @@ TEST(LibMbedtlsTools, ExampleMbedtlsClientTalksToMbedtlsServer)
 TEST(LibMbedtlsTools, PerfWithMbedtlsBackendBothDirections)
 {
 	auto perf = build_dir() / "tools/perf/ktlsaccel-perf";
-	if (!fs::exists(perf))
-		GTEST_SKIP() << perf << " is not built";
+	ASSERT_TRUE(fs::exists(perf)) << perf << " is not built";
 	const auto &k = test_pki();
 	for (bool reverse : {false, true}) {
 		SCOPED_TRACE(reverse ? "server sends" : "client sends");

@@ -26,8 +26,7 @@ fs::path program(const std::string &rel)
 TEST(LibTools, PerfMeasuresBothDirectionsInTheKernel)
 {
 	auto perf = program("tools/perf/ktlsaccel-perf");
-	if (!fs::exists(perf))
-		GTEST_SKIP() << perf << " is not built";
+	ASSERT_TRUE(fs::exists(perf)) << perf << " is not built";
 	const auto &k = test_pki();
 	for (bool reverse : {false, true}) {
 		SCOPED_TRACE(reverse ? "server sends" : "client sends");
@@ -56,8 +55,7 @@ TEST(LibTools, ExampleClientTalksToExampleServer)
 {
 	auto server = program("examples/ktlsaccel-example-server");
 	auto client = program("examples/ktlsaccel-example-client");
-	if (!fs::exists(server) || !fs::exists(client))
-		GTEST_SKIP() << "examples are not built";
+	ASSERT_TRUE(fs::exists(server) && fs::exists(client)) << "examples are not built";
 	const auto &k = test_pki();
 	auto port = std::to_string(free_port());
 	auto s = server_spec({server, port, k.cert, k.key}, "example-server");

@@ -9,8 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <thread>
 
 using namespace ktlsaccel::vmtest;
@@ -115,9 +117,15 @@ TEST(ModuleFault, StalledQueueHoldsItsRequestsUntilReleased)
 			result = a.encrypt(iv, aad, pt, 16, out) == 0 &&
 				 out == openssl_gcm_encrypt(key, iv, aad, pt) ? 0 : -1;
 	});
-	std::this_thread::sleep_for(std::chrono::milliseconds(500));
-	EXPECT_EQ(result, 1) << "a request finished on a stalled queue";
+	/* Wait until the request is on the ring (5 s at most), then a while more. */
 	auto q = queue_stats();
+	for (int i = 0; i < 500 && !(q.size() == 1 && num(q[0], "ring") == 1); i++) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+		q = queue_stats();
+	}
+	std::this_thread::sleep_for(std::chrono::milliseconds(200));
+	EXPECT_EQ(result, 1) << "a request finished on a stalled queue";
+	q = queue_stats();
 	ASSERT_EQ(q.size(), 1u);
 	EXPECT_EQ(num(q[0], "ring"), 1u);
 	EXPECT_EQ(num(q[0], "in_flight"), 1u);
@@ -139,7 +147,12 @@ TEST(ModuleFault, AddedDelayPostponesCompletion)
 	ASSERT_EQ(a.encrypt(iv, aad, pt, 16, out), 0);
 	EXPECT_GE(now_us() - t0, 200000u);
 	set_param("fault_delay_us", "0");
-	t0 = now_us();
-	ASSERT_EQ(a.encrypt(iv, aad, pt, 16, out), 0);
-	EXPECT_LT(now_us() - t0, 200000u);
+	/* The fastest of three: one slow request on a busy host says nothing. */
+	uint64_t fastest = UINT64_MAX;
+	for (int i = 0; i < 3; i++) {
+		t0 = now_us();
+		ASSERT_EQ(a.encrypt(iv, aad, pt, 16, out), 0);
+		fastest = std::min(fastest, now_us() - t0);
+	}
+	EXPECT_LT(fastest, 200000u);
 }

@@ -171,6 +171,7 @@ TEST(ModuleTeardown, PeerResetDuringAsyncDecryptionEndsTheReceiveCleanly)
 {
 	loaded_module mod("queues=2 decrypt=async");
 	reconfigure("latency_us=20000");
+	unsigned int reset_in_flight = 0;
 	for (auto c : all_ciphers) {
 		/* Only TLS 1.2 decrypts asynchronously (several records per recv). */
 		auto p = ktls_pair(c, TlsVersion::tls12);
@@ -184,14 +185,19 @@ TEST(ModuleTeardown, PeerResetDuringAsyncDecryptionEndsTheReceiveCleanly)
 		});
 		send_all(p.a.get(), data);
 		std::this_thread::sleep_for(std::chrono::milliseconds(30));
+		reset_in_flight += num(engine_stats(), "in_flight") > 0;
 		reset_close(p.a);
 		rx.join();
 		/* A prefix, then the reset (or EOF if the reset raced the end). */
 		EXPECT_TRUE(rx_err == 0 || rx_err == ECONNRESET) << to_string(c) << ": "
 								 << std::strerror(rx_err);
+		EXPECT_LE(got.size(), data.size());
 		EXPECT_TRUE(std::equal(got.begin(), got.end(), data.begin()))
 			<< to_string(c) << ": the bytes received before the reset differ";
 	}
+	std::printf("reset with decryptions in flight: %u of %zu connections\n", reset_in_flight,
+		    std::size(all_ciphers));
+	EXPECT_GT(reset_in_flight, 0u) << "no reset ever raced a decryption in flight";
 	expect_engine_idle_and_no_flows();
 }
 
@@ -211,8 +217,10 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	 * Released from another thread whatever happens here: kTLS waits for
 	 * its records uninterruptibly, a stall nobody lifts is a hung task.
 	 */
-	std::thread release([] {
+	std::atomic<std::uint64_t> released_at{0};
+	std::thread release([&] {
 		std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+		released_at = now_us();
 		set_param("fault_stall_queue", "-1");
 	});
 	/* two full records with MSG_MORE: send() returns without waiting for them */
@@ -224,7 +232,8 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	{
 		unique_fd gone(p.a.release());
 	}
-	auto waited = now_us() - t0;
+	auto closed_at = now_us();
+	auto waited = closed_at - t0;
 	release.join();
 	rx.join();
 	{
@@ -233,6 +242,7 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	std::printf("close() with %u records on a stalled queue returned after %llu ms\n", held,
 		    static_cast<unsigned long long>(waited / 1000));
 	EXPECT_GT(held, 0u) << "the stalled queue held no record";
+	EXPECT_GE(closed_at, released_at.load()) << "close() returned before the queue was released";
 	EXPECT_EQ(err, 0) << std::strerror(err);
 	EXPECT_TRUE(got == data) << "got " << got.size() << " of " << data.size() << " bytes";
 	expect_engine_idle_and_no_flows();

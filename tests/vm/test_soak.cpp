@@ -362,6 +362,20 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 	static const std::uint32_t depths[] = {1, 2, 8, 32, 128, 512};
 	static const std::uint32_t latencies[] = {0, 0, 50, 500, 2000};
 	static const std::uint32_t delays[] = {0, 0, 100, 1000, 5000};
+	/*
+	 * One burst in which every request fails, once traffic runs: at @ppm
+	 * alone a short or slow run (a KASAN kernel does ~200 requests/s) may
+	 * see no fault at all, and the faulted-pair checks would check nothing.
+	 */
+	if (ppm && clk::now() + std::chrono::seconds(1) < until) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+		f.rate = 1000000;
+		apply(*cc, f, n);
+		n.error_phases++;
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+		f.rate = 0;
+		apply(*cc, f, n);
+	}
 	while (clk::now() < until) {
 		std::this_thread::sleep_for(std::chrono::milliseconds(150 + rng() % 450));
 		switch (rng() % 4) {
@@ -695,6 +709,9 @@ TEST(Soak, ConnectionsUnderFaultsAndReconfigurationStayExactAndLeaveNothingBehin
 		/* The run must actually have exercised what it claims. */
 		EXPECT_GT(r.chaos.reconfigurations, 0u);
 		EXPECT_GT(r.chaos.stalls, 0u);
+		EXPECT_GT(r.chaos.error_phases, 0u);
+		EXPECT_GT(e.faults, 0u) << "no fault was injected";
+		EXPECT_GT(r.faulted, 0u) << "no connection met a fault";
 	}
 	/*
 	 * Measured after SLUB's shrink (soak_util.cpp), the noise between
