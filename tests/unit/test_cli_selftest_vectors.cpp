@@ -208,3 +208,18 @@ TEST(CliSelftestVectors, AbsentDriverFailsTheSelftest)
 	EXPECT_EQ(j[0]["alg"], "gcm(aes)");
 	EXPECT_EQ(j[0]["result"], "ERROR");
 }
+
+TEST(CliSelftestVectors, DriverNameThatIsNotUtf8StillGivesValidJson)
+{
+	if (!std::filesystem::exists(default_vectors_dir()))
+		GTEST_SKIP() << "python3-cryptography-vectors is not installed";
+	std::ostringstream out, err;
+	int rc = run_cli({"selftest", "-j", "--alg", "gcm", "--driver", "no-such-\xff-gcm"}, out,
+			 err);
+	EXPECT_EQ(rc, 1);
+	nlohmann::json j;
+	ASSERT_NO_THROW(j = nlohmann::json::parse(out.str())) << out.str() << err.str();
+	ASSERT_EQ(j.size(), 1u);
+	EXPECT_EQ(j[0]["driver"], "no-such-\xef\xbf\xbd-gcm");
+	EXPECT_EQ(j[0]["result"], "ERROR");
+}

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <exception>
 #include <ostream>
 
 #ifndef KTLSACCEL_VERSION
@@ -122,8 +123,13 @@ int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostrea
 			    : json ? OutputFormat::json : OutputFormat::human;
 	ctx.out_is_tty = out_is_tty;
 	for (auto &[sub, run] : runners) {
-		if (sub->parsed())
+		if (!sub->parsed())
+			continue;
+		try {
 			return run(ctx);
+		} catch (const std::exception &e) {
+			return ctx.fail(std::string("internal error: ") + e.what());
+		}
 	}
 	return ctx.fail("no command given");
 }
