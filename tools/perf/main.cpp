@@ -25,7 +25,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -53,7 +55,9 @@ std::uint64_t ntoh64(std::uint64_t v) { return hton64(v); }
 	std::exit(1);
 }
 
-std::uint64_t parse_size(const std::string &s)
+// "64M", "1G", "1.5K": a decimal number (digits first: no sign, nan or inf)
+// with an optional binary suffix, at most `max` bytes.
+std::uint64_t parse_size(const std::string &s, const char *what, double max)
 {
 	char *end = nullptr;
 	double v = std::strtod(s.c_str(), &end);
@@ -62,10 +66,22 @@ std::uint64_t parse_size(const std::string &s)
 		{"", 1}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30},
 		{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
 	auto u = units.find(unit);
-	if (end == s.c_str() || v < 0 || u == units.end())
-		die("bad size '" + s + "' (use e.g. 64M, 1G)");
-	return static_cast<std::uint64_t>(v * static_cast<double>(u->second));
+	if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0])) || end == s.c_str() ||
+	    s.find_first_of("xX") != s.npos || u == units.end())
+		die(std::string("bad ") + what + " '" + s + "' (use e.g. 64M, 1G)");
+	double bytes = v * static_cast<double>(u->second);
+	/* strtod's overflow is HUGE_VAL, which fails this too. */
+	if (!std::isfinite(bytes) || bytes > max)
+		die(std::string(what) + " '" + s + "' is more than " +
+		    std::to_string(static_cast<std::uint64_t>(max)) + " bytes");
+	return static_cast<std::uint64_t>(bytes);
 }
+
+// --write-size: one buffer of it is allocated.
+constexpr double kMaxWriteSize = 1ULL << 30;
+// --bytes: well below 2^63, so every count and sum stays exact and fits any
+// signed 64-bit type on the way.
+constexpr double kMaxBytes = 1ULL << 62;
 
 // Which TLS library runs the handshake; the records are the kernel's either way.
 bool use_mbedtls = false;
@@ -394,7 +410,7 @@ int main(int argc, char **argv)
 
 	CLI11_PARSE(app, argc, argv);
 
-	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s));
+	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s, "--write-size", kMaxWriteSize));
 	if (chunk == 0)
 		die("--write-size must be positive");
 	if (backend == "mbedtls") {
@@ -421,5 +437,5 @@ int main(int argc, char **argv)
 	o.ca_file = ca;
 	o.server_name = server_name;
 	o.verify_peer = !insecure;
-	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more, hold);
+	return run_client(host, port, o, parse_size(bytes_s, "--bytes", kMaxBytes), reverse, chunk, !no_more, hold);
 }
