@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <expected>
 #include <map>
 #include <string>
 #include <vector>
@@ -157,8 +158,10 @@ std::byte pattern_byte(std::uint64_t i) { return static_cast<std::byte>((i % 256
 bool verify_payload = false;	// --verify
 
 // Sends `bytes` of the pattern in `chunk`-sized writes; MSG_MORE on all but
-// the last keeps records in flight across writes.
-void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
+// the last keeps records in flight across writes. The error is a message:
+// the client exits with it, the server logs it and serves the next one.
+std::expected<void, std::string> send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk,
+					   bool more)
 {
 	std::vector<std::byte> buf(chunk + 256);
 	for (std::size_t i = 0; i < buf.size(); i++)
@@ -168,14 +171,17 @@ void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
 		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - sent, chunk));
 		int flags = more && n < bytes - sent ? MSG_MORE : 0;
 		if (auto r = c.send_all(std::span(buf.data() + sent % 256, n), flags); !r)
-			die("send: " + r.error().message());
+			return std::unexpected("send: " + r.error().message());
 		sent += n;
 	}
+	return {};
 }
 
-// With `verify`, every byte is compared with the pattern the sender wrote;
-// the first difference ends the program.
-std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool verify = false)
+// Returns the bytes received (fewer than `bytes` at EOF). With `verify`,
+// every byte is compared with the pattern the sender wrote; the first
+// difference is an error.
+std::expected<std::uint64_t, std::string> recv_bulk(connection &c, std::uint64_t bytes,
+						    std::size_t chunk, bool verify = false)
 {
 	std::vector<std::byte> buf(chunk), want;
 	if (verify) {
@@ -188,14 +194,15 @@ std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, b
 		auto r = c.recv(std::span(buf.data(), static_cast<std::size_t>(
 							     std::min<std::uint64_t>(chunk, bytes - got))));
 		if (!r)
-			die("recv: " + r.error().message());
+			return std::unexpected("recv: " + r.error().message());
 		if (*r == 0)
 			break;
 		if (verify && std::memcmp(buf.data(), want.data() + got % 256, *r) != 0) {
 			std::size_t i = 0;
 			while (buf[i] == want[got % 256 + i])
 				i++;
-			die("byte " + std::to_string(got + i) + " of the payload differs from what was sent");
+			return std::unexpected("byte " + std::to_string(got + i) +
+					       " of the payload differs from what was sent");
 		}
 		got += *r;
 	}
@@ -270,16 +277,19 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 	auto start = std::chrono::steady_clock::now();
 	if (reverse) {
 		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
-		report("received", got, std::chrono::steady_clock::now() - start);
-		if (got != bytes)
-			die("the server sent " + std::to_string(got) + " of " + std::to_string(bytes) + " bytes");
-		report_verified(got, bytes);
+		if (!got)
+			die(got.error());
+		report("received", *got, std::chrono::steady_clock::now() - start);
+		if (*got != bytes)
+			die("the server sent " + std::to_string(*got) + " of " + std::to_string(bytes) + " bytes");
+		report_verified(*got, bytes);
 	} else {
-		send_bulk(*conn, bytes, chunk, more);
+		if (auto r = send_bulk(*conn, bytes, chunk, more); !r)
+			die(r.error());
 		/* the server's 8-byte count says everything arrived */
 		std::uint64_t ack = 0;
-		auto r = recv_bulk(*conn, sizeof(ack), sizeof(ack));
-		(void)r;
+		if (auto r = recv_bulk(*conn, sizeof(ack), sizeof(ack)); !r)
+			die(r.error());
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	}
 	hold_open(hold);
@@ -314,14 +324,23 @@ void serve_one(int fd, const options &o, std::size_t chunk, bool more)
 	}
 	std::uint64_t bytes = ntoh64(req.bytes);
 	auto start = std::chrono::steady_clock::now();
+	/* A client that resets or sends a bad record ends its own connection,
+	 * not the server. */
 	if (ntohl(req.server_sends)) {
-		send_bulk(*conn, bytes, chunk, more);
+		if (auto r = send_bulk(*conn, bytes, chunk, more); !r) {
+			std::fprintf(stderr, "ktlsaccel-perf: %s\n", r.error().c_str());
+			return;
+		}
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	} else {
 		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
-		report("received", got, std::chrono::steady_clock::now() - start);
-		report_verified(got, bytes);
-		std::uint64_t ack = hton64(got);
+		if (!got) {
+			std::fprintf(stderr, "ktlsaccel-perf: %s\n", got.error().c_str());
+			return;
+		}
+		report("received", *got, std::chrono::steady_clock::now() - start);
+		report_verified(*got, bytes);
+		std::uint64_t ack = hton64(*got);
 		(void)conn->send_all(std::as_bytes(std::span(&ack, 1)));
 	}
 	(void)conn->shutdown();
