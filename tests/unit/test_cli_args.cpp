@@ -216,6 +216,49 @@ TEST(CliArgs, OptionValuesAreChecked)
 	}
 }
 
+TEST(CliArgs, SecondsAreFiniteAndBounded)
+{
+	/* CLI11's Range lets NaN through (every comparison is false), and
+	 * 1e300 s overflows llround() and the clock. */
+	struct Bad {
+		std::vector<std::string> args;
+		const char *value, *range;
+	};
+	for (const auto &b : {
+		     Bad{{"top", "--interval", "nan"}, "nan", "from 0.05 to 3600"},
+		     Bad{{"top", "-i", "inf"}, "inf", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "1e300"}, "1e300", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "0.01"}, "0.01", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "-1"}, "-1", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "1s"}, "1s", "from 0.05 to 3600"},
+		     Bad{{"monitor", "--timeout", "nan"}, "nan", "from 0.001 to 86400"},
+		     Bad{{"monitor", "-t", "-nan"}, "-nan", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "1e20"}, "1e20", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "86401"}, "86401", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "0"}, "0", "from 0.001 to 86400"},
+	     }) {
+		auto r = run(b.args);
+		EXPECT_EQ(r.rc, 1) << b.value;
+		EXPECT_EQ(r.out, "");
+		EXPECT_EQ(r.err.rfind("ktlsaccel: ", 0), 0u) << r.err;
+		EXPECT_NE(r.err.find(std::string("invalid value '") + b.value +
+				     "': expected a number of seconds " + b.range),
+			  std::string::npos)
+			<< r.err;
+	}
+	/* Values in range pass the check (and fail later, at the missing
+	 * module or the extra argument, not at the option). */
+	for (auto args : {std::vector<std::string>{"top", "--interval", "0.05", "extra"},
+			  std::vector<std::string>{"top", "--interval", "3600", "extra"},
+			  std::vector<std::string>{"monitor", "--timeout", "86400", "extra"},
+			  std::vector<std::string>{"monitor", "--timeout", "1.5", "extra"}}) {
+		auto r = run(args);
+		EXPECT_EQ(r.rc, 1);
+		EXPECT_EQ(r.err.find("expected a number of seconds"), std::string::npos) << r.err;
+		EXPECT_NE(r.err.find("extra"), std::string::npos) << r.err;
+	}
+}
+
 TEST(CliArgs, HelpAndVersionExit0OnStdout)
 {
 	auto h = run({"--help"});
