@@ -33,7 +33,10 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -510,4 +513,86 @@ TEST(MbedtlsKeysHandOver, HandshakeNotFinishedIsRefused)
 }
 
 #endif /* MBEDTLS_VERSION_NUMBER < 0x03000000 */
+
+namespace {
+
+// A directory with a self-signed certificate and its key (openssl CLI), and
+// a PEM file of that certificate followed by one that does not parse.
+std::filesystem::path pki_with_bad_certificate()
+{
+	namespace fs = std::filesystem;
+	std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-mbedtls.XXXXXX").string();
+	if (!mkdtemp(tmpl.data()))
+		return {};
+	fs::path d = tmpl;
+	std::string cmd = "cd '" + d.string() + "' && exec >/dev/null 2>&1 && "
+			  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			  "-keyout leaf.key -out leaf.pem -days 1 -subj /CN=localhost";
+	if (std::system(cmd.c_str()) != 0)
+		return {};
+	fs::copy_file(d / "leaf.pem", d / "bad.pem");
+	/* Good base64, but no DER certificate inside. */
+	std::ofstream(d / "bad.pem", std::ios::app)
+		<< "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQoLDA0ODw==\n-----END CERTIFICATE-----\n";
+	return d;
+}
+
+// A socket whose peer is gone: a handshake that gets past its options
+// fails at once instead of waiting.
+struct dead_socket {
+	int fd[2] = {-1, -1};
+	dead_socket()
+	{
+		EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		shutdown(fd[1], SHUT_RDWR);
+	}
+	~dead_socket()
+	{
+		close(fd[0]);
+		close(fd[1]);
+	}
+};
+
+} // namespace
+
+// mbedtls_x509_crt_parse_file() returns how many certificates it could not
+// parse when it parsed others; that count is no verification flag.
+TEST(MbedtlsHandshakeOptions, UnparsedCertificatesAreNamedAsSuch)
+{
+	auto dir = pki_with_bad_certificate();
+	ASSERT_FALSE(dir.empty()) << "openssl CLI failed";
+
+	options server;
+	server.role = role::server;
+	server.cert_file = dir / "bad.pem";
+	server.key_file = dir / "leaf.key";
+	server.verify_peer = false;
+	dead_socket s1;
+	auto s = mbedtls::handshake(s1.fd[0], server);
+	ASSERT_FALSE(s);
+	EXPECT_EQ(s.error().category(), mbedtls::category());
+	EXPECT_EQ(s.error().message(),
+		  "Mbed TLS: 1 certificate in the certificate file (cert_file) could not be parsed");
+	EXPECT_EQ(s.error(), std::errc::invalid_argument);
+
+	options client;
+	client.role = role::client;
+	client.ca_file = dir / "bad.pem";
+	client.server_name = "localhost";
+	dead_socket s2;
+	auto c = mbedtls::handshake(s2.fd[0], client);
+	ASSERT_FALSE(c);
+	EXPECT_EQ(c.error().message(),
+		  "Mbed TLS: 1 certificate in the CA file (ca_file) could not be parsed");
+
+	/* The good file alone gets past the certificates, to the handshake. */
+	server.cert_file = dir / "leaf.pem";
+	dead_socket s3;
+	auto ok = mbedtls::handshake(s3.fd[0], server);
+	ASSERT_FALSE(ok);
+	EXPECT_EQ(ok.error().message().find("could not be parsed"), std::string::npos)
+		<< ok.error().message();
+	std::filesystem::remove_all(dir);
+}
+
 #endif /* KTLSACCEL_HAVE_MBEDTLS */
