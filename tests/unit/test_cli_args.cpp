@@ -34,8 +34,9 @@ TEST(CliArgs, NumbersAreCheckedAgainstTheirRange)
 {
 	EXPECT_EQ(parse_number("queues", "4", 1, 256).value(), 4u);
 	EXPECT_EQ(parse_number("queues", "256", 1, 256).value(), 256u);
-	EXPECT_EQ(parse_number("queues", "0", 1, 256).error(),
-		  "invalid value '0' for 'queues': expected a number from 1 to 256");
+	auto zero = parse_number("queues", "0", 1, 256);
+	ASSERT_FALSE(zero);
+	EXPECT_EQ(zero.error(), "invalid value '0' for 'queues': expected a number from 1 to 256");
 	EXPECT_FALSE(parse_number("queues", "257", 1, 256));
 	EXPECT_FALSE(parse_number("queues", "", 1, 256));
 	EXPECT_FALSE(parse_number("queues", "-1", 1, 256));
@@ -59,7 +60,9 @@ TEST(CliArgs, SizesTakeSiAndBinarySuffixes)
 	EXPECT_EQ(size("2T").value(), 2000000000000u);
 	for (auto bad : {"", "G", "1X", "-1", "+5", "1.5", "abc", "1Gx", "i", "1.2.3M", "1e9"})
 		EXPECT_FALSE(size(bad)) << bad;
-	EXPECT_EQ(parse_size("inline-threshold", "5G", UINT32_MAX).error(),
+	auto big = parse_size("inline-threshold", "5G", UINT32_MAX);
+	ASSERT_FALSE(big);
+	EXPECT_EQ(big.error(),
 		  "invalid value '5G' for 'inline-threshold': expected a size like 4096, 64K, "
 		  "100M or 1.5G (at most 4294967295)");
 }
@@ -67,10 +70,12 @@ TEST(CliArgs, SizesTakeSiAndBinarySuffixes)
 TEST(CliArgs, ChoicesListTheAlternatives)
 {
 	EXPECT_EQ(parse_choice("dispatch", "flow", {"spread", "flow"}).value(), 1u);
-	EXPECT_EQ(parse_choice("dispatch", "round-robin", {"spread", "flow"}).error(),
-		  "invalid value 'round-robin' for 'dispatch': expected spread or flow");
-	EXPECT_EQ(parse_choice("ops", "x", {"decrypt", "encrypt", "both"}).error(),
-		  "invalid value 'x' for 'ops': expected decrypt, encrypt or both");
+	auto two = parse_choice("dispatch", "round-robin", {"spread", "flow"});
+	ASSERT_FALSE(two);
+	EXPECT_EQ(two.error(), "invalid value 'round-robin' for 'dispatch': expected spread or flow");
+	auto three = parse_choice("ops", "x", {"decrypt", "encrypt", "both"});
+	ASSERT_FALSE(three);
+	EXPECT_EQ(three.error(), "invalid value 'x' for 'ops': expected decrypt, encrypt or both");
 }
 
 TEST(CliArgs, SetCollectsEveryKey)
@@ -119,8 +124,9 @@ TEST(CliArgs, ResetWords)
 	EXPECT_EQ(parse_reset_args(e).value(), reset_engine);
 	EXPECT_EQ(parse_reset_args(f).value(), reset_flows);
 	EXPECT_EQ(parse_reset_args(both).value(), reset_all);
-	EXPECT_EQ(parse_reset_args(bad).error(),
-		  "invalid value 'queues' for 'reset': expected engine, flows or all");
+	auto r = parse_reset_args(bad);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), "invalid value 'queues' for 'reset': expected engine, flows or all");
 }
 
 struct BadCase {

@@ -490,7 +490,9 @@ TEST(MbedtlsKeysHandOver, HalfReadRecordIsRefusedAndContextStaysUsable)
 TEST(MbedtlsKeysHandOver, UnpreparedConfigIsRefused)
 {
 	pair conn("TLS-PSK-WITH-AES-128-GCM-SHA256", false);
-	EXPECT_EQ(mbedtls::prepare(&conn.client->ssl).error(), errc::ssl_not_prepared);
+	auto prepared = mbedtls::prepare(&conn.client->ssl);
+	ASSERT_FALSE(prepared);
+	EXPECT_EQ(prepared.error(), errc::ssl_not_prepared);
 	ASSERT_TRUE(conn.handshake());
 	auto k = mbedtls::export_keys(&conn.client->ssl);
 	ASSERT_FALSE(k);
