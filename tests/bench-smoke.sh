@@ -13,37 +13,51 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 python3 - "$out" <<'PY'
 import glob, json, math, os, sys
+
+# Explicit checks, not assert: python -O (PYTHONOPTIMIZE) would skip those.
+def check(ok, what):
+    if not ok:
+        print(f"bench-smoke: FAIL: {what}", file=sys.stderr)
+        sys.exit(1)
+
 out = sys.argv[1]
 files = glob.glob(os.path.join(out, "results-*.json"))
-assert len(files) == 1, f"expected one results file, got {files}"
-r = json.load(open(files[0]))
+check(len(files) == 1, f"expected one results file, got {files}")
+with open(files[0]) as f:
+    r = json.load(f)
+check("meta" in r and "samples" in r, f"{files[0]} lacks meta or samples")
 meta = r["meta"]
 for k in ("kernel", "vcpus", "qemu", "commit", "reps", "engine", "model", "seconds"):
-    assert k in meta, f"meta lacks {k}"
-assert meta["vcpus"] >= 1 and meta["engine"]["queues"] >= 1
-assert "tcg" in meta["qemu"], meta["qemu"]
+    check(k in meta, f"meta lacks {k}")
+check(meta["vcpus"] >= 1 and meta["engine"]["queues"] >= 1,
+      f"vcpus {meta['vcpus']}, queues {meta['engine'].get('queues')}")
+check("tcg" in meta["qemu"], f"qemu is not TCG: {meta['qemu']}")
 s = r["samples"]
 need = {"section", "config", "cipher", "tls", "size", "mode", "metric", "rep", "value"}
 for x in s:
-    assert need <= x.keys(), f"sample lacks fields: {x}"
-    assert isinstance(x["value"], (int, float)) and math.isfinite(x["value"]) and x["value"] >= 0, x
+    check(need <= x.keys(), f"sample lacks fields: {x}")
+    v = x["value"]
+    check(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, f"bad value: {x}")
 have = {(x["section"], x["config"]) for x in s}
 want = {(sec, c) for sec in ("tx", "rx", "e2e") for c in "abcd"}
 want |= {("latency", "b"), ("latency", "c"), ("latency", "c-inline"),
          ("conns", "b"), ("conns", "c"), ("pipeline", "d"),
          ("ceiling", "afalg"), ("ceiling", "openssl")}
-assert want <= have, f"missing section/config pairs: {sorted(want - have)}"
+check(want <= have, f"missing section/config pairs: {sorted(want - have)}")
 busy = [x for x in s if x["metric"] == "busy_vcpus"]
-assert busy, "no busy_vcpus samples"
+check(busy, "no busy_vcpus samples")
 for x in busy:
-    assert x["section"] in ("tx", "rx") and x["value"] <= meta["vcpus"] + 1e-9, x
-md = open(os.path.join(out, "summary.md")).read()
+    check(x["section"] in ("tx", "rx") and x["value"] <= meta["vcpus"] + 1e-9,
+          f"bad busy_vcpus sample: {x}")
+with open(os.path.join(out, "summary.md")) as f:
+    md = f.read()
 for h in ("## Targets", "## Kernel", "### TX only", "### RX only", "### Pipeline",
           "### Small messages", "### Many connections", "### vCPUs busy"):
-    assert h in md, f"summary.md lacks {h}"
+    check(h in md, f"summary.md lacks {h}")
 pngs = glob.glob(os.path.join(out, "*.png"))
-assert len(pngs) >= 5, f"expected >= 5 plots, got {pngs}"
+check(len(pngs) >= 5, f"expected >= 5 plots, got {pngs}")
 for p in pngs:
-    assert open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG"
+    with open(p, "rb") as f:
+        check(f.read(8) == b"\x89PNG\r\n\x1a\n", f"{p} is not a PNG")
 print(f"bench-smoke: {len(s)} samples, {len(pngs)} plots, summary.md well-formed")
 PY

@@ -515,7 +515,15 @@ int on_notification(nl_msg *msg, void *arg)
 Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 {
 	using clock = std::chrono::steady_clock;
-	auto deadline = clock::now() + timeout;
+	/* A timeout beyond what the clock can count (milliseconds::max()) is
+	 * no timeout: now + timeout would overflow. */
+	auto now = clock::now();
+	if (timeout.count() >= 0 &&
+	    timeout.count() >=
+		    std::chrono::duration_cast<std::chrono::milliseconds>(clock::time_point::max() - now)
+			    .count())
+		timeout = std::chrono::milliseconds(-1);
+	auto deadline = timeout.count() >= 0 ? now + timeout : clock::time_point::max();
 	MonitorState st{family_, &pending_, {}};
 	NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
 	if (!cb)

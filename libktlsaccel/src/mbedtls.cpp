@@ -58,6 +58,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -76,12 +77,36 @@ std::unexpected<std::error_code> fail(T e)
 	return std::unexpected(std::error_code(e));
 }
 
+/*
+ * Codes of our own in the category, below Mbed TLS's -0x7fff..-1 (the
+ * verification flags are positive): mbedtls_x509_crt_parse_file() parsed
+ * some certificates of a file but returned how many others it could not.
+ * The code is the base minus that count.
+ */
+constexpr int unparsed_cert_file = -0x10000;	// options::cert_file
+constexpr int unparsed_ca_file = -0x20000;	// options::ca_file
+constexpr int unparsed_max = 0xffff;
+
+std::error_code unparsed_certificates(int base, int count)
+{
+	return {base - std::clamp(count, 1, unparsed_max), category()};
+}
+
 class category_impl final : public std::error_category {
 public:
 	const char *name() const noexcept override { return "mbedtls"; }
 	std::string message(int v) const override
 	{
 		char buf[512];
+		for (auto [base, file] : {std::pair{unparsed_cert_file, "certificate file (cert_file)"},
+					  std::pair{unparsed_ca_file, "CA file (ca_file)"}}) {
+			if (v < base && v >= base - unparsed_max) {
+				int n = base - v;
+				return "Mbed TLS: " + std::to_string(n) +
+				       (n == 1 ? " certificate" : " certificates") + " in the " + file +
+				       " could not be parsed";
+			}
+		}
 		if (v > 0) {
 			/* verification flags (MBEDTLS_X509_BADCERT_*) */
 			int n = mbedtls_x509_crt_verify_info(buf, sizeof(buf), "",
@@ -99,6 +124,8 @@ public:
 	}
 	std::error_condition default_error_condition(int v) const noexcept override
 	{
+		if (v < unparsed_cert_file && v >= unparsed_ca_file - unparsed_max)
+			return std::errc::invalid_argument;
 		if (v == MBEDTLS_ERR_SSL_ALLOC_FAILED)
 			return std::errc::not_enough_memory;
 		if (v == MBEDTLS_ERR_SSL_BAD_INPUT_DATA)
@@ -715,6 +742,10 @@ result<connection> handshake(int fd, const options &o)
 					: mbedtls_x509_crt_parse_file(&s->ca, o.ca_file.c_str());
 		if (ret < 0)
 			return fail(mbedtls_error(ret));
+		/* Of the system store, files that are no certificates are
+		 * skipped; of a file given, every certificate counts. */
+		if (ret > 0 && !o.ca_file.empty())
+			return fail(unparsed_certificates(unparsed_ca_file, ret));
 		mbedtls_ssl_conf_ca_chain(conf, &s->ca, nullptr);
 		mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	} else {
@@ -722,6 +753,9 @@ result<connection> handshake(int fd, const options &o)
 	}
 	if (!o.cert_file.empty()) {
 		ret = mbedtls_x509_crt_parse_file(&s->cert, o.cert_file.c_str());
+		/* > 0: that many certificates of the chain did not parse. */
+		if (ret > 0)
+			return fail(unparsed_certificates(unparsed_cert_file, ret));
 		if (ret == 0)
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 			ret = mbedtls_pk_parse_keyfile(&s->key, o.key_file.c_str(), nullptr,

@@ -17,6 +17,7 @@ KernelLogPatterns::KernelLogPatterns(const std::filesystem::path &file)
 		if (line.empty() || line[0] == '#')
 			continue;
 		patterns_.emplace_back(line, std::regex::extended);
+		texts_.push_back(line);
 	}
 	if (patterns_.empty())
 		throw std::runtime_error(file.string() + " holds no patterns");
@@ -24,10 +25,15 @@ KernelLogPatterns::KernelLogPatterns(const std::filesystem::path &file)
 
 bool KernelLogPatterns::is_bad(std::string_view line) const
 {
-	for (const auto &re : patterns_)
-		if (std::regex_search(line.begin(), line.end(), re))
+	for (std::size_t i = 0; i < patterns_.size(); i++)
+		if (matches(i, line))
 			return true;
 	return false;
+}
+
+bool KernelLogPatterns::matches(std::size_t i, std::string_view line) const
+{
+	return std::regex_search(line.begin(), line.end(), patterns_.at(i));
 }
 
 } // namespace ktlsaccel::testutil

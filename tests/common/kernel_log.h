@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <regex>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -22,8 +23,13 @@ public:
 	bool is_bad(std::string_view line) const;
 	std::size_t size() const { return patterns_.size(); }
 
+	/* Pattern i alone: its text as in the file, and whether it matches. */
+	const std::string &text(std::size_t i) const { return texts_.at(i); }
+	bool matches(std::size_t i, std::string_view line) const;
+
 private:
 	std::vector<std::regex> patterns_;
+	std::vector<std::string> texts_;
 };
 
 } // namespace ktlsaccel::testutil

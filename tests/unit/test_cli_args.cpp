@@ -34,8 +34,9 @@ TEST(CliArgs, NumbersAreCheckedAgainstTheirRange)
 {
 	EXPECT_EQ(parse_number("queues", "4", 1, 256).value(), 4u);
 	EXPECT_EQ(parse_number("queues", "256", 1, 256).value(), 256u);
-	EXPECT_EQ(parse_number("queues", "0", 1, 256).error(),
-		  "invalid value '0' for 'queues': expected a number from 1 to 256");
+	auto zero = parse_number("queues", "0", 1, 256);
+	ASSERT_FALSE(zero);
+	EXPECT_EQ(zero.error(), "invalid value '0' for 'queues': expected a number from 1 to 256");
 	EXPECT_FALSE(parse_number("queues", "257", 1, 256));
 	EXPECT_FALSE(parse_number("queues", "", 1, 256));
 	EXPECT_FALSE(parse_number("queues", "-1", 1, 256));
@@ -59,7 +60,9 @@ TEST(CliArgs, SizesTakeSiAndBinarySuffixes)
 	EXPECT_EQ(size("2T").value(), 2000000000000u);
 	for (auto bad : {"", "G", "1X", "-1", "+5", "1.5", "abc", "1Gx", "i", "1.2.3M", "1e9"})
 		EXPECT_FALSE(size(bad)) << bad;
-	EXPECT_EQ(parse_size("inline-threshold", "5G", UINT32_MAX).error(),
+	auto big = parse_size("inline-threshold", "5G", UINT32_MAX);
+	ASSERT_FALSE(big);
+	EXPECT_EQ(big.error(),
 		  "invalid value '5G' for 'inline-threshold': expected a size like 4096, 64K, "
 		  "100M or 1.5G (at most 4294967295)");
 }
@@ -67,10 +70,12 @@ TEST(CliArgs, SizesTakeSiAndBinarySuffixes)
 TEST(CliArgs, ChoicesListTheAlternatives)
 {
 	EXPECT_EQ(parse_choice("dispatch", "flow", {"spread", "flow"}).value(), 1u);
-	EXPECT_EQ(parse_choice("dispatch", "round-robin", {"spread", "flow"}).error(),
-		  "invalid value 'round-robin' for 'dispatch': expected spread or flow");
-	EXPECT_EQ(parse_choice("ops", "x", {"decrypt", "encrypt", "both"}).error(),
-		  "invalid value 'x' for 'ops': expected decrypt, encrypt or both");
+	auto two = parse_choice("dispatch", "round-robin", {"spread", "flow"});
+	ASSERT_FALSE(two);
+	EXPECT_EQ(two.error(), "invalid value 'round-robin' for 'dispatch': expected spread or flow");
+	auto three = parse_choice("ops", "x", {"decrypt", "encrypt", "both"});
+	ASSERT_FALSE(three);
+	EXPECT_EQ(three.error(), "invalid value 'x' for 'ops': expected decrypt, encrypt or both");
 }
 
 TEST(CliArgs, SetCollectsEveryKey)
@@ -119,8 +124,9 @@ TEST(CliArgs, ResetWords)
 	EXPECT_EQ(parse_reset_args(e).value(), reset_engine);
 	EXPECT_EQ(parse_reset_args(f).value(), reset_flows);
 	EXPECT_EQ(parse_reset_args(both).value(), reset_all);
-	EXPECT_EQ(parse_reset_args(bad).error(),
-		  "invalid value 'queues' for 'reset': expected engine, flows or all");
+	auto r = parse_reset_args(bad);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), "invalid value 'queues' for 'reset': expected engine, flows or all");
 }
 
 struct BadCase {
@@ -213,6 +219,49 @@ TEST(CliArgs, OptionValuesAreChecked)
 		EXPECT_EQ(r.rc, 1) << args[0];
 		EXPECT_EQ(r.err.rfind("ktlsaccel: ", 0), 0u) << r.err;
 		EXPECT_EQ(r.out, "");
+	}
+}
+
+TEST(CliArgs, SecondsAreFiniteAndBounded)
+{
+	/* CLI11's Range lets NaN through (every comparison is false), and
+	 * 1e300 s overflows llround() and the clock. */
+	struct Bad {
+		std::vector<std::string> args;
+		const char *value, *range;
+	};
+	for (const auto &b : {
+		     Bad{{"top", "--interval", "nan"}, "nan", "from 0.05 to 3600"},
+		     Bad{{"top", "-i", "inf"}, "inf", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "1e300"}, "1e300", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "0.01"}, "0.01", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "-1"}, "-1", "from 0.05 to 3600"},
+		     Bad{{"top", "--interval", "1s"}, "1s", "from 0.05 to 3600"},
+		     Bad{{"monitor", "--timeout", "nan"}, "nan", "from 0.001 to 86400"},
+		     Bad{{"monitor", "-t", "-nan"}, "-nan", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "1e20"}, "1e20", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "86401"}, "86401", "from 0.001 to 86400"},
+		     Bad{{"monitor", "--timeout", "0"}, "0", "from 0.001 to 86400"},
+	     }) {
+		auto r = run(b.args);
+		EXPECT_EQ(r.rc, 1) << b.value;
+		EXPECT_EQ(r.out, "");
+		EXPECT_EQ(r.err.rfind("ktlsaccel: ", 0), 0u) << r.err;
+		EXPECT_NE(r.err.find(std::string("invalid value '") + b.value +
+				     "': expected a number of seconds " + b.range),
+			  std::string::npos)
+			<< r.err;
+	}
+	/* Values in range pass the check (and fail later, at the missing
+	 * module or the extra argument, not at the option). */
+	for (auto args : {std::vector<std::string>{"top", "--interval", "0.05", "extra"},
+			  std::vector<std::string>{"top", "--interval", "3600", "extra"},
+			  std::vector<std::string>{"monitor", "--timeout", "86400", "extra"},
+			  std::vector<std::string>{"monitor", "--timeout", "1.5", "extra"}}) {
+		auto r = run(args);
+		EXPECT_EQ(r.rc, 1);
+		EXPECT_EQ(r.err.find("expected a number of seconds"), std::string::npos) << r.err;
+		EXPECT_NE(r.err.find("extra"), std::string::npos) << r.err;
 	}
 }
 

@@ -307,3 +307,45 @@ TEST(CliOutput, TopFrameWithoutCompletionsHasNoPercentiles)
 	EXPECT_FALSE(j["queue"][0].contains("p50-us"));
 	EXPECT_EQ(j["queue"][0]["records-per-s"], 0.0);
 }
+
+TEST(CliOutput, CommThatIsNotUtf8StillGivesValidJson)
+{
+	/* A task names itself with any bytes (prctl PR_SET_NAME), and the
+	 * kernel cuts the name at 15 bytes, through a multibyte character. */
+	auto flows = testfix::sample_flows();
+	flows[0].comm = "caf\xc3";			/* "café" cut after one byte */
+	flows[1].comm = "x\xff\xfe\x1b[2Jy";		/* not UTF-8, an escape sequence */
+	for (auto f : {OutputFormat::json, OutputFormat::json_pretty}) {
+		std::string text;
+		ASSERT_NO_THROW(text = render(f, [&](Printer &p) { print_flow_table(p, flows); }));
+		json j;
+		ASSERT_NO_THROW(j = json::parse(text)) << text;
+		ASSERT_EQ(j.size(), 2u);
+		EXPECT_EQ(j[0]["comm"], "caf\xef\xbf\xbd");	/* U+FFFD */
+		auto comm1 = j[1]["comm"].get<std::string>();
+		EXPECT_TRUE(comm1.starts_with("x\xef\xbf\xbd")) << comm1;
+		EXPECT_TRUE(comm1.ends_with("\x1b[2Jy")) << comm1;	/* escaped by JSON */
+		EXPECT_NE(text.find("\\u001b"), std::string::npos) << text;
+	}
+	/* People see '?' for what is not printable, the terminal nothing raw. */
+	std::string human = render(OutputFormat::human,
+				   [&](Printer &p) { print_flow_table(p, flows); });
+	EXPECT_NE(human.find(" caf? "), std::string::npos) << human;
+	EXPECT_NE(human.find(" x???[2Jy "), std::string::npos) << human;
+	EXPECT_EQ(human.find('\x1b'), std::string::npos);
+	EXPECT_EQ(human.find('\xff'), std::string::npos);
+}
+
+TEST(CliOutput, PrintableKeepsUtf8AndReplacesTheRest)
+{
+	EXPECT_EQ(printable("curl"), "curl");
+	EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92"),
+		  "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x92");
+	EXPECT_EQ(printable("a\tb\nc\x7f"), "a?b?c?");
+	EXPECT_EQ(printable("\xc2\x9b" "1m"), "?1m");		/* C1 CSI */
+	EXPECT_EQ(printable("\xc0\xaf"), "??");		/* overlong '/' */
+	EXPECT_EQ(printable("\xed\xa0\x80"), "???");		/* a surrogate */
+	EXPECT_EQ(printable("\xf4\x90\x80\x80"), "????");	/* past U+10FFFF */
+	EXPECT_EQ(printable("\xe2\x82"), "??");
+	EXPECT_EQ(printable(""), "");
+}

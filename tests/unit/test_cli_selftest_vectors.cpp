@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <ostream>
 #include <sstream>
@@ -161,6 +162,66 @@ TEST(CliSelftestVectors, GcmFailMarksAForgery)
 	EXPECT_EQ(*recs[1].get("ivlen"), "96");
 }
 
+// A vectors tree whose first CCM file (VADT128.rsp) is kCcm with `from`
+// replaced by `to`; returns its root.
+std::filesystem::path ccm_tree_with(const std::string &name, const std::string &from,
+				    const std::string &to)
+{
+	namespace fs = std::filesystem;
+	fs::path root = fs::path(testing::TempDir()) / ("ktlsaccel-vectors-" + name);
+	fs::remove_all(root);
+	fs::create_directories(root / "ciphers/AES/CCM");
+	std::string text = kCcm;
+	auto at = text.find(from);
+	EXPECT_NE(at, std::string::npos) << from;
+	if (at != std::string::npos)
+		text.replace(at, from.size(), to);
+	std::ofstream(root / "ciphers/AES/CCM/VADT128.rsp") << text;
+	return root;
+}
+
+struct MalformedCcm {
+	const char *name, *from, *to, *error;
+};
+
+class CliSelftestMalformedVectors : public testing::TestWithParam<MalformedCcm> {};
+
+TEST_P(CliSelftestMalformedVectors, AreAnErrorNamingFileAndLine)
+{
+	const auto &m = GetParam();
+	auto root = ccm_tree_with(m.name, m.from, m.to);
+	auto vectors = load_vectors(AeadAlg::ccm, root);
+	ASSERT_FALSE(vectors) << "loaded " << vectors->size() << " vectors";
+	EXPECT_NE(vectors.error().find("VADT128.rsp:11: "), std::string::npos) << vectors.error();
+	EXPECT_NE(vectors.error().find(m.error), std::string::npos) << vectors.error();
+
+	/* And the selftest says so instead of running (or crashing). */
+	std::ostringstream out, err;
+	int rc = run_cli({"selftest", "--alg", "ccm", "--vectors-dir", root.string()}, out, err);
+	EXPECT_EQ(rc, 1);
+	EXPECT_NE(err.str().find("VADT128.rsp:11: "), std::string::npos) << err.str();
+	std::filesystem::remove_all(root);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+	Each, CliSelftestMalformedVectors,
+	testing::Values(
+		MalformedCcm{"NegativePlen", "Plen = 24", "Plen = -1", "plen: '-1' is not a number"},
+		MalformedCcm{"HugeTlen", "Tlen = 16", "Tlen = 18446744073709551616",
+			     "tlen: '18446744073709551616' is not a number"},
+		MalformedCcm{"SignedPlen", "Plen = 24", "Plen = +24", "plen: '+24' is not a number"},
+		MalformedCcm{"TrailingJunk", "Tlen = 16", "Tlen = 16x", "tlen: '16x' is not a number"},
+		MalformedCcm{"LongTag", "Tlen = 16", "Tlen = 17", "tlen: 17 is more than 16"},
+		MalformedCcm{"LongPayload", "Plen = 24", "Plen = 2000000",
+			     "plen: 2000000 is more than 1048576"},
+		MalformedCcm{"LongAlen", "[Alen = 0]", "[Alen = 99999999]",
+			     "alen: 99999999 is more than 1048576"},
+		MalformedCcm{"CtShorterThanClaimed", "Plen = 24", "Plen = 25",
+			     "ct: 40 bytes, not Plen + Tlen = 41"},
+		MalformedCcm{"CtLongerThanClaimed", "Tlen = 16", "Tlen = 4",
+			     "ct: 40 bytes, not Plen + Tlen = 28"}),
+	[](const testing::TestParamInfo<MalformedCcm> &i) { return std::string(i.param.name); });
+
 class CliSelftestRealVectors : public testing::TestWithParam<AeadAlg> {};
 
 TEST_P(CliSelftestRealVectors, AllVerifyWithOpenSSL)
@@ -206,5 +267,20 @@ TEST(CliSelftestVectors, AbsentDriverFailsTheSelftest)
 	auto j = nlohmann::json::parse(out.str());
 	ASSERT_EQ(j.size(), 1u);
 	EXPECT_EQ(j[0]["alg"], "gcm(aes)");
+	EXPECT_EQ(j[0]["result"], "ERROR");
+}
+
+TEST(CliSelftestVectors, DriverNameThatIsNotUtf8StillGivesValidJson)
+{
+	if (!std::filesystem::exists(default_vectors_dir()))
+		GTEST_SKIP() << "python3-cryptography-vectors is not installed";
+	std::ostringstream out, err;
+	int rc = run_cli({"selftest", "-j", "--alg", "gcm", "--driver", "no-such-\xff-gcm"}, out,
+			 err);
+	EXPECT_EQ(rc, 1);
+	nlohmann::json j;
+	ASSERT_NO_THROW(j = nlohmann::json::parse(out.str())) << out.str() << err.str();
+	ASSERT_EQ(j.size(), 1u);
+	EXPECT_EQ(j[0]["driver"], "no-such-\xef\xbf\xbd-gcm");
 	EXPECT_EQ(j[0]["result"], "ERROR");
 }

@@ -13,6 +13,8 @@
 #include <cstddef>
 #include <cstring>
 #include <numeric>
+#include <span>
+#include <vector>
 
 using namespace ktlsaccel;
 
@@ -78,15 +80,61 @@ TEST(CryptoInfo, RecordSequenceIsBigEndian)
 	EXPECT_EQ(bytes(ci.rec_seq()), unhex("0102030405060708"));
 }
 
+namespace {
+
+// The structure lives inside the object (no heap), so its bytes stay
+// readable through the field spans and data() after a wipe.
+std::vector<std::uint8_t> zeros(std::span<const std::uint8_t> s)
+{
+	return std::vector<std::uint8_t>(s.size(), 0);
+}
+
+std::vector<std::uint8_t> filled(std::size_t n, std::uint8_t v)
+{
+	return std::vector<std::uint8_t>(n, v);
+}
+
+void fill_secrets(crypto_info &ci)
+{
+	std::ranges::fill(ci.key(), 0xaa);
+	std::ranges::fill(ci.iv(), 0xbb);
+	std::ranges::fill(ci.salt(), 0xcc);
+	ci.set_rec_seq(0x0102030405060708ULL);
+}
+
+void expect_wiped(crypto_info &ci)
+{
+	EXPECT_EQ(ci.size(), 0u);
+	EXPECT_EQ(bytes(ci.key()), zeros(ci.key()));
+	EXPECT_EQ(bytes(ci.iv()), zeros(ci.iv()));
+	EXPECT_EQ(bytes(ci.salt()), zeros(ci.salt()));
+	EXPECT_EQ(bytes(ci.rec_seq()), zeros(ci.rec_seq()));
+	/* the header (version, cipher type) too */
+	std::span<const std::uint8_t> hdr(static_cast<const std::uint8_t *>(ci.data()), 4);
+	EXPECT_EQ(bytes(hdr), zeros(hdr));
+}
+
+} // namespace
+
 TEST(CryptoInfo, WipeClearsKeyMaterial)
 {
-	crypto_info ci(tls_version::tls12, cipher::aes_128_gcm);
-	std::ranges::fill(ci.key(), 0xaa);
+	crypto_info ci(tls_version::tls12, cipher::aes_256_gcm);
+	fill_secrets(ci);
 	crypto_info moved(std::move(ci));
-	EXPECT_EQ(ci.size(), 0u);
-	EXPECT_EQ(moved.key()[0], 0xaa);
-	moved.wipe();
-	EXPECT_EQ(moved.size(), 0u);
+	expect_wiped(ci);
+	EXPECT_EQ(moved.size(), sizeof(tls12_crypto_info_aes_gcm_256));
+	EXPECT_EQ(bytes(moved.key()), filled(32, 0xaa));
+	EXPECT_EQ(bytes(moved.iv()), filled(8, 0xbb));
+	EXPECT_EQ(bytes(moved.salt()), filled(4, 0xcc));
+	EXPECT_EQ(bytes(moved.rec_seq()), unhex("0102030405060708"));
+
+	crypto_info assigned;
+	assigned = std::move(moved);
+	expect_wiped(moved);
+	EXPECT_EQ(bytes(assigned.key()), filled(32, 0xaa));
+
+	assigned.wipe();
+	expect_wiped(assigned);
 }
 
 namespace {

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: MIT
 //
-// Known-answer tests of the key derivations, from public documents only.
+// Known-answer tests of the key derivations, from public documents, and
+// where no document has the case, against OpenSSL's TLS1-PRF and TLS13-KDF.
 #include "hex.hpp"
 
 #include <ktlsaccel/keys.hpp>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 using namespace ktlsaccel;
 
@@ -94,6 +102,73 @@ TEST(KeySchedule, Tls12PrfSha384MatchesIetfTlsListVector)
 			     "c8f3a26854308d5eaa3be85e0990703d73e56f"));
 }
 
+namespace {
+
+// The oracles below are OpenSSL's own KDFs, which build the PRF seed and
+// the HkdfLabel themselves, not ours.
+
+std::vector<std::uint8_t> derive(const char *kdf_name, OSSL_PARAM *params, std::size_t len)
+{
+	std::vector<std::uint8_t> out(len);
+	EVP_KDF *kdf = EVP_KDF_fetch(nullptr, kdf_name, nullptr);
+	EXPECT_NE(kdf, nullptr) << kdf_name;
+	EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : nullptr;
+	EVP_KDF_free(kdf);
+	EXPECT_TRUE(ctx && EVP_KDF_derive(ctx, out.data(), out.size(), params) == 1) << kdf_name;
+	EVP_KDF_CTX_free(ctx);
+	return out;
+}
+
+// OpenSSL "TLS1-PRF": PRF(secret, label, seed) of RFC 5246 §5.
+std::vector<std::uint8_t> openssl_tls1_prf(const char *digest, std::vector<std::uint8_t> secret,
+					   const std::string &label,
+					   const std::vector<std::uint8_t> &seed, std::size_t len)
+{
+	std::vector<std::uint8_t> label_seed(label.begin(), label.end());
+	label_seed.insert(label_seed.end(), seed.begin(), seed.end());
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char *>(digest), 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SECRET, secret.data(), secret.size()),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SEED, label_seed.data(),
+						  label_seed.size()),
+		OSSL_PARAM_construct_end(),
+	};
+	return derive("TLS1-PRF", params, len);
+}
+
+// OpenSSL "TLS13-KDF" in expand-only mode: HKDF-Expand-Label of RFC 8446
+// §7.1 with the "tls13 " prefix and an empty context (no "data" parameter;
+// OpenSSL refuses one whose data pointer is null).
+std::vector<std::uint8_t> openssl_expand_label(const char *digest, std::vector<std::uint8_t> secret,
+					       std::string label, std::size_t len)
+{
+	int mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	char prefix[] = "tls13 ";
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode),
+		OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, const_cast<char *>(digest), 0),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, secret.data(), secret.size()),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PREFIX, prefix, 6),
+		OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_LABEL, label.data(), label.size()),
+		OSSL_PARAM_construct_end(),
+	};
+	return derive("TLS13-KDF", params, len);
+}
+
+} // namespace
+
+TEST(KeySchedule, OpensslOraclesMatchPublishedVectors)
+{
+	/* The oracles themselves, against the vectors the tests above use. */
+	EXPECT_EQ(openssl_tls1_prf("SHA384", unhex("b80b733d6ceefcdc71566ea48e5567df"), "test label",
+				   unhex("cd665cf6a8447dd6ff8b27555edb7465"), 16),
+		  unhex("7b0c18e9ced410ed1804f2cfa34a336a"));
+	EXPECT_EQ(openssl_expand_label("SHA256", unhex(rfc8448[0].secret), "key", 16),
+		  unhex(rfc8448[0].key));
+	EXPECT_EQ(openssl_expand_label("SHA256", unhex(rfc8448[0].secret), "iv", 12),
+		  unhex(rfc8448[0].iv));
+}
+
 TEST(KeySchedule, Tls12KeyBlockIsPrfOfMasterSecretWithServerRandomFirst)
 {
 	/* RFC 5246 §6.3: seed = server_random + client_random */
@@ -102,8 +177,8 @@ TEST(KeySchedule, Tls12KeyBlockIsPrfOfMasterSecretWithServerRandomFirst)
 	ASSERT_TRUE(block);
 	std::vector<std::uint8_t> seed(sr);
 	seed.insert(seed.end(), cr.begin(), cr.end());
-	std::vector<std::uint8_t> want(tls12_key_block_size(cipher::aes_256_gcm));
-	ASSERT_TRUE(tls12_prf("SHA384", master, "key expansion", seed, want));
+	auto want = openssl_tls1_prf("SHA384", master, "key expansion", seed,
+				     tls12_key_block_size(cipher::aes_256_gcm));
 	EXPECT_EQ(bytes(block->span()), want);
 }
 
@@ -113,18 +188,39 @@ TEST(KeySchedule, KeyUpdateUsesTrafficUpdLabel)
 	auto secret = unhex(rfc8448[0].secret);
 	auto next = traffic_secret_update(cipher::aes_128_gcm, secret);
 	ASSERT_TRUE(next);
-	std::vector<std::uint8_t> want(32);
-	ASSERT_TRUE(hkdf_expand_label("SHA256", secret, "traffic upd", {}, want));
-	EXPECT_EQ(bytes(next->span()), want);
+	EXPECT_EQ(bytes(next->span()), openssl_expand_label("SHA256", secret, "traffic upd", 32));
 	EXPECT_NE(bytes(next->span()), secret);
+	/* SHA-384 for AES-256-GCM */
+	std::vector<std::uint8_t> secret48(48, 0x5a);
+	auto next384 = traffic_secret_update(cipher::aes_256_gcm, secret48);
+	ASSERT_TRUE(next384);
+	EXPECT_EQ(bytes(next384->span()), openssl_expand_label("SHA384", secret48, "traffic upd", 48));
 }
 
+// secret keeps its bytes in a std::vector and clear() cleanses them before
+// emptying it; the cleansed buffer is then no element of the vector, and
+// reading it would be undefined, so the zeroing itself is not tested.
+// What can be seen: a move hands over the one buffer (no second copy of
+// the key is left behind), the moved-from secret holds nothing, and
+// clear() leaves nothing readable.
 TEST(KeySchedule, SecretIsWipedWhenMovedFrom)
 {
-	secret a(unhex("01 02 03"));
+	const auto key = unhex("01 02 03");
+	secret a(key);
+	const std::uint8_t *buffer = a.data();
 	secret b(std::move(a));
 	EXPECT_TRUE(a.empty());
-	EXPECT_EQ(b.size(), 3u);
-	b.clear();
+	EXPECT_EQ(a.size(), 0u);
+	EXPECT_EQ(b.data(), buffer) << "the move copied the key";
+	EXPECT_EQ(bytes(b.span()), key);
+
+	secret c(unhex("aa bb"));
+	c = std::move(b);
 	EXPECT_TRUE(b.empty());
+	EXPECT_EQ(c.data(), buffer) << "the move assignment copied the key";
+	EXPECT_EQ(bytes(c.span()), key);
+
+	c.clear();
+	EXPECT_TRUE(c.empty());
+	EXPECT_TRUE(c.span().empty());
 }

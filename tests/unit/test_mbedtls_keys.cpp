@@ -11,6 +11,9 @@
 //  - records Mbed TLS then writes open with OpenSSL's AEAD under those
 //    crypto_info fields, and records sealed with them are accepted by
 //    Mbed TLS: the mapping and the sequence numbers are what kTLS needs.
+// Those need Mbed TLS 2.x; with 3.x, or without the backend, a skipped test
+// says why. With any version: a cert_file or ca_file holding certificates
+// that do not parse is reported as such.
 #ifdef KTLSACCEL_HAVE_MBEDTLS
 
 #include <ktlsaccel/mbedtls.hpp>
@@ -33,15 +36,18 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
-
 using namespace ktlsaccel;
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
 using bytes = std::vector<std::uint8_t>;
 
 namespace {
@@ -484,7 +490,9 @@ TEST(MbedtlsKeysHandOver, HalfReadRecordIsRefusedAndContextStaysUsable)
 TEST(MbedtlsKeysHandOver, UnpreparedConfigIsRefused)
 {
 	pair conn("TLS-PSK-WITH-AES-128-GCM-SHA256", false);
-	EXPECT_EQ(mbedtls::prepare(&conn.client->ssl).error(), errc::ssl_not_prepared);
+	auto prepared = mbedtls::prepare(&conn.client->ssl);
+	ASSERT_FALSE(prepared);
+	EXPECT_EQ(prepared.error(), errc::ssl_not_prepared);
 	ASSERT_TRUE(conn.handshake());
 	auto k = mbedtls::export_keys(&conn.client->ssl);
 	ASSERT_FALSE(k);
@@ -509,5 +517,108 @@ TEST(MbedtlsKeysHandOver, HandshakeNotFinishedIsRefused)
 	EXPECT_EQ(k.error(), errc::ssl_not_ready);
 }
 
+#else /* MBEDTLS_VERSION_NUMBER >= 0x03000000 */
+
+// The tests above drive Mbed TLS 2.x's key-export callback
+// (mbedtls_ssl_conf_export_keys_ext_cb) and its key block, which 3.x
+// replaced; say so instead of compiling to nothing.
+TEST(MbedtlsKeys, KeyBlockMatchesOpensslPrfAndRecordsOpen)
+{
+	GTEST_SKIP() << "Mbed TLS " MBEDTLS_VERSION_STRING
+			" has no TLS 1.2 key-block export; these tests cover Mbed TLS 2.x";
+}
+
 #endif /* MBEDTLS_VERSION_NUMBER < 0x03000000 */
+
+namespace {
+
+// A directory with a self-signed certificate and its key (openssl CLI), and
+// a PEM file of that certificate followed by one that does not parse.
+std::filesystem::path pki_with_bad_certificate()
+{
+	namespace fs = std::filesystem;
+	std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-mbedtls.XXXXXX").string();
+	if (!mkdtemp(tmpl.data()))
+		return {};
+	fs::path d = tmpl;
+	std::string cmd = "cd '" + d.string() + "' && exec >/dev/null 2>&1 && "
+			  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+			  "-keyout leaf.key -out leaf.pem -days 1 -subj /CN=localhost";
+	if (std::system(cmd.c_str()) != 0)
+		return {};
+	fs::copy_file(d / "leaf.pem", d / "bad.pem");
+	/* Good base64, but no DER certificate inside. */
+	std::ofstream(d / "bad.pem", std::ios::app)
+		<< "-----BEGIN CERTIFICATE-----\nAAECAwQFBgcICQoLDA0ODw==\n-----END CERTIFICATE-----\n";
+	return d;
+}
+
+// A socket whose peer is gone: a handshake that gets past its options
+// fails at once instead of waiting.
+struct dead_socket {
+	int fd[2] = {-1, -1};
+	dead_socket()
+	{
+		EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		shutdown(fd[1], SHUT_RDWR);
+	}
+	~dead_socket()
+	{
+		close(fd[0]);
+		close(fd[1]);
+	}
+};
+
+} // namespace
+
+// mbedtls_x509_crt_parse_file() returns how many certificates it could not
+// parse when it parsed others; that count is no verification flag.
+TEST(MbedtlsHandshakeOptions, UnparsedCertificatesAreNamedAsSuch)
+{
+	auto dir = pki_with_bad_certificate();
+	ASSERT_FALSE(dir.empty()) << "openssl CLI failed";
+
+	options server;
+	server.role = role::server;
+	server.cert_file = dir / "bad.pem";
+	server.key_file = dir / "leaf.key";
+	server.verify_peer = false;
+	dead_socket s1;
+	auto s = mbedtls::handshake(s1.fd[0], server);
+	ASSERT_FALSE(s);
+	EXPECT_EQ(s.error().category(), mbedtls::category());
+	EXPECT_EQ(s.error().message(),
+		  "Mbed TLS: 1 certificate in the certificate file (cert_file) could not be parsed");
+	EXPECT_EQ(s.error(), std::errc::invalid_argument);
+
+	options client;
+	client.role = role::client;
+	client.ca_file = dir / "bad.pem";
+	client.server_name = "localhost";
+	dead_socket s2;
+	auto c = mbedtls::handshake(s2.fd[0], client);
+	ASSERT_FALSE(c);
+	EXPECT_EQ(c.error().message(),
+		  "Mbed TLS: 1 certificate in the CA file (ca_file) could not be parsed");
+
+	/* The good file alone gets past the certificates, to the handshake. */
+	server.cert_file = dir / "leaf.pem";
+	dead_socket s3;
+	auto ok = mbedtls::handshake(s3.fd[0], server);
+	ASSERT_FALSE(ok);
+	EXPECT_EQ(ok.error().message().find("could not be parsed"), std::string::npos)
+		<< ok.error().message();
+	std::filesystem::remove_all(dir);
+}
+
+#else /* !KTLSACCEL_HAVE_MBEDTLS */
+
+#include <gtest/gtest.h>
+
+TEST(MbedtlsKeys, KeyBlockMatchesOpensslPrfAndRecordsOpen)
+{
+	GTEST_SKIP() << "libktlsaccel was built without the Mbed TLS backend "
+			"(KTLSACCEL_WITH_MBEDTLS off, or libmbedtls-dev missing)";
+}
+
 #endif /* KTLSACCEL_HAVE_MBEDTLS */

@@ -59,7 +59,9 @@ int main(int argc, char **argv)
 	run->add_option("--e-module", o.e_module, "config e: load this ktlsaccel.ko instead")
 		->check(CLI::ExistingFile);
 	run->add_flag("--keep-loaded", o.keep_loaded, "leave ktlsaccel.ko loaded at the end (perf report)");
-	run->add_option("--sizes", only_sizes, "only these write sizes (bytes)")->delimiter(',');
+	// 0 would make every transfer loop without end.
+	run->add_option("--sizes", only_sizes, "only these write sizes (bytes)")->delimiter(',')
+		->check(CLI::Range(std::size_t(1), std::size_t(256) << 20));
 
 	std::vector<std::filesystem::path> inputs;
 	std::filesystem::path out_dir, host_load;

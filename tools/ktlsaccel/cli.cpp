@@ -5,9 +5,13 @@
 #include "cli.hpp"
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
+#include <exception>
 #include <ostream>
 
 #ifndef KTLSACCEL_VERSION
@@ -60,6 +64,21 @@ int Context::with_client(const std::function<Result<void>(ControlClient &)> &f) 
 	if (auto r = f(*c); !r)
 		return fail(r.error());
 	return 0;
+}
+
+CLI::Validator seconds_in(double min, double max)
+{
+	return CLI::Validator(
+		[min, max](std::string &s) -> std::string {
+			double v = 0;
+			auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+			if (s.empty() || ec != std::errc() || end != s.data() + s.size() ||
+			    !std::isfinite(v) || v < min || v > max)
+				return fmt::format("invalid value '{}': expected a number of "
+						   "seconds from {:g} to {:g}", s, min, max);
+			return {};
+		},
+		fmt::format("SECONDS in [{:g} - {:g}]", min, max));
 }
 
 int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err,
@@ -122,8 +141,13 @@ int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostrea
 			    : json ? OutputFormat::json : OutputFormat::human;
 	ctx.out_is_tty = out_is_tty;
 	for (auto &[sub, run] : runners) {
-		if (sub->parsed())
+		if (!sub->parsed())
+			continue;
+		try {
 			return run(ctx);
+		} catch (const std::exception &e) {
+			return ctx.fail(std::string("internal error: ") + e.what());
+		}
 	}
 	return ctx.fail("no command given");
 }

@@ -19,6 +19,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace ktlsaccel::cli {
@@ -52,6 +53,10 @@ struct Command {
 
 // The table, in the order `ktlsaccel --help` lists it.
 std::span<const Command> commands();
+
+// For a CLI11 option of seconds: a finite decimal number in [min, max]
+// (CLI11's Range lets "nan" through, and "1e300" overflows a clock).
+CLI::Validator seconds_in(double min, double max);
 
 // args excludes the program name. Returns the exit status (0 or 1).
 int run_cli(const std::vector<std::string> &args, std::ostream &out, std::ostream &err,

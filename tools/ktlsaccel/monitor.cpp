@@ -31,7 +31,7 @@ Runner setup_monitor(CLI::App &app)
 		->check(CLI::PositiveNumber);
 	app.add_option("-t,--timeout", o->timeout,
 		       "exit with status 1 when no notification arrives for S seconds")
-		->check(CLI::PositiveNumber);
+		->check(seconds_in(0.001, 86400.0));
 	return [o](Context &ctx) {
 		auto mon = ConfigMonitor::open();
 		if (!mon)

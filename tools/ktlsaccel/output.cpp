@@ -79,7 +79,7 @@ void Printer::print_string(std::string_view key, std::string_view fmt, std::stri
 	if (json())
 		put(key, std::string(v));
 	else
-		out_ << fmt::format(fmt::runtime(fmt), v);
+		out_ << fmt::format(fmt::runtime(fmt), printable(v));
 }
 
 void Printer::print_size(std::string_view key, std::string_view fmt, std::uint64_t v,
@@ -141,11 +141,64 @@ void Printer::end_document()
 		assert(stack_.empty() || (stack_.size() == 1 && stack_[0] == &doc_));
 		if (doc_.is_null())
 			doc_ = nlohmann::ordered_json::object();
-		out_ << doc_.dump(format_ == OutputFormat::json_pretty ? 2 : -1) << '\n';
+		/* Strings such as a task's comm are bytes anyone can set, not
+		 * necessarily UTF-8: what is not valid becomes U+FFFD rather
+		 * than an exception. */
+		out_ << doc_.dump(format_ == OutputFormat::json_pretty ? 2 : -1, ' ', false,
+				  nlohmann::ordered_json::error_handler_t::replace)
+		     << '\n';
 		doc_ = nullptr;
 		stack_.clear();
 	}
 	out_.flush();
+}
+
+namespace {
+
+/* Length of the valid UTF-8 sequence at the start of s, 0 if there is none. */
+std::size_t utf8_length(std::string_view s)
+{
+	auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+	auto cont = [&](std::size_t i, unsigned char lo = 0x80, unsigned char hi = 0xbf) {
+		return i < s.size() && b(i) >= lo && b(i) <= hi;
+	};
+	unsigned char c = b(0);
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return cont(1) ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		return cont(1, lo, hi) && cont(2) ? 3 : 0;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+	}
+	return 0;
+}
+
+} // namespace
+
+std::string printable(std::string_view s)
+{
+	std::string out;
+	out.reserve(s.size());
+	while (!s.empty()) {
+		std::size_t n = utf8_length(s);
+		unsigned char c = static_cast<unsigned char>(s[0]);
+		/* C0 and C1 controls and DEL would drive the terminal. */
+		bool control = (n == 1 && (c < 0x20 || c == 0x7f)) ||
+			       (n == 2 && c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0);
+		if (n == 0 || control) {
+			out += '?';
+			n = n ? n : 1;
+		} else {
+			out += s.substr(0, n);
+		}
+		s.remove_prefix(n);
+	}
+	return out;
 }
 
 std::string human_size(std::uint64_t v)

@@ -75,6 +75,9 @@ private:
 	std::vector<nlohmann::ordered_json *> stack_;
 };
 
+// `s` fit for a terminal: control characters and bytes that are not valid
+// UTF-8 become '?' (strings such as a task's comm are arbitrary bytes).
+std::string printable(std::string_view s);
 // "1.5G", "512", "64K": decimal SI steps of 1000, up to three significant
 // digits.
 std::string human_size(std::uint64_t v);

@@ -110,7 +110,7 @@ Runner setup_top(CLI::App &app)
 {
 	auto o = std::make_shared<TopOptions>();
 	app.add_option("-i,--interval", o->interval, "seconds between samples (default 1)")
-		->check(CLI::Range(0.05, 3600.0));
+		->check(seconds_in(0.05, 3600.0));
 	app.add_option("-n,--iterations", o->iterations, "stop after N frames")
 		->check(CLI::PositiveNumber);
 	return [o](Context &ctx) {

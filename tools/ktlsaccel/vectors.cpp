@@ -2,8 +2,11 @@
 
 #include "vectors.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <fstream>
 #include <istream>
 #include <optional>
@@ -195,6 +198,10 @@ std::expected<void, std::string> load_file(const fs::path &file, std::vector<Aea
 
 using Converted = std::expected<std::optional<AeadVector>, std::string>;
 
+/* Far above any vector in the files; what a file may claim is bounded. */
+constexpr std::size_t kMaxDataLen = 1 << 20;
+constexpr std::size_t kMaxTagLen = 16;
+
 // Reads the hex field `name` of r into dst (missing: empty), keeping only
 // the first `len` bytes when len is given (CAVP writes "00" for no data).
 std::expected<void, std::string> hex_field(const RawRecord &r, std::string_view name,
@@ -223,16 +230,24 @@ std::expected<void, std::string> hex_field(const RawRecord &r, std::string_view 
 	return {};
 }
 
-std::optional<std::size_t> number(const RawRecord &r, std::string_view name)
+// The decimal field `name` of r: nullopt if missing; an error unless it is
+// digits only and at most `max`.
+std::expected<std::optional<std::size_t>, std::string> number(const RawRecord &r,
+							      std::string_view name,
+							      std::size_t max)
 {
 	const std::string *s = r.get(name);
 	if (!s)
 		return std::nullopt;
-	try {
-		return static_cast<std::size_t>(std::stoul(*s));
-	} catch (...) {
-		return std::nullopt;
-	}
+	std::size_t v = 0;
+	const char *end = s->data() + s->size();
+	auto [p, ec] = std::from_chars(s->data(), end, v);
+	if (s->empty() || !std::isdigit(static_cast<unsigned char>(s->front())) ||
+	    ec != std::errc{} || p != end)
+		return std::unexpected(fmt::format("{}: '{}' is not a number", name, *s));
+	if (v > max)
+		return std::unexpected(fmt::format("{}: {} is more than {}", name, v, max));
+	return v;
 }
 
 #define TRY(expr)                                                       \
@@ -260,21 +275,30 @@ Converted convert_gcm(const RawRecord &r)
 
 Converted convert_ccm(const RawRecord &r)
 {
-	auto alen = number(r, "alen"), plen = number(r, "plen"), tlen = number(r, "tlen");
-	if (!r.get("ct") || !alen || !plen || !tlen)
+	auto alen = number(r, "alen", kMaxDataLen), plen = number(r, "plen", kMaxDataLen),
+	     tlen = number(r, "tlen", kMaxTagLen);
+	for (const auto *n : {&alen, &plen, &tlen})
+		if (!*n)
+			return std::unexpected(n->error());
+	if (!r.get("ct") || !*alen || !*plen || !*tlen)
 		return std::nullopt;
+	const std::size_t al = **alen, pl = **plen, tl = **tlen;
 	AeadVector v;
 	std::vector<std::uint8_t> ct;
 	TRY(hex_field(r, "key", v.key));
 	TRY(hex_field(r, "nonce", v.nonce));
-	TRY(hex_field(r, "adata", v.aad, *alen));
-	TRY(hex_field(r, "ct", ct, *plen + *tlen));
-	v.ciphertext.assign(ct.begin(), ct.begin() + static_cast<std::ptrdiff_t>(*plen));
-	v.tag.assign(ct.begin() + static_cast<std::ptrdiff_t>(*plen), ct.end());
+	TRY(hex_field(r, "adata", v.aad, al));
+	TRY(hex_field(r, "ct", ct));
+	/* CT is the ciphertext and then the tag: exactly Plen + Tlen bytes. */
+	if (ct.size() != pl + tl)
+		return std::unexpected(fmt::format("ct: {} bytes, not Plen + Tlen = {}", ct.size(),
+						   pl + tl));
+	v.ciphertext.assign(ct.begin(), ct.begin() + static_cast<std::ptrdiff_t>(pl));
+	v.tag.assign(ct.begin() + static_cast<std::ptrdiff_t>(pl), ct.end());
 	if (const std::string *res = r.get("result"))
 		v.valid = lower(*res) == "pass";
 	if (v.valid)
-		TRY(hex_field(r, "payload", v.plaintext, *plen));
+		TRY(hex_field(r, "payload", v.plaintext, pl));
 	if (v.nonce.size() < 7 || v.nonce.size() > 13)
 		return std::nullopt;
 	return v;

@@ -25,9 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <expected>
 #include <map>
 #include <string>
 #include <vector>
@@ -53,7 +56,9 @@ std::uint64_t ntoh64(std::uint64_t v) { return hton64(v); }
 	std::exit(1);
 }
 
-std::uint64_t parse_size(const std::string &s)
+// "64M", "1G", "1.5K": a decimal number (digits first: no sign, nan or inf)
+// with an optional binary suffix, at most `max` bytes.
+std::uint64_t parse_size(const std::string &s, const char *what, double max)
 {
 	char *end = nullptr;
 	double v = std::strtod(s.c_str(), &end);
@@ -62,10 +67,22 @@ std::uint64_t parse_size(const std::string &s)
 		{"", 1}, {"K", 1ULL << 10}, {"M", 1ULL << 20}, {"G", 1ULL << 30},
 		{"KiB", 1ULL << 10}, {"MiB", 1ULL << 20}, {"GiB", 1ULL << 30}};
 	auto u = units.find(unit);
-	if (end == s.c_str() || v < 0 || u == units.end())
-		die("bad size '" + s + "' (use e.g. 64M, 1G)");
-	return static_cast<std::uint64_t>(v * static_cast<double>(u->second));
+	if (s.empty() || !std::isdigit(static_cast<unsigned char>(s[0])) || end == s.c_str() ||
+	    s.find_first_of("xX") != s.npos || u == units.end())
+		die(std::string("bad ") + what + " '" + s + "' (use e.g. 64M, 1G)");
+	double bytes = v * static_cast<double>(u->second);
+	/* strtod's overflow is HUGE_VAL, which fails this too. */
+	if (!std::isfinite(bytes) || bytes > max)
+		die(std::string(what) + " '" + s + "' is more than " +
+		    std::to_string(static_cast<std::uint64_t>(max)) + " bytes");
+	return static_cast<std::uint64_t>(bytes);
 }
+
+// --write-size: one buffer of it is allocated.
+constexpr double kMaxWriteSize = 1ULL << 30;
+// --bytes: well below 2^63, so every count and sum stays exact and fits any
+// signed 64-bit type on the way.
+constexpr double kMaxBytes = 1ULL << 62;
 
 // Which TLS library runs the handshake; the records are the kernel's either way.
 bool use_mbedtls = false;
@@ -141,8 +158,10 @@ std::byte pattern_byte(std::uint64_t i) { return static_cast<std::byte>((i % 256
 bool verify_payload = false;	// --verify
 
 // Sends `bytes` of the pattern in `chunk`-sized writes; MSG_MORE on all but
-// the last keeps records in flight across writes.
-void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
+// the last keeps records in flight across writes. The error is a message:
+// the client exits with it, the server logs it and serves the next one.
+std::expected<void, std::string> send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk,
+					   bool more)
 {
 	std::vector<std::byte> buf(chunk + 256);
 	for (std::size_t i = 0; i < buf.size(); i++)
@@ -152,14 +171,17 @@ void send_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool more)
 		std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(bytes - sent, chunk));
 		int flags = more && n < bytes - sent ? MSG_MORE : 0;
 		if (auto r = c.send_all(std::span(buf.data() + sent % 256, n), flags); !r)
-			die("send: " + r.error().message());
+			return std::unexpected("send: " + r.error().message());
 		sent += n;
 	}
+	return {};
 }
 
-// With `verify`, every byte is compared with the pattern the sender wrote;
-// the first difference ends the program.
-std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, bool verify = false)
+// Returns the bytes received (fewer than `bytes` at EOF). With `verify`,
+// every byte is compared with the pattern the sender wrote; the first
+// difference is an error.
+std::expected<std::uint64_t, std::string> recv_bulk(connection &c, std::uint64_t bytes,
+						    std::size_t chunk, bool verify = false)
 {
 	std::vector<std::byte> buf(chunk), want;
 	if (verify) {
@@ -172,14 +194,15 @@ std::uint64_t recv_bulk(connection &c, std::uint64_t bytes, std::size_t chunk, b
 		auto r = c.recv(std::span(buf.data(), static_cast<std::size_t>(
 							     std::min<std::uint64_t>(chunk, bytes - got))));
 		if (!r)
-			die("recv: " + r.error().message());
+			return std::unexpected("recv: " + r.error().message());
 		if (*r == 0)
 			break;
 		if (verify && std::memcmp(buf.data(), want.data() + got % 256, *r) != 0) {
 			std::size_t i = 0;
 			while (buf[i] == want[got % 256 + i])
 				i++;
-			die("byte " + std::to_string(got + i) + " of the payload differs from what was sent");
+			return std::unexpected("byte " + std::to_string(got + i) +
+					       " of the payload differs from what was sent");
 		}
 		got += *r;
 	}
@@ -254,16 +277,19 @@ int run_client(const std::string &host, std::uint16_t port, options o, std::uint
 	auto start = std::chrono::steady_clock::now();
 	if (reverse) {
 		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
-		report("received", got, std::chrono::steady_clock::now() - start);
-		if (got != bytes)
-			die("the server sent " + std::to_string(got) + " of " + std::to_string(bytes) + " bytes");
-		report_verified(got, bytes);
+		if (!got)
+			die(got.error());
+		report("received", *got, std::chrono::steady_clock::now() - start);
+		if (*got != bytes)
+			die("the server sent " + std::to_string(*got) + " of " + std::to_string(bytes) + " bytes");
+		report_verified(*got, bytes);
 	} else {
-		send_bulk(*conn, bytes, chunk, more);
+		if (auto r = send_bulk(*conn, bytes, chunk, more); !r)
+			die(r.error());
 		/* the server's 8-byte count says everything arrived */
 		std::uint64_t ack = 0;
-		auto r = recv_bulk(*conn, sizeof(ack), sizeof(ack));
-		(void)r;
+		if (auto r = recv_bulk(*conn, sizeof(ack), sizeof(ack)); !r)
+			die(r.error());
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	}
 	hold_open(hold);
@@ -298,14 +324,23 @@ void serve_one(int fd, const options &o, std::size_t chunk, bool more)
 	}
 	std::uint64_t bytes = ntoh64(req.bytes);
 	auto start = std::chrono::steady_clock::now();
+	/* A client that resets or sends a bad record ends its own connection,
+	 * not the server. */
 	if (ntohl(req.server_sends)) {
-		send_bulk(*conn, bytes, chunk, more);
+		if (auto r = send_bulk(*conn, bytes, chunk, more); !r) {
+			std::fprintf(stderr, "ktlsaccel-perf: %s\n", r.error().c_str());
+			return;
+		}
 		report("sent", bytes, std::chrono::steady_clock::now() - start);
 	} else {
 		auto got = recv_bulk(*conn, bytes, chunk, verify_payload);
-		report("received", got, std::chrono::steady_clock::now() - start);
-		report_verified(got, bytes);
-		std::uint64_t ack = hton64(got);
+		if (!got) {
+			std::fprintf(stderr, "ktlsaccel-perf: %s\n", got.error().c_str());
+			return;
+		}
+		report("received", *got, std::chrono::steady_clock::now() - start);
+		report_verified(*got, bytes);
+		std::uint64_t ack = hton64(*got);
 		(void)conn->send_all(std::as_bytes(std::span(&ack, 1)));
 	}
 	(void)conn->shutdown();
@@ -394,7 +429,7 @@ int main(int argc, char **argv)
 
 	CLI11_PARSE(app, argc, argv);
 
-	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s));
+	std::size_t chunk = static_cast<std::size_t>(parse_size(chunk_s, "--write-size", kMaxWriteSize));
 	if (chunk == 0)
 		die("--write-size must be positive");
 	if (backend == "mbedtls") {
@@ -421,5 +456,5 @@ int main(int argc, char **argv)
 	o.ca_file = ca;
 	o.server_name = server_name;
 	o.verify_peer = !insecure;
-	return run_client(host, port, o, parse_size(bytes_s), reverse, chunk, !no_more, hold);
+	return run_client(host, port, o, parse_size(bytes_s, "--bytes", kMaxBytes), reverse, chunk, !no_more, hold);
 }

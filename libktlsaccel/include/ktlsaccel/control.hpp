@@ -230,7 +230,8 @@ public:
 	static Result<ConfigMonitor> open();
 
 	// The next notification; ControlErrc::timeout if none arrived within
-	// `timeout` (a negative timeout waits for ever). ENOBUFS when some were
+	// `timeout` (a negative timeout, or one past the range of the steady
+	// clock such as milliseconds::max(), waits for ever). ENOBUFS when some were
 	// lost (the reader was too slow); the monitor stays usable.
 	Result<DeviceInfo> wait(std::chrono::milliseconds timeout);
 	// For callers that poll() several descriptors.

@@ -32,7 +32,9 @@ namespace ktlsaccel::mbedtls {
 
 // Mbed TLS error codes (the negative MBEDTLS_ERR_* values), with
 // mbedtls_strerror()'s text; certificate problems carry the verification
-// flags' description.
+// flags' description; a cert_file or ca_file in which some certificates
+// could not be parsed says how many (codes of the library's own, below
+// -0xffff).
 const std::error_category &category() noexcept;
 
 // Runs the handshake on the connected TCP socket fd (blocking while it
