@@ -26,22 +26,27 @@ static int __init ktlsaccel_init(void)
 	if (ret)
 		return ret;
 
-	/* Last: from here on the algorithms can be used (and are tested). */
-	ret = ktlsaccel_aead_register();
-	if (ret)
-		goto err_engine;
-
-	/* After the algorithms: netlink readers may look at them at once. */
+	/* The control plane needs only the engine and the flow registry. */
 	ret = ktlsaccel_netlink_init();
 	if (ret)
-		goto err_aead;
-
+		goto err_engine;
 	ktlsaccel_debugfs_init();
+
+	/*
+	 * Last, and nothing may fail after it: from here on other CPUs can
+	 * allocate tfms of the algorithms (the module is already live for
+	 * try_module_get()), and the kernel tests them. Unregistering them
+	 * again on an error path would leave such a tfm with freed code.
+	 */
+	ret = ktlsaccel_aead_register();
+	if (ret)
+		goto err_control;
 	pr_info("loaded\n");
 	return 0;
 
-err_aead:
-	ktlsaccel_aead_unregister();
+err_control:
+	ktlsaccel_debugfs_exit();
+	ktlsaccel_netlink_exit();
 err_engine:
 	ktlsaccel_engine_exit();
 	return ret;
@@ -49,9 +54,10 @@ err_engine:
 
 static void __exit ktlsaccel_exit(void)
 {
+	/* No tfm is left: each holds a reference to the module. */
+	ktlsaccel_aead_unregister();
 	ktlsaccel_debugfs_exit();
 	ktlsaccel_netlink_exit();
-	ktlsaccel_aead_unregister();
 	ktlsaccel_engine_exit();
 	pr_info("unloaded\n");
 }

@@ -259,6 +259,19 @@ static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
 {
 	u64 deadline = rctx->deadline_ns;
 
+	/*
+	 * A draining queue is a card being replaced: it hands back what it
+	 * holds as soon as it has run it. Honouring the model here would make
+	 * a reconfiguration wait (under the engine and genetlink mutexes) for
+	 * up to the backlog times the latency, or for hours at a tiny
+	 * throughput cap.
+	 */
+	if (READ_ONCE(q->draining)) {
+		spin_lock_irq(&q->lock);
+		list_add_tail(&rctx->node, &q->done);
+		spin_unlock_irq(&q->lock);
+		return;
+	}
 	if (q->throughput) {
 		u64 now = ktime_get_ns();
 		u64 start = max(now, q->busy_until_ns);
@@ -292,7 +305,8 @@ static bool queue_complete_due(struct ktlsaccel_queue *q)
 
 	spin_lock_irq(&q->lock);
 	list_for_each_entry_safe(rctx, tmp, &q->done, node) {
-		if (rctx->deadline_ns > now)
+		/* In ring order; a draining queue no longer waits (queue_ran()). */
+		if (rctx->deadline_ns > now && !q->draining)
 			break;
 		list_move_tail(&rctx->node, &due);
 		q->in_ring--;
@@ -350,8 +364,10 @@ static void queue_sleep(struct ktlsaccel_queue *q)
 
 	set_current_state(TASK_INTERRUPTIBLE);
 	spin_lock_irq(&q->lock);
+	/* (draining is set under q->lock: seen here, or its wake-up comes after) */
 	if (kthread_should_stop() ||
-	    (!list_empty(&q->pending) && !queue_stalled(q))) {
+	    (!list_empty(&q->pending) && !queue_stalled(q)) ||
+	    (q->draining && !list_empty(&q->done))) {
 		spin_unlock_irq(&q->lock);
 		__set_current_state(TASK_RUNNING);
 		return;
@@ -608,7 +624,8 @@ int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info 
 int ktlsaccel_engine_init(void)
 {
 	struct ktlsaccel_engine_config cfg = {
-		.queues = queues ?: num_online_cpus(),
+		.queues = queues ?: min_t(unsigned int, num_online_cpus(),
+					  KTLSACCEL_MAX_QUEUES),
 		.depth = depth,
 		.latency_us = latency_us,
 		.throughput = throughput,
