@@ -46,6 +46,20 @@ auto guarded(F &&f) noexcept -> decltype(f())
 	}
 }
 
+/*
+ * Checked before any I/O: a NULL buffer would reach the kernel as EFAULT,
+ * which the connection would keep as its fatal error.
+ */
+bool bad_args(const ktlsaccel_conn *conn, const void *buf, size_t len) noexcept
+{
+	return !conn || (!buf && len > 0);
+}
+
+int invalid() noexcept
+{
+	return set_error(make_error_code(ktlsaccel::errc::invalid_argument));
+}
+
 } // namespace
 
 extern "C" {
@@ -75,6 +89,8 @@ int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp)
 ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len, int flags)
 {
 	return guarded([&]() -> ssize_t {
+		if (bad_args(conn, buf, len))
+			return invalid();
 		auto r = conn->conn.send(std::span(static_cast<const std::byte *>(buf), len), flags);
 		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
 	});
@@ -83,6 +99,8 @@ ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len,
 ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int flags)
 {
 	return guarded([&]() -> ssize_t {
+		if (bad_args(conn, buf, len))
+			return invalid();
 		auto r = conn->conn.recv(std::span(static_cast<std::byte *>(buf), len), flags);
 		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
 	});
@@ -91,6 +109,8 @@ ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int f
 ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count)
 {
 	return guarded([&]() -> ssize_t {
+		if (!conn)
+			return invalid();
 		auto r = conn->conn.sendfile(in_fd, offset, count);
 		return r ? static_cast<ssize_t>(*r) : set_error(r.error());
 	});
@@ -99,6 +119,8 @@ ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
 {
 	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
 		auto r = conn->conn.key_update(request_peer != 0);
 		return r ? 0 : set_error(r.error());
 	});
@@ -107,6 +129,8 @@ int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 {
 	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
 		auto r = conn->conn.shutdown();
 		return r ? 0 : set_error(r.error());
 	});
@@ -114,6 +138,8 @@ int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)
 {
+	if (!conn)
+		return -EINVAL;
 	return conn->conn.fd();
 }
 

@@ -3,6 +3,7 @@
 // ktlsaccel::connection: the record layer after the handshake, in the
 // kernel (kTLS) or, as an opt-in fallback, in OpenSSL.
 #include "internal.hpp"
+#include "post_handshake.hpp"
 
 #include <arpa/inet.h>
 #include <linux/tls.h>
@@ -22,6 +23,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <sstream>
 
 namespace ktlsaccel {
@@ -36,14 +38,12 @@ constexpr std::uint8_t record_application_data = 23;
 constexpr std::uint8_t alert_warning = 1;
 constexpr std::uint8_t alert_fatal = 2;
 constexpr std::uint8_t alert_close_notify = 0;
-constexpr std::uint8_t alert_unexpected_message = 10;
 constexpr std::uint8_t alert_bad_record_mac = 20;
 constexpr std::uint8_t alert_user_canceled = 90;
 constexpr std::uint8_t alert_no_renegotiation = 100;
 
-constexpr std::uint8_t hs_hello_request = 0;
-constexpr std::uint8_t hs_new_session_ticket = 4;
-constexpr std::uint8_t hs_key_update = 24;
+using detail::alert_decode_error;
+using detail::alert_unexpected_message;
 
 template <typename T>
 std::unexpected<std::error_code> fail(T e)
@@ -140,7 +140,19 @@ struct KTLSACCEL_LOCAL connection::state {
 	std::vector<std::uint8_t> handshake_buf;
 	std::vector<std::uint8_t> alert_buf;
 	bool eof = false;
+	// our role where it is known (not after install()): who may send what
+	std::optional<bool> server;
+
+	/*
+	 * Held by whatever writes records or changes the TX key: send(),
+	 * sendfile(), shutdown(), key_update() and the reply to a peer's
+	 * KeyUpdate from recv(). Guards tx_secret and sent_close. Contended
+	 * only when one thread sends while another answers a KeyUpdate.
+	 */
+	std::mutex tx_mutex;
 	bool sent_close = false;
+	// a peer asked for our KeyUpdate and it is not sent yet (§4.6.3)
+	std::atomic<bool> key_update_owed{false};
 
 	/*
 	 * The first fatal error, sticky. One thread may send while another
@@ -157,9 +169,19 @@ struct KTLSACCEL_LOCAL connection::state {
 	result<bool> on_handshake_bytes(std::span<const std::uint8_t> bytes);
 	result<void> rekey(bool tx, std::span<const std::uint8_t> next_secret);
 	result<void> send_key_update(bool request_peer);
+	result<void> flush_key_update();
+
+	/* EAGAIN and EINTR say "try again", never that the connection is dead */
+	static bool transient(const std::error_code &ec)
+	{
+		return ec == std::errc::resource_unavailable_try_again ||
+		       ec == std::errc::operation_would_block || ec == std::errc::interrupted;
+	}
 
 	std::unexpected<std::error_code> fatal(std::error_code ec)
 	{
+		if (transient(ec))
+			return std::unexpected(ec);
 		int none = 0;
 		if (failed_state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
 			failed_ec = ec;
@@ -215,6 +237,7 @@ result<connection> connection::offload(SSL *ssl)
 		return conn;
 	info.kernel_offload = true;
 	conn->s_->info = std::move(info);
+	conn->s_->server = SSL_is_server(ssl) == 1;
 	return conn;
 }
 
@@ -374,6 +397,7 @@ result<connection> connection::handshake(int fd, const options &o)
 	s->fd = fd;
 	s->info = std::move(info);
 	s->info.kernel_offload = true;
+	s->server = server;
 	s->pending = std::move(pending);
 	s->tx_secret = std::move(keys->tx_secret);
 	s->rx_secret = std::move(keys->rx_secret);
@@ -387,8 +411,12 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 {
 	if (auto f = s_->failure())
 		return std::unexpected(*f);
+	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
+	/* a KeyUpdate the peer asked for goes before our next data (§4.6.3) */
+	if (auto r = s_->flush_key_update(); !r)
+		return std::unexpected(r.error());
 	if (s_->ssl) {
 		size_t n = 0;
 		ERR_clear_error();
@@ -425,6 +453,12 @@ result<void> connection::send_all(std::span<const std::byte> data, int flags)
 
 result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
 {
+	/*
+	 * kTLS leaves a peeked control record on the socket, so an alert or a
+	 * post-handshake message would be read again and again, forever.
+	 */
+	if (flags & MSG_PEEK)
+		return fail(errc::invalid_argument);
 	if (s_->pending_off < s_->pending.size()) {
 		std::size_t n = std::min(buf.size(), s_->pending.size() - s_->pending_off);
 		std::memcpy(buf.data(), s_->pending.data() + s_->pending_off, n);
@@ -508,26 +542,36 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 		case record_application_data:
 			return static_cast<std::size_t>(n);
 
-		case record_alert:
-			alert_buf.insert(alert_buf.end(), bytes.begin(), bytes.end());
-			while (alert_buf.size() >= 2) {
-				std::uint8_t level = alert_buf[0], desc = alert_buf[1];
-				alert_buf.erase(alert_buf.begin(), alert_buf.begin() + 2);
-				if (desc == alert_close_notify) {
-					eof = true;
-					return 0;
-				}
-				/*
-				 * TLS 1.3 alerts are all fatal but user_canceled;
-				 * TLS 1.2 warnings (no_renegotiation...) are not.
-				 */
-				bool warning = info.version == tls_version::tls13
-						       ? desc == alert_user_canceled
-						       : level == alert_warning;
-				if (!warning)
-					return fatal({desc, alert_category()});
+		case record_alert: {
+			/*
+			 * An alert record holds exactly one alert (RFC 8446
+			 * §5.1). One recvmsg() returns at most one record, but
+			 * a small buffer reads it in pieces: collect two bytes,
+			 * and anything beyond is malformed.
+			 */
+			if (alert_buf.size() + bytes.size() > 2) {
+				(void)send_alert(fd, alert_fatal, alert_decode_error);
+				return fatal(make_error_code(errc::unexpected_message));
 			}
+			alert_buf.insert(alert_buf.end(), bytes.begin(), bytes.end());
+			if (alert_buf.size() < 2)
+				continue;
+			std::uint8_t level = alert_buf[0], desc = alert_buf[1];
+			alert_buf.clear();
+			if (desc == alert_close_notify) {
+				eof = true;
+				return 0;
+			}
+			/*
+			 * TLS 1.3 alerts are all fatal but user_canceled;
+			 * TLS 1.2 warnings (no_renegotiation...) are not.
+			 */
+			bool warning = info.version == tls_version::tls13 ? desc == alert_user_canceled
+									  : level == alert_warning;
+			if (!warning)
+				return fatal({desc, alert_category()});
 			continue;
+		}
 
 		case record_handshake: {
 			auto r = on_handshake_bytes(bytes);
@@ -550,45 +594,60 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t> bytes)
 {
 	handshake_buf.insert(handshake_buf.end(), bytes.begin(), bytes.end());
-	while (handshake_buf.size() >= 4) {
-		std::uint8_t type = handshake_buf[0];
-		std::size_t len = std::size_t(handshake_buf[1]) << 16 | std::size_t(handshake_buf[2]) << 8 |
-				  handshake_buf[3];
-		if (handshake_buf.size() < 4 + len)
+	bool tls13 = info.version == tls_version::tls13;
+	/* walk with an offset and drop what was read once: erasing each message is quadratic */
+	std::size_t off = 0;
+	for (;;) {
+		auto m = detail::next_handshake_message(handshake_buf, off);
+		if (m.verdict == detail::hs_split::need_more)
 			break;
-		std::vector<std::uint8_t> body(handshake_buf.begin() + 4,
-					       handshake_buf.begin() + 4 + static_cast<long>(len));
-		handshake_buf.erase(handshake_buf.begin(), handshake_buf.begin() + 4 + static_cast<long>(len));
-
-		bool tls13 = info.version == tls_version::tls13;
-		if (tls13 && type == hs_new_session_ticket) {
-			/* resumption is not offered after the hand-over: drop it */
-			continue;
+		if (m.verdict == detail::hs_split::too_long) {
+			handshake_buf.clear();
+			(void)send_alert(fd, alert_fatal, alert_decode_error);
+			return fatal(make_error_code(errc::unexpected_message));
 		}
-		if (!tls13 && type == hs_hello_request) {
-			/* RFC 5246: a client may decline renegotiation with a warning */
+		off = m.next;
+		/* all of handshake_buf before this record was parsed: what follows is this record's */
+		bool trailing = off < handshake_buf.size();
+		auto c = detail::check_post_handshake(tls13, server ? &*server : nullptr, m.type, m.body,
+						      trailing);
+		switch (c.action) {
+		case detail::hs_check::drop:
+			continue;
+		case detail::hs_check::decline_renegotiation:
 			(void)send_alert(fd, alert_warning, alert_no_renegotiation);
 			continue;
+		case detail::hs_check::key_update:
+			break;
+		case detail::hs_check::reject:
+			(void)send_alert(fd, alert_fatal, c.alert);
+			return fatal(make_error_code(errc::unexpected_message));
 		}
-		if (tls13 && type == hs_key_update && len == 1) {
-			if (!kernel_supports_rekey() || rx_secret.empty())
-				return fatal(make_error_code(errc::key_update_unsupported));
-			auto next = traffic_secret_update(info.cipher_type, rx_secret.span());
-			if (!next)
-				return fatal(next.error());
-			if (auto r = rekey(false, next->span()); !r)
-				return fatal(r.error());
-			rx_secret = std::move(*next);
-			if (body[0] == 1) {
-				/* update_requested: answer with our own update */
-				if (auto r = send_key_update(false); !r)
-					return fatal(r.error());
-			}
-			continue;
+
+		if (!kernel_supports_rekey() || rx_secret.empty())
+			return fatal(make_error_code(errc::key_update_unsupported));
+		auto next = traffic_secret_update(info.cipher_type, rx_secret.span());
+		if (!next)
+			return fatal(next.error());
+		if (auto r = rekey(false, next->span()); !r)
+			return fatal(r.error());
+		rx_secret = std::move(*next);
+		if (c.update_requested) {
+			/*
+			 * Ours is due before our next application data, not at
+			 * once (§4.6.3): when another thread is sending, it
+			 * sends ours first; when the socket is full, the next
+			 * send() does. Errors that matter are already fatal.
+			 */
+			key_update_owed.store(true, std::memory_order_release);
+			std::unique_lock lock(tx_mutex, std::try_to_lock);
+			if (lock.owns_lock())
+				(void)flush_key_update();
+			if (auto f = failure())
+				return std::unexpected(*f);
 		}
-		(void)send_alert(fd, alert_fatal, alert_unexpected_message);
-		return fatal(make_error_code(errc::unexpected_message));
 	}
+	handshake_buf.erase(handshake_buf.begin(), handshake_buf.begin() + static_cast<long>(off));
 	return true;
 }
 
@@ -607,6 +666,7 @@ result<void> connection::state::rekey(bool tx, std::span<const std::uint8_t> nex
 	return {};
 }
 
+// The caller holds tx_mutex.
 result<void> connection::state::send_key_update(bool request_peer)
 {
 	if (tx_secret.empty())
@@ -614,22 +674,34 @@ result<void> connection::state::send_key_update(bool request_peer)
 	auto next = traffic_secret_update(info.cipher_type, tx_secret.span());
 	if (!next)
 		return std::unexpected(next.error());
-	const std::uint8_t msg[5] = {hs_key_update, 0, 0, 1, request_peer ? std::uint8_t(1) : std::uint8_t(0)};
+	const std::uint8_t msg[5] = {detail::hs_key_update, 0, 0, 1,
+				     request_peer ? std::uint8_t(1) : std::uint8_t(0)};
+	/* fatal() keeps EAGAIN/EINTR retryable: nothing was sent then */
 	if (auto r = send_record(fd, record_handshake, msg); !r)
-		return r;
+		return fatal(r.error());
+	/* any KeyUpdate of ours answers a request */
+	key_update_owed.store(false, std::memory_order_release);
+	/* the peer now expects the next key: the old one cannot go on */
 	if (auto r = rekey(true, next->span()); !r)
-		return r;
+		return fatal(r.error());
 	tx_secret = std::move(*next);
 	return {};
+}
+
+// Sends the KeyUpdate a peer asked for, if one is owed. The caller holds tx_mutex.
+result<void> connection::state::flush_key_update()
+{
+	if (!key_update_owed.load(std::memory_order_acquire))
+		return {};
+	return send_key_update(false);
 }
 
 result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t count)
 {
 	if (auto f = s_->failure())
 		return std::unexpected(*f);
-	if (s_->sent_close)
-		return fail(errc::connection_closed);
 	std::size_t done = 0;
+	/* send() takes tx_mutex itself */
 	if (s_->ssl) {
 		std::vector<std::byte> buf(64 * 1024);
 		while (done < count) {
@@ -650,6 +722,11 @@ result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t c
 		}
 		return done;
 	}
+	std::lock_guard lock(s_->tx_mutex);
+	if (s_->sent_close)
+		return fail(errc::connection_closed);
+	if (auto r = s_->flush_key_update(); !r)
+		return std::unexpected(r.error());
 	while (done < count) {
 		ssize_t n = ::sendfile(s_->fd, in_fd, offset, count - done);
 		if (n < 0 && errno == EINTR)
@@ -673,6 +750,8 @@ result<void> connection::key_update(bool request_peer)
 	if (s_->info.version != tls_version::tls13)
 		return fail(errc::invalid_argument);
 	if (s_->ssl) {
+		/* stale errors would be reported as this call's */
+		ERR_clear_error();
 		if (SSL_key_update(s_->ssl.get(), request_peer ? SSL_KEY_UPDATE_REQUESTED
 								: SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
 		    SSL_do_handshake(s_->ssl.get()) != 1)
@@ -681,21 +760,27 @@ result<void> connection::key_update(bool request_peer)
 	}
 	if (!kernel_supports_rekey())
 		return fail(errc::key_update_unsupported);
+	std::lock_guard lock(s_->tx_mutex);
+	if (s_->sent_close)
+		return fail(errc::connection_closed);
 	return s_->send_key_update(request_peer);
 }
 
 result<void> connection::shutdown()
 {
+	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return {};
-	s_->sent_close = true;
+	/* closed only once close_notify is out: a failed try (EAGAIN) may be retried */
 	if (s_->ssl) {
 		ERR_clear_error();
 		if (SSL_shutdown(s_->ssl.get()) < 0)
 			return fail(detail::openssl_error(errc::connection_closed));
-		return {};
+	} else if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r) {
+		return r;
 	}
-	return send_alert(s_->fd, alert_warning, alert_close_notify);
+	s_->sent_close = true;
+	return {};
 }
 
 /* ---- /proc/crypto ------------------------------------------------------- */

@@ -146,22 +146,31 @@ bool hex_decode(std::string_view hex, secret &out)
 
 void on_keylog(const SSL *ssl, const char *line)
 {
-	if (tracker *t = tracker_of(ssl)) {
-		/* "LABEL <client_random hex> <secret hex>" */
-		std::string_view l(line);
-		auto sp1 = l.find(' ');
-		auto sp2 = sp1 == l.npos ? l.npos : l.find(' ', sp1 + 1);
-		if (sp2 != l.npos) {
-			auto label = l.substr(0, sp1);
-			auto hex = l.substr(sp2 + 1);
-			if (label == "CLIENT_TRAFFIC_SECRET_0")
-				hex_decode(hex, t->client_secret);
-			else if (label == "SERVER_TRAFFIC_SECRET_0")
-				hex_decode(hex, t->server_secret);
+	/*
+	 * Called from OpenSSL's C code: no exception may cross it. A secret
+	 * lost to bad_alloc stays empty, and ssl_export_keys() refuses the
+	 * hand-over (ssl_not_prepared) instead of installing wrong keys.
+	 */
+	try {
+		if (tracker *t = tracker_of(ssl)) {
+			/* "LABEL <client_random hex> <secret hex>" */
+			std::string_view l(line);
+			auto sp1 = l.find(' ');
+			auto sp2 = sp1 == l.npos ? l.npos : l.find(' ', sp1 + 1);
+			if (sp2 != l.npos) {
+				auto label = l.substr(0, sp1);
+				auto hex = l.substr(sp2 + 1);
+				if (label == "CLIENT_TRAFFIC_SECRET_0")
+					hex_decode(hex, t->client_secret);
+				else if (label == "SERVER_TRAFFIC_SECRET_0")
+					hex_decode(hex, t->server_secret);
+			}
 		}
+	} catch (...) {
 	}
 	auto *hook = static_cast<ctx_hook *>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index));
-	if (hook && hook->previous)
+	/* never ourselves: that would recurse until the stack runs out */
+	if (hook && hook->previous && hook->previous != on_keylog)
 		hook->previous(ssl, line);
 }
 
@@ -210,6 +219,13 @@ result<void> ssl_prepare(SSL *ssl)
 	}
 	SSL_set_msg_callback(ssl, on_message);
 
+	/*
+	 * SSLs of one SSL_CTX may be prepared on several threads: unlocked, a
+	 * second thread could read on_keylog as the "previous" callback, and
+	 * on_keylog would then call itself forever.
+	 */
+	static std::mutex keylog_mutex;
+	std::lock_guard lock(keylog_mutex);
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
 	if (SSL_CTX_get_keylog_callback(ctx) != on_keylog) {
 		auto hook = std::make_unique<ctx_hook>();
@@ -308,6 +324,13 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 		return std::unexpected(make_error_code(errc::ssl_not_prepared));
 	if (!SSL_is_init_finished(ssl) || t->rekeyed || !t->rd.active || !t->wr.active)
 		return std::unexpected(make_error_code(errc::ssl_not_ready));
+	/*
+	 * Records OpenSSL wrote but could not send yet (a non-blocking socket
+	 * was full) would be lost, and the sequence numbers counted them:
+	 * the caller finishes the write first, as with Mbed TLS's out_left.
+	 */
+	if (SSL_want_write(ssl))
+		return std::unexpected(make_error_code(errc::ssl_not_ready));
 
 	int v = SSL_version(ssl);
 	if (v != TLS1_2_VERSION && v != TLS1_3_VERSION)
@@ -330,6 +353,8 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 	while (SSL_pending(ssl) > 0) {
 		size_t old = keys.pending.size(), got = 0;
 		keys.pending.resize(old + static_cast<size_t>(SSL_pending(ssl)));
+		/* openssl_error() reports the queue's oldest error: not a stale one */
+		ERR_clear_error();
 		if (SSL_read_ex(ssl, keys.pending.data() + old, keys.pending.size() - old, &got) != 1)
 			return std::unexpected(openssl_error(errc::ssl_not_ready));
 		keys.pending.resize(old + got);

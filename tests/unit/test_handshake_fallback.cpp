@@ -143,6 +143,40 @@ TEST(HandshakeFallback, DataFlowsAndAlpnIsNegotiated)
 	}
 }
 
+TEST(HandshakeFallback, PeekIsRefusedAndShutdownIsIdempotent)
+{
+	tcp_pair p;
+	auto server = std::async(std::launch::async, [&] {
+		return connection::handshake(p.server, server_options());
+	});
+	auto client = connection::handshake(p.client, client_options());
+	auto srv = server.get();
+	ASSERT_TRUE(client) << client.error().message();
+	ASSERT_TRUE(srv) << srv.error().message();
+
+	std::string msg = "peeked";
+	ASSERT_TRUE(client->send_all(std::as_bytes(std::span(msg))));
+	std::string got(msg.size(), '\0');
+	auto peek = srv->recv(std::as_writable_bytes(std::span(got)), MSG_PEEK);
+	ASSERT_FALSE(peek);
+	EXPECT_EQ(peek.error(), errc::invalid_argument);
+	/* refused before any I/O: the connection goes on */
+	std::size_t have = 0;
+	while (have < got.size()) {
+		auto n = srv->recv(std::as_writable_bytes(std::span(got).subspan(have)));
+		ASSERT_TRUE(n) << n.error().message();
+		ASSERT_NE(*n, 0u);
+		have += *n;
+	}
+	EXPECT_EQ(got, msg);
+
+	ASSERT_TRUE(client->shutdown());
+	EXPECT_TRUE(client->shutdown());
+	auto late = client->send(std::as_bytes(std::span(msg)));
+	ASSERT_FALSE(late);
+	EXPECT_EQ(late.error(), errc::connection_closed);
+}
+
 TEST(HandshakeFallback, WithoutFallbackTheReasonIsTheError)
 {
 	tcp_pair p;

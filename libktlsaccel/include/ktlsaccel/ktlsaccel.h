@@ -39,20 +39,26 @@ int ktlsaccel_prepare_ssl(SSL *ssl);
  */
 int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp);
 
-/* Like send(2); flags may hold MSG_MORE and MSG_DONTWAIT. */
+/*
+ * Like send(2); flags may hold MSG_MORE and MSG_DONTWAIT. Here and below,
+ * -EINVAL for a NULL conn, or a NULL buf with len > 0, before any I/O.
+ */
 ssize_t ktlsaccel_send(struct ktlsaccel_conn *conn, const void *buf, size_t len, int flags);
 /*
  * Like recv(2): 0 when the peer sent close_notify; -EPROTO on a fatal alert.
  * Bytes of buf past the count returned are unspecified: post-handshake
  * messages (TLS 1.3 session tickets, KeyUpdate) are read through it.
+ * MSG_PEEK is refused (-EINVAL): kTLS would hand a peeked alert or
+ * post-handshake message back forever.
  */
 ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int flags);
 /* Like sendfile(2). */
 ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count);
 /* TLS 1.3 KeyUpdate; -EOPNOTSUPP before Linux 6.14. */
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer);
-/* Sends close_notify. */
+/* Sends close_notify; after a failure (-EAGAIN) it may be called again. */
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn);
+/* The socket, or -EINVAL for a NULL conn. */
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn);
 /* Frees the connection; does not close the socket. NULL is fine. */
 void ktlsaccel_conn_free(struct ktlsaccel_conn *conn);

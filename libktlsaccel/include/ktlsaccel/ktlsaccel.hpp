@@ -110,6 +110,8 @@ public:
 	// close_notify. Handshake records (TLS 1.3 NewSessionTicket) are
 	// consumed, read through buffer: its bytes past the count returned
 	// are unspecified. A fatal alert is an error in alert_category().
+	// MSG_PEEK is refused (errc::invalid_argument): kTLS would hand a
+	// peeked alert or post-handshake message back forever.
 	result<std::size_t> recv(std::span<std::byte> buffer, int flags = 0);
 	// Sends count bytes of in_fd from *offset (or its file position),
 	// encrypted by the kernel (sendfile(2)); falls back to read+send in
@@ -119,6 +121,7 @@ public:
 	// errc::key_update_unsupported before Linux 6.14.
 	result<void> key_update(bool request_peer = false);
 	// Sends close_notify. The socket stays open for reading the peer's.
+	// A failed try (EAGAIN) is not remembered: call it again.
 	result<void> shutdown();
 
 	int fd() const noexcept;
