@@ -254,24 +254,12 @@ static struct ktlsaccel_rctx *take_pending(struct ktlsaccel_queue *q)
 	return rctx;
 }
 
-/* The request has been run: model when the card would report it done. */
-static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
+/* When the modelled card reports @rctx done: latency, throughput, ring order. */
+static void queue_model_deadline(struct ktlsaccel_queue *q,
+				 struct ktlsaccel_rctx *rctx)
 {
 	u64 deadline = rctx->deadline_ns;
 
-	/*
-	 * A draining queue is a card being replaced: it hands back what it
-	 * holds as soon as it has run it. Honouring the model here would make
-	 * a reconfiguration wait (under the engine and genetlink mutexes) for
-	 * up to the backlog times the latency, or for hours at a tiny
-	 * throughput cap.
-	 */
-	if (READ_ONCE(q->draining)) {
-		spin_lock_irq(&q->lock);
-		list_add_tail(&rctx->node, &q->done);
-		spin_unlock_irq(&q->lock);
-		return;
-	}
 	if (q->throughput) {
 		u64 now = ktime_get_ns();
 		u64 start = max(now, q->busy_until_ns);
@@ -285,6 +273,21 @@ static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
 	deadline = max(deadline, q->last_deadline_ns);
 	q->last_deadline_ns = deadline;
 	rctx->deadline_ns = deadline;
+}
+
+/* The request has been run: it waits for its modelled completion. */
+static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
+{
+	/*
+	 * A draining queue is a card being replaced: it hands back what it
+	 * holds as soon as it has run it (queue_complete_due() no longer
+	 * looks at deadlines). Honouring the model would make a
+	 * reconfiguration wait (under the engine and genetlink mutexes) for
+	 * up to the backlog times the latency, or for hours at a tiny
+	 * throughput cap.
+	 */
+	if (!READ_ONCE(q->draining))
+		queue_model_deadline(q, rctx);
 
 	spin_lock_irq(&q->lock);
 	list_add_tail(&rctx->node, &q->done);
