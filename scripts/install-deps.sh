@@ -83,6 +83,17 @@ fi
 bpo_headers=${bpo_image/linux-image-/linux-headers-}
 pkgs+=("$bpo_image" "$bpo_headers")
 
+# The newest 6.12 PREEMPT_RT image as well: what many embedded boards run,
+# and the kernel where spinlocks sleep and softirqs run in threads, so the
+# engine's context rules are tested there too (a third kernel in the suite).
+rt_image=$(apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+[a-z0-9]+-rt-amd64$' |
+	awk '{print $1}' | sort -V | tail -n 1)
+if [[ -z $rt_image ]]; then
+	echo "install-deps.sh: no linux-image-6.12.*-rt-amd64 found" >&2
+	exit 1
+fi
+pkgs+=("$rt_image" "${rt_image/linux-image-/linux-headers-}")
+
 apt-get install -y -q --no-install-recommends "${pkgs[@]}"
 
 echo "install-deps.sh: kernels with headers:"
