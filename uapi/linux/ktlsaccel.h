@@ -30,6 +30,12 @@
  *     KTLSACCEL_A_DEV_INLINE_THRESHOLD  u32  requests up to this cryptlen run in the caller
  *     KTLSACCEL_A_DEV_DECRYPT           u32  enum ktlsaccel_decrypt
  *     KTLSACCEL_A_DEV_FLOWS             u32  live flows (tfms)
+ *     KTLSACCEL_A_DEV_INLINE            u32  enum ktlsaccel_inline
+ *     KTLSACCEL_A_DEV_BACKEND           nest, one per algorithm:
+ *         KTLSACCEL_A_BACKEND_ALG         string crypto API name, e.g. "gcm(aes)"
+ *         KTLSACCEL_A_BACKEND_MODE        u32  enum ktlsaccel_backend_mode asked for
+ *         KTLSACCEL_A_BACKEND_DRIVER      string the card driver new tfms of this
+ *                                            algorithm use; absent: the CPU
  *     KTLSACCEL_A_DEV_FAULT             nest the fault injection in force (rate 0:
  *                                            none; errno and ops are still reported,
  *                                            as what a rate would use; at load
@@ -43,8 +49,12 @@
  *
  * KTLSACCEL_CMD_DEV_SET (do; CAP_NET_ADMIN)
  *   Request: any of KTLSACCEL_A_DEV_QUEUES (1..256), _DEPTH (1..65536),
- *   _DISPATCH, _LATENCY_US (0..10000000), _THROUGHPUT, _INLINE_THRESHOLD,
- *   _DECRYPT; at least one. Queues, depth, latency and throughput are
+ *   _DISPATCH, _LATENCY_US (0..10000000), _THROUGHPUT (0 or at least
+ *   KTLSACCEL_MIN_THROUGHPUT), _INLINE_THRESHOLD, _DECRYPT, _INLINE, and
+ *   any number of _BACKEND nests (ALG and MODE, and DRIVER with mode
+ *   DRIVER: an asynchronous implementation of ALG that is not this
+ *   module's; -ENOENT if there is none by that name); at least one. A
+ *   backend applies to tfms created afterwards; existing ones keep theirs. Queues, depth, latency and throughput are
  *   changed together by rebuilding the queues while requests are in
  *   flight: new requests use the new queues at once, the old ones finish
  *   what they hold, nothing is lost. Either every attribute is applied or,
@@ -70,6 +80,8 @@
  *     KTLSACCEL_A_FLOW_KEY_BITS         u32
  *     KTLSACCEL_A_FLOW_DIRECTION        u32  enum ktlsaccel_direction
  *     KTLSACCEL_A_FLOW_STATS            nest counters of this flow
+ *     KTLSACCEL_A_FLOW_BACKEND          string "cpu", or the driver of the card
+ *                                            that runs this flow's requests
  *
  * KTLSACCEL_CMD_FAULT_SET (do; CAP_NET_ADMIN)
  *   Request: KTLSACCEL_A_DEV_FAULT, a nest with any of the fault attributes
@@ -101,6 +113,13 @@
  *   KTLSACCEL_LATENCY_BUCKETS times in bucket order, bucket i counting
  *   requests whose submit-to-completion time was in [2^i, 2^(i+1))
  *   microseconds (bucket 0 also takes everything under 1 us).
+ *   INLINE_WAITER, INLINE_LONE, INLINE_FULL, INLINE_POLICY (u64): why
+ *   requests counted in INLINED ran in the caller's context: the caller
+ *   waits for the result anyway (crypto_req_done), a record nothing could
+ *   overlap, a full ring and a caller that may not be backlogged, the
+ *   decrypt policy or the inline threshold. HELD (u64): completions held
+ *   back until an earlier request of the same flow had completed (a flow's
+ *   completions are delivered in submission order).
  */
 #ifndef _UAPI_LINUX_KTLSACCEL_H
 #define _UAPI_LINUX_KTLSACCEL_H
@@ -114,6 +133,10 @@
 #define KTLSACCEL_MAX_DEPTH		65536
 #define KTLSACCEL_MAX_LATENCY_US	10000000
 #define KTLSACCEL_FAULT_RATE_SCALE	1000000
+/* Smallest throughput cap (bytes/s) other than 0: bounds a request's wait. */
+#define KTLSACCEL_MIN_THROUGHPUT	1000000
+/* A stalled queue resumes on its own after this long. */
+#define KTLSACCEL_MAX_STALL_MS		10000
 
 enum ktlsaccel_dispatch {
 	KTLSACCEL_DISPATCH_SPREAD,	/* records of a flow across all queues */
@@ -123,6 +146,23 @@ enum ktlsaccel_dispatch {
 enum ktlsaccel_decrypt {
 	KTLSACCEL_DECRYPT_INLINE,	/* in the caller: synchronous semantics */
 	KTLSACCEL_DECRYPT_ASYNC,	/* through the queues: pipelined */
+};
+
+/*
+ * Whether the engine may run a request in the caller's context instead of
+ * queueing it (CPU backend, no model). Either way the decrypt policy and the
+ * inline threshold apply.
+ */
+enum ktlsaccel_inline {
+	KTLSACCEL_INLINE_AUTO,		/* caller-aware: waiters, lone records, full rings */
+	KTLSACCEL_INLINE_NEVER,		/* every request through the queues */
+};
+
+/* Where the requests of one algorithm are run. */
+enum ktlsaccel_backend_mode {
+	KTLSACCEL_BACKEND_AUTO,		/* the best card present, else the CPU */
+	KTLSACCEL_BACKEND_CPU,		/* the engine's CPU workers */
+	KTLSACCEL_BACKEND_DRIVER,	/* the asynchronous driver named by DRIVER */
 };
 
 enum ktlsaccel_fault_ops {
@@ -158,6 +198,11 @@ enum {
 	KTLSACCEL_A_STATS_IN_FLIGHT,
 	KTLSACCEL_A_STATS_MAX_IN_FLIGHT,
 	KTLSACCEL_A_STATS_LATENCY,
+	KTLSACCEL_A_STATS_INLINE_WAITER,
+	KTLSACCEL_A_STATS_INLINE_LONE,
+	KTLSACCEL_A_STATS_INLINE_FULL,
+	KTLSACCEL_A_STATS_INLINE_POLICY,
+	KTLSACCEL_A_STATS_HELD,
 
 	__KTLSACCEL_A_STATS_MAX,
 	KTLSACCEL_A_STATS_MAX = __KTLSACCEL_A_STATS_MAX - 1
@@ -176,6 +221,16 @@ enum {
 };
 
 enum {
+	KTLSACCEL_A_BACKEND_UNSPEC,
+	KTLSACCEL_A_BACKEND_ALG,
+	KTLSACCEL_A_BACKEND_MODE,
+	KTLSACCEL_A_BACKEND_DRIVER,
+
+	__KTLSACCEL_A_BACKEND_MAX,
+	KTLSACCEL_A_BACKEND_MAX = __KTLSACCEL_A_BACKEND_MAX - 1
+};
+
+enum {
 	KTLSACCEL_A_DEV_UNSPEC,
 	KTLSACCEL_A_DEV_PAD,
 	KTLSACCEL_A_DEV_PRIORITY,
@@ -190,6 +245,8 @@ enum {
 	KTLSACCEL_A_DEV_FAULT,
 	KTLSACCEL_A_DEV_STATS,
 	KTLSACCEL_A_DEV_RESET,
+	KTLSACCEL_A_DEV_INLINE,
+	KTLSACCEL_A_DEV_BACKEND,
 
 	__KTLSACCEL_A_DEV_MAX,
 	KTLSACCEL_A_DEV_MAX = __KTLSACCEL_A_DEV_MAX - 1
@@ -216,6 +273,7 @@ enum {
 	KTLSACCEL_A_FLOW_KEY_BITS,
 	KTLSACCEL_A_FLOW_DIRECTION,
 	KTLSACCEL_A_FLOW_STATS,
+	KTLSACCEL_A_FLOW_BACKEND,
 
 	__KTLSACCEL_A_FLOW_MAX,
 	KTLSACCEL_A_FLOW_MAX = __KTLSACCEL_A_FLOW_MAX - 1
