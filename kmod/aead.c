@@ -1,77 +1,49 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The algorithms: asynchronous AEADs whose requests go through the engine
- * (queue.c), which runs them with a synchronous software implementation
- * of the same algorithm (the "fallback").
+ * (queue.c), which runs them on a backend: the CPU (a synchronous software
+ * implementation of the same algorithm, the "fallback") or a card (an
+ * asynchronous implementation of another driver, usually hardware).
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aes.h>
+#include <crypto/algapi.h>
 #include <crypto/chacha.h>
 #include <crypto/internal/aead.h>
 #include <crypto/internal/simd.h>
 #include <linux/module.h>
-#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/notifier.h>
 #include <linux/string.h>
 #include <asm/simd.h>
 
 #include "aead.h"
-#include "param.h"
-#include "queue.h"
-#include "stats.h"
-
-/*
- * kTLS, IPsec and AF_ALG by name all take the highest priority. The CPU
- * implementations top out at 800 in mainline (x86 VAES/AVX-512 GCM, 2025;
- * Debian's 6.1 and 6.12 reach 500), so 1000 wins over every one of them,
- * while staying below real accelerators that register far higher (CAAM
- * uses 3000): on a machine that has a card, the card should win.
- */
-static int priority = 1000;
-module_param(priority, int, 0444);
-MODULE_PARM_DESC(priority, "Crypto API priority of the algorithms (default 1000)");
-
-static unsigned int inline_threshold;
-module_param(inline_threshold, uint, 0644);
-MODULE_PARM_DESC(inline_threshold,
-		 "Run requests with cryptlen <= this many bytes in the caller (default 0: off)");
-
-/*
- * Decrypt policy. With an asynchronous decrypt, kTLS (6.1 and 6.12) fails a
- * whole TLS 1.2 recv() with EBADMSG when a corrupted record follows good
- * ones in the same call, and the good records' plaintext never reaches the
- * application; with a synchronous result the application first gets the
- * good bytes and EBADMSG on the next call, which is what the kernel's own
- * net/tls selftest (tls_err.bad_in_large_read) expects.
- *
- * "inline" is the default: loading the module must not change what
- * applications observe, and the cost is small because only TLS 1.2 RX can
- * pipeline decryption at all (TLS 1.3 RX waits for each record). "async"
- * pipelines TLS 1.2 RX records through the queues, for throughput, with the
- * behaviour above.
- */
-static const char * const decrypt_names[] = {
-	[KTLSACCEL_DECRYPT_INLINE] = "inline",
-	[KTLSACCEL_DECRYPT_ASYNC] = "async",
-};
-
-static int decrypt = KTLSACCEL_DECRYPT_INLINE;
-static struct ktlsaccel_enum_param decrypt_param = {
-	.value = &decrypt,
-	.names = decrypt_names,
-	.count = ARRAY_SIZE(decrypt_names),
-};
-
-module_param_cb(decrypt, &ktlsaccel_enum_param_ops, &decrypt_param, 0644);
-MODULE_PARM_DESC(decrypt,
-		 "Decrypt policy: inline (default, synchronous semantics) or async (pipelined)");
+#include "compat.h"
 
 struct ktlsaccel_tfm_ctx {
 	struct crypto_aead *fallback;
 	struct crypto_aead *simd;	/* NULL: none for this algorithm */
+	struct crypto_aead *card;	/* NULL: the CPU runs the requests */
 	struct ktlsaccel_flow flow;
 };
+
+/*
+ * Per algorithm: where new tfms run their requests. "auto" is resolved
+ * when asked and again whenever an asynchronous hardware implementation of
+ * the algorithm registers (the crypto API's notifier), never per tfm: a
+ * lookup that finds nothing costs a module request.
+ */
+struct backend {
+	u32 mode;				/* enum ktlsaccel_backend_mode */
+	char driver[CRYPTO_MAX_ALG_NAME];	/* asked for: mode DRIVER */
+	char card[CRYPTO_MAX_ALG_NAME];		/* resolved; "": the CPU */
+	bool stale;				/* resolve before the next use */
+};
+
+static struct backend backends[KTLSACCEL_NR_ALGS];
+static DEFINE_MUTEX(backend_lock);	/* backends, simd_gcm */
 
 /*
  * The fastest CPU implementations of gcm(aes) (x86 AES-NI with PCLMULQDQ,
@@ -80,50 +52,171 @@ struct ktlsaccel_tfm_ctx {
  * internal synchronous "__gcm(aes)". Without it the fallback is
  * gcm_base(ctr(aes-...), ghash-generic), whose table-driven GHASH costs as
  * much as the AES itself. The internal one may run only where SIMD is
- * usable, which the worker's kthread context is; elsewhere the generic
- * fallback runs. Only gcm(aes) has one: looking up "__<name>" for other
- * algorithms would just cost a module request per socket.
+ * usable; elsewhere the generic fallback runs. Whether it exists is probed
+ * once, and again when a "__gcm(aes)" registers (aesni_intel loaded after
+ * us), so that a machine without it pays no module request per tfm.
  */
-static struct crypto_aead *alloc_simd(const char *name)
-{
-	struct crypto_aead *tfm;
+static bool simd_gcm;
+static bool simd_gcm_stale = true;
 
-	if (strcmp(name, "gcm(aes)"))
+static int alg_notify(struct notifier_block *nb, unsigned long msg, void *data);
+
+static struct notifier_block alg_nb = {
+	.notifier_call = alg_notify,
+	/* Before cryptomgr, which ends the chain for a registration. */
+	.priority = 1,
+};
+
+static unsigned int alg_index(struct crypto_aead *tfm);
+
+static bool is_ours(struct crypto_aead *tfm)
+{
+	return crypto_aead_tfm(tfm)->__crt_alg->cra_module == THIS_MODULE;
+}
+
+static struct crypto_aead *probe_card(const char *name)
+{
+	/* Hardware drivers flag themselves CRYPTO_ALG_KERN_DRIVER_ONLY; we do not. */
+	return crypto_alloc_aead(name, CRYPTO_ALG_KERN_DRIVER_ONLY | CRYPTO_ALG_ASYNC,
+				 CRYPTO_ALG_KERN_DRIVER_ONLY | CRYPTO_ALG_ASYNC);
+}
+
+static const char *alg_names[KTLSACCEL_NR_ALGS] = {
+	"gcm(aes)", "rfc7539(chacha20,poly1305)", "ccm(aes)",
+};
+
+/* Under backend_lock. */
+static void backend_resolve(unsigned int i)
+{
+	struct backend *b = &backends[i];
+	struct crypto_aead *t;
+
+	b->card[0] = '\0';
+	b->stale = false;
+	switch (b->mode) {
+	case KTLSACCEL_BACKEND_DRIVER:
+		strscpy(b->card, b->driver, sizeof(b->card));
+		break;
+	case KTLSACCEL_BACKEND_AUTO:
+		t = probe_card(alg_names[i]);
+		if (IS_ERR(t))
+			break;
+		if (!is_ours(t))
+			strscpy(b->card, crypto_aead_driver_name(t), sizeof(b->card));
+		crypto_free_aead(t);
+		break;
+	}
+}
+
+/* The card for a new tfm of algorithm @i; NULL: the CPU. */
+static struct crypto_aead *card_alloc(unsigned int i)
+{
+	struct backend *b = &backends[i];
+	struct crypto_aead *t = NULL;
+
+	mutex_lock(&backend_lock);
+	if (READ_ONCE(b->stale))
+		backend_resolve(i);
+	if (b->card[0]) {
+		t = crypto_alloc_aead(b->card, 0, 0);
+		if (IS_ERR(t)) {
+			/* Gone (its module unloaded): the CPU, until it is back. */
+			pr_warn_ratelimited("%s: card %s unavailable (%ld), using the CPU\n",
+					    alg_names[i], b->card, PTR_ERR(t));
+			b->stale = true;
+			t = NULL;
+		} else if (is_ours(t)) {
+			crypto_free_aead(t);
+			t = NULL;
+		}
+	}
+	mutex_unlock(&backend_lock);
+	return t;
+}
+
+static struct crypto_aead *simd_alloc(unsigned int i)
+{
+	struct crypto_aead *tfm = NULL;
+
+	if (i != 0)	/* only gcm(aes) has one */
 		return NULL;
-	tfm = crypto_alloc_aead("__gcm(aes)", CRYPTO_ALG_INTERNAL,
-				CRYPTO_ALG_INTERNAL | CRYPTO_ALG_ASYNC |
-				CRYPTO_ALG_NEED_FALLBACK);
-	return IS_ERR(tfm) ? NULL : tfm;
+	mutex_lock(&backend_lock);
+	if (READ_ONCE(simd_gcm_stale) || simd_gcm) {
+		WRITE_ONCE(simd_gcm_stale, false);
+		tfm = crypto_alloc_aead("__gcm(aes)", CRYPTO_ALG_INTERNAL,
+					CRYPTO_ALG_INTERNAL | CRYPTO_ALG_ASYNC |
+					CRYPTO_ALG_NEED_FALLBACK);
+		simd_gcm = !IS_ERR(tfm);
+		if (!simd_gcm)
+			tfm = NULL;
+	}
+	mutex_unlock(&backend_lock);
+	return tfm;
+}
+
+static int alg_notify(struct notifier_block *nb, unsigned long msg, void *data)
+{
+	struct crypto_alg *alg = data;
+	unsigned int i;
+
+	if (msg != KTLSACCEL_CRYPTO_MSG_ALG_REGISTER ||
+	    (alg->cra_flags & CRYPTO_ALG_TYPE_MASK) != CRYPTO_ALG_TYPE_AEAD)
+		return NOTIFY_DONE;
+	if (!strcmp(alg->cra_name, "__gcm(aes)"))
+		WRITE_ONCE(simd_gcm_stale, true);
+	if (!(alg->cra_flags & CRYPTO_ALG_KERN_DRIVER_ONLY))
+		return NOTIFY_DONE;
+	for (i = 0; i < KTLSACCEL_NR_ALGS; i++)
+		if (!strcmp(alg->cra_name, alg_names[i]))
+			WRITE_ONCE(backends[i].stale, true);
+	return NOTIFY_DONE;
 }
 
 static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 {
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
-	struct crypto_aead *fallback;
+	unsigned int i = alg_index(tfm);
+	unsigned int reqsize;
+	int err;
 
 	/*
 	 * The mask excludes asynchronous implementations and those that need
 	 * a fallback themselves: we never get ourselves (we have both flags)
-	 * and the worker can run the result to completion. Templates such as
+	 * and a worker can run the result to completion. Templates such as
 	 * ccm() are instantiated (and their modules loaded) here on first use.
 	 */
-	fallback = crypto_alloc_aead(crypto_tfm_alg_name(crypto_aead_tfm(tfm)), 0,
-				     CRYPTO_ALG_ASYNC | CRYPTO_ALG_NEED_FALLBACK);
-	if (IS_ERR(fallback)) {
+	ctx->fallback = crypto_alloc_aead(alg_names[i], 0,
+					  CRYPTO_ALG_ASYNC | CRYPTO_ALG_NEED_FALLBACK);
+	if (IS_ERR(ctx->fallback)) {
 		pr_warn_ratelimited("no synchronous %s to run requests with: %ld\n",
-				    crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
-				    PTR_ERR(fallback));
-		return PTR_ERR(fallback);
+				    alg_names[i], PTR_ERR(ctx->fallback));
+		return PTR_ERR(ctx->fallback);
 	}
-	ctx->fallback = fallback;
-	ctx->simd = alloc_simd(crypto_tfm_alg_name(crypto_aead_tfm(tfm)));
-	crypto_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) +
-				max(crypto_aead_reqsize(fallback),
-				    ctx->simd ? crypto_aead_reqsize(ctx->simd) : 0));
-	ktlsaccel_flow_register(&ctx->flow,
-				crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
+	ctx->simd = simd_alloc(i);
+	ctx->card = card_alloc(i);
+	err = ktlsaccel_engine_flow_init(&ctx->flow);
+	if (err)
+		goto err_free;
+
+	reqsize = crypto_aead_reqsize(ctx->fallback);
+	if (ctx->simd)
+		reqsize = max(reqsize, crypto_aead_reqsize(ctx->simd));
+	if (ctx->card)
+		reqsize = max(reqsize, crypto_aead_reqsize(ctx->card));
+	ktlsaccel_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) + reqsize);
+
+	ctx->flow.backend = ctx->card ? crypto_aead_driver_name(ctx->card) : "cpu";
+	ktlsaccel_flow_register(&ctx->flow, alg_names[i],
 				crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
 	return 0;
+
+err_free:
+	if (ctx->card)
+		crypto_free_aead(ctx->card);
+	if (ctx->simd)
+		crypto_free_aead(ctx->simd);
+	crypto_free_aead(ctx->fallback);
+	return err;
 }
 
 static void ktlsaccel_exit_tfm(struct crypto_aead *tfm)
@@ -131,10 +224,23 @@ static void ktlsaccel_exit_tfm(struct crypto_aead *tfm)
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
 
 	ktlsaccel_flow_unregister(&ctx->flow);
-	/* The key schedule lives only in the fallbacks; freeing wipes it. */
+	ktlsaccel_engine_flow_exit(&ctx->flow);
+	/* The key schedules live only in the children; freeing wipes them. */
+	if (ctx->card)
+		crypto_free_aead(ctx->card);
 	if (ctx->simd)
 		crypto_free_aead(ctx->simd);
 	crypto_free_aead(ctx->fallback);
+}
+
+static int child_setkey(struct crypto_aead *tfm, struct crypto_aead *child,
+			const u8 *key, unsigned int keylen)
+{
+	if (!child)
+		return 0;
+	crypto_aead_clear_flags(child, CRYPTO_TFM_REQ_MASK);
+	crypto_aead_set_flags(child, crypto_aead_get_flags(tfm) & CRYPTO_TFM_REQ_MASK);
+	return crypto_aead_setkey(child, key, keylen);
 }
 
 static int ktlsaccel_setkey(struct crypto_aead *tfm, const u8 *key,
@@ -143,16 +249,9 @@ static int ktlsaccel_setkey(struct crypto_aead *tfm, const u8 *key,
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
 	int err;
 
-	crypto_aead_clear_flags(ctx->fallback, CRYPTO_TFM_REQ_MASK);
-	crypto_aead_set_flags(ctx->fallback,
-			      crypto_aead_get_flags(tfm) & CRYPTO_TFM_REQ_MASK);
-	err = crypto_aead_setkey(ctx->fallback, key, keylen);
-	if (!err && ctx->simd) {
-		crypto_aead_clear_flags(ctx->simd, CRYPTO_TFM_REQ_MASK);
-		crypto_aead_set_flags(ctx->simd,
-				      crypto_aead_get_flags(tfm) & CRYPTO_TFM_REQ_MASK);
-		err = crypto_aead_setkey(ctx->simd, key, keylen);
-	}
+	err = child_setkey(tfm, ctx->fallback, key, keylen) ?:
+	      child_setkey(tfm, ctx->simd, key, keylen) ?:
+	      child_setkey(tfm, ctx->card, key, keylen);
 	if (!err)
 		WRITE_ONCE(ctx->flow.keylen, keylen);
 	return err;
@@ -165,14 +264,16 @@ static int ktlsaccel_setauthsize(struct crypto_aead *tfm, unsigned int authsize)
 
 	if (!err && ctx->simd)
 		err = crypto_aead_setauthsize(ctx->simd, authsize);
+	if (!err && ctx->card)
+		err = crypto_aead_setauthsize(ctx->card, authsize);
 	return err;
 }
 
-int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
-			   bool may_sleep)
+/* Runs @req on the CPU, now, in the current context. */
+static int aead_run(struct aead_request *req, bool encrypt, bool may_sleep)
 {
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(crypto_aead_reqtfm(req));
-	struct ktlsaccel_rctx *rctx = aead_request_ctx(req);
+	struct ktlsaccel_rctx *rctx = ktlsaccel_aead_request_ctx(req);
 	struct aead_request *subreq = &rctx->subreq;
 	struct crypto_aead *child = ctx->fallback;
 
@@ -186,18 +287,16 @@ int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
 	return encrypt ? crypto_aead_encrypt(subreq) : crypto_aead_decrypt(subreq);
 }
 
+const struct ktlsaccel_engine_ops ktlsaccel_aead_engine_ops = {
+	.run = aead_run,
+};
+
 static int ktlsaccel_submit(struct aead_request *req, bool encrypt)
 {
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(crypto_aead_reqtfm(req));
-	struct ktlsaccel_rctx *rctx = aead_request_ctx(req);
-	unsigned int threshold = READ_ONCE(inline_threshold);
-	bool run_inline;
 
-	run_inline = (threshold && req->cryptlen <= threshold) ||
-		     (!encrypt && READ_ONCE(decrypt) == KTLSACCEL_DECRYPT_INLINE);
-	rctx->flow = &ctx->flow;
 	ktlsaccel_flow_saw(&ctx->flow, encrypt);
-	return ktlsaccel_engine_submit(req, encrypt, run_inline);
+	return ktlsaccel_engine_submit(&ctx->flow, ctx->card, req, encrypt);
 }
 
 static int ktlsaccel_encrypt(struct aead_request *req)
@@ -232,7 +331,7 @@ static int ktlsaccel_decrypt(struct aead_request *req)
 		},							\
 	}
 
-static struct aead_alg algs[] = {
+static struct aead_alg algs[KTLSACCEL_NR_ALGS] = {
 	KTLSACCEL_AEAD("gcm(aes)", "ktlsaccel-gcm-aes", 12, AES_BLOCK_SIZE),
 	KTLSACCEL_AEAD("rfc7539(chacha20,poly1305)",
 		       "ktlsaccel-rfc7539-chacha20-poly1305", 12, CHACHA_BLOCK_SIZE),
@@ -240,45 +339,132 @@ static struct aead_alg algs[] = {
 		       AES_BLOCK_SIZE),
 };
 
-int ktlsaccel_aead_register(void)
+static unsigned int alg_index(struct crypto_aead *tfm)
+{
+	return crypto_aead_alg(tfm) - algs;
+}
+
+const char *ktlsaccel_aead_name(unsigned int i)
+{
+	return alg_names[i];
+}
+
+int ktlsaccel_aead_index(const char *name)
 {
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(algs); i++)
-		algs[i].base.cra_priority = priority;
+	for (i = 0; i < KTLSACCEL_NR_ALGS; i++)
+		if (!strcmp(name, alg_names[i]))
+			return i;
+	return -ENOENT;
+}
+
+int ktlsaccel_aead_check_backend(unsigned int i, u32 mode, const char *driver,
+				 struct netlink_ext_ack *extack)
+{
+	struct crypto_aead *t;
+	int err = 0;
+
+	if (mode != KTLSACCEL_BACKEND_DRIVER)
+		return 0;
+	if (!driver || !*driver) {
+		NL_SET_ERR_MSG(extack, "backend mode driver needs a driver name");
+		return -EINVAL;
+	}
+	t = crypto_alloc_aead(driver, 0, 0);
+	if (IS_ERR(t)) {
+		NL_SET_ERR_MSG(extack, "no such driver");
+		return -ENOENT;
+	}
+	if (is_ours(t)) {
+		NL_SET_ERR_MSG(extack, "the driver is ktlsaccel's own");
+		err = -EINVAL;
+	} else if (strcmp(crypto_tfm_alg_name(crypto_aead_tfm(t)), alg_names[i])) {
+		NL_SET_ERR_MSG(extack, "the driver implements another algorithm");
+		err = -EINVAL;
+	} else if (!(crypto_aead_tfm(t)->__crt_alg->cra_flags & CRYPTO_ALG_ASYNC)) {
+		NL_SET_ERR_MSG(extack, "the driver is synchronous: use backend cpu");
+		err = -EINVAL;
+	}
+	crypto_free_aead(t);
+	return err;
+}
+
+void ktlsaccel_aead_set_backend(unsigned int i, u32 mode, const char *driver)
+{
+	mutex_lock(&backend_lock);
+	backends[i].mode = mode;
+	strscpy(backends[i].driver, mode == KTLSACCEL_BACKEND_DRIVER ? driver : "",
+		sizeof(backends[i].driver));
+	backends[i].stale = true;
+	mutex_unlock(&backend_lock);
+}
+
+void ktlsaccel_aead_backend_card(unsigned int i, char *driver, size_t len)
+{
+	mutex_lock(&backend_lock);
+	if (backends[i].stale)
+		backend_resolve(i);
+	strscpy(driver, backends[i].card, len);
+	mutex_unlock(&backend_lock);
+}
+
+int ktlsaccel_aead_init(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < KTLSACCEL_NR_ALGS; i++)
+		backends[i].stale = true;
+	return crypto_register_notifier(&alg_nb);
+}
+
+void ktlsaccel_aead_exit(void)
+{
+	crypto_unregister_notifier(&alg_nb);
+}
+
+int ktlsaccel_aead_register(int priority)
+{
+	struct crypto_aead *card;
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < KTLSACCEL_NR_ALGS; i++) {
+		int prio = priority;
+
+		/*
+		 * A card registered at or above us (CAAM: 3000) would take
+		 * kTLS away from the engine, and with it every counter and
+		 * the pipeline in front of it: go just above it; with the
+		 * default backend the requests still end up on that card.
+		 * A card that registers later than us does not move us: see
+		 * kmod/README.md.
+		 */
+		card = probe_card(alg_names[i]);
+		if (!IS_ERR(card)) {
+			int cprio = crypto_aead_tfm(card)->__crt_alg->cra_priority;
+
+			if (cprio >= prio) {
+				prio = cprio + 1;
+				pr_info("%s: priority %d, above %s\n", alg_names[i],
+					prio, crypto_aead_driver_name(card));
+			}
+			crypto_free_aead(card);
+		}
+		algs[i].base.cra_priority = prio;
+	}
 	/*
 	 * Starts the kernel's self-tests for each; one that fails is logged
-	 * ("alg: self-tests ... failed") and never handed out.
+	 * ("alg: self-tests ... failed") and never handed out. They must test
+	 * the queued path, not whatever the dispatch would choose for them.
 	 */
-	return crypto_register_aeads(algs, ARRAY_SIZE(algs));
+	ktlsaccel_engine_force_queue(true);
+	err = crypto_register_aeads(algs, ARRAY_SIZE(algs));
+	ktlsaccel_engine_force_queue(false);
+	return err;
 }
 
 void ktlsaccel_aead_unregister(void)
 {
 	crypto_unregister_aeads(algs, ARRAY_SIZE(algs));
-}
-
-unsigned int ktlsaccel_aead_priority(void)
-{
-	return priority;
-}
-
-unsigned int ktlsaccel_aead_inline_threshold(void)
-{
-	return READ_ONCE(inline_threshold);
-}
-
-void ktlsaccel_aead_set_inline_threshold(unsigned int bytes)
-{
-	WRITE_ONCE(inline_threshold, bytes);
-}
-
-enum ktlsaccel_decrypt ktlsaccel_aead_decrypt_policy(void)
-{
-	return READ_ONCE(decrypt);
-}
-
-void ktlsaccel_aead_set_decrypt_policy(enum ktlsaccel_decrypt policy)
-{
-	WRITE_ONCE(decrypt, policy);
 }

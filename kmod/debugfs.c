@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /sys/kernel/debug/ktlsaccel/: the counters and a way to reconfigure the
- * engine until the netlink control plane exists. Lines are "key=value"
- * pairs so scripts can read them; netlink will call the same snapshot and
- * reconfigure functions.
+ * /sys/kernel/debug/ktlsaccel/: the counters, read-only (changes go through
+ * netlink only). Lines are "key=value" pairs so scripts can read them.
  *
  *   engine       configuration and totals (queues already replaced included)
  *   queues       one line per queue
  *   flows        one line per tfm
- *   reconfigure  write e.g. "queues=4 depth=16 latency_us=100"; keys not
- *                given keep their value
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -22,6 +18,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+#include "config.h"
 #include "debugfs.h"
 #include "queue.h"
 #include "stats.h"
@@ -43,13 +40,14 @@ static void show_stats(struct seq_file *m, const struct ktlsaccel_stats *s)
 
 static int engine_show(struct seq_file *m, void *v)
 {
-	struct ktlsaccel_engine_config cfg;
+	struct ktlsaccel_config cfg;
 	struct ktlsaccel_stats s;
 
-	ktlsaccel_engine_get_config(&cfg);
+	ktlsaccel_config_get(&cfg);
 	ktlsaccel_engine_stats(&s);
 	seq_printf(m, "queues=%u depth=%u latency_us=%u throughput=%llu",
-		   cfg.queues, cfg.depth, cfg.latency_us, cfg.throughput);
+		   cfg.shape.queues, cfg.shape.depth, cfg.shape.latency_us,
+		   cfg.shape.throughput);
 	show_stats(m, &s);
 	return 0;
 }
@@ -87,63 +85,6 @@ static int flows_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(flows);
 
-static int parse_config(char *buf, struct ktlsaccel_engine_config *cfg)
-{
-	char *tok;
-
-	while ((tok = strsep(&buf, " \t\n"))) {
-		char *val;
-		int err;
-
-		if (!*tok)
-			continue;
-		val = strchr(tok, '=');
-		if (!val)
-			return -EINVAL;
-		*val++ = '\0';
-		if (!strcmp(tok, "queues"))
-			err = kstrtouint(val, 0, &cfg->queues);
-		else if (!strcmp(tok, "depth"))
-			err = kstrtouint(val, 0, &cfg->depth);
-		else if (!strcmp(tok, "latency_us"))
-			err = kstrtouint(val, 0, &cfg->latency_us);
-		else if (!strcmp(tok, "throughput"))
-			err = kstrtou64(val, 0, &cfg->throughput);
-		else
-			err = -EINVAL;
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
-static ssize_t reconfigure_write(struct file *file, const char __user *ubuf,
-				 size_t len, loff_t *ppos)
-{
-	struct ktlsaccel_engine_config cfg;
-	char *buf;
-	int err;
-
-	if (len > 256)
-		return -E2BIG;
-	buf = memdup_user_nul(ubuf, len);
-	if (IS_ERR(buf))
-		return PTR_ERR(buf);
-	ktlsaccel_engine_get_config(&cfg);
-	err = parse_config(buf, &cfg);
-	kfree(buf);
-	if (!err)
-		err = ktlsaccel_engine_reconfigure(&cfg);
-	return err ?: len;
-}
-
-static const struct file_operations reconfigure_fops = {
-	.owner = THIS_MODULE,
-	.open = simple_open,
-	.write = reconfigure_write,
-	.llseek = noop_llseek,
-};
-
 /* Debugfs is optional: the module works without it. */
 void ktlsaccel_debugfs_init(void)
 {
@@ -151,7 +92,6 @@ void ktlsaccel_debugfs_init(void)
 	debugfs_create_file("engine", 0444, root, NULL, &engine_fops);
 	debugfs_create_file("queues", 0444, root, NULL, &queues_fops);
 	debugfs_create_file("flows", 0444, root, NULL, &flows_fops);
-	debugfs_create_file("reconfigure", 0200, root, NULL, &reconfigure_fops);
 }
 
 void ktlsaccel_debugfs_exit(void)

@@ -4,25 +4,30 @@
 
 #include <linux/types.h>
 
-/* The knobs, as the control plane sees them. */
+/*
+ * Fault injection, as the operator set it (part of struct ktlsaccel_config;
+ * the engine reads its copy on the request path).
+ */
 struct ktlsaccel_fault_config {
 	u32 rate;		/* failures per KTLSACCEL_FAULT_RATE_SCALE */
 	u32 err;		/* EBADMSG or EIO, positive */
 	u32 ops;		/* enum ktlsaccel_fault_ops */
-	u32 delay_us;
+	u32 delay_us;		/* added to every queued request */
 	int stall_queue;	/* -1: none */
+	u64 stall_until_ns;	/* a stall ends on its own then */
 };
 
-void ktlsaccel_fault_get(struct ktlsaccel_fault_config *f);
-/* The caller has checked @f; wakes a queue that stops being stalled. */
-void ktlsaccel_fault_set(const struct ktlsaccel_fault_config *f);
-void ktlsaccel_fault_clear(void);
+/* No faults: what the module starts with and FAULT_CLEAR restores. */
+void ktlsaccel_fault_init(struct ktlsaccel_fault_config *f);
 
-/* 0, or the error to fail this request with instead of running it. */
-int ktlsaccel_fault_error(bool encrypt);
-/* Extra modelled latency for every queued request, in nanoseconds. */
-u64 ktlsaccel_fault_delay_ns(void);
-/* Whether the worker of queue @index must leave its ring alone. */
-bool ktlsaccel_fault_stalled(unsigned int index);
+/* 0, or the error to fail this request with instead of its own result. */
+int ktlsaccel_fault_error(const struct ktlsaccel_fault_config *f, bool encrypt);
+
+/* Whether the worker of queue @index must leave its ring alone at @now_ns. */
+static inline bool ktlsaccel_fault_stalled(const struct ktlsaccel_fault_config *f,
+					   unsigned int index, u64 now_ns)
+{
+	return f->stall_queue == (int)index && now_ns < f->stall_until_ns;
+}
 
 #endif /* _KTLSACCEL_FAULT_H */

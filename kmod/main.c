@@ -14,19 +14,20 @@
 #include <linux/module.h>
 
 #include "aead.h"
+#include "config.h"
 #include "debugfs.h"
 #include "netlink.h"
-#include "queue.h"
 
 static int __init ktlsaccel_init(void)
 {
 	int ret;
 
-	ret = ktlsaccel_engine_init();
+	/* The configuration from the parameters, the engine it describes. */
+	ret = ktlsaccel_config_start();
 	if (ret)
 		return ret;
 
-	/* The control plane needs only the engine and the flow registry. */
+	/* The control plane needs only the configuration and the counters. */
 	ret = ktlsaccel_netlink_init();
 	if (ret)
 		goto err_engine;
@@ -38,7 +39,7 @@ static int __init ktlsaccel_init(void)
 	 * try_module_get()), and the kernel tests them. Unregistering them
 	 * again on an error path would leave such a tfm with freed code.
 	 */
-	ret = ktlsaccel_aead_register();
+	ret = ktlsaccel_aead_register(ktlsaccel_config_priority());
 	if (ret)
 		goto err_control;
 	pr_info("loaded\n");
@@ -48,7 +49,7 @@ err_control:
 	ktlsaccel_debugfs_exit();
 	ktlsaccel_netlink_exit();
 err_engine:
-	ktlsaccel_engine_exit();
+	ktlsaccel_config_stop();
 	return ret;
 }
 
@@ -58,7 +59,7 @@ static void __exit ktlsaccel_exit(void)
 	ktlsaccel_aead_unregister();
 	ktlsaccel_debugfs_exit();
 	ktlsaccel_netlink_exit();
-	ktlsaccel_engine_exit();
+	ktlsaccel_config_stop();
 	pr_info("unloaded\n");
 }
 

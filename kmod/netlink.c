@@ -20,7 +20,7 @@
 #include <net/netlink.h>
 
 #include "aead.h"
-#include "fault.h"
+#include "config.h"
 #include "netlink.h"
 #include "queue.h"
 #include "stats.h"
@@ -35,6 +35,14 @@ static const struct nla_policy fault_policy[KTLSACCEL_A_FAULT_MAX + 1] = {
 	[KTLSACCEL_A_FAULT_STALL_QUEUE]	= { .type = NLA_U32 },
 };
 
+static const struct nla_policy backend_policy[KTLSACCEL_A_BACKEND_MAX + 1] = {
+	[KTLSACCEL_A_BACKEND_ALG]	= { .type = NLA_NUL_STRING,
+					    .len = CRYPTO_MAX_ALG_NAME - 1 },
+	[KTLSACCEL_A_BACKEND_MODE]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_BACKEND_DRIVER]	= { .type = NLA_NUL_STRING,
+					    .len = CRYPTO_MAX_ALG_NAME - 1 },
+};
+
 /*
  * Types only: ranges are checked in the handlers, whose extack messages say
  * which attribute was wrong and what it may be.
@@ -47,6 +55,8 @@ static const struct nla_policy dev_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
 	[KTLSACCEL_A_DEV_THROUGHPUT]		= { .type = NLA_U64 },
 	[KTLSACCEL_A_DEV_INLINE_THRESHOLD]	= { .type = NLA_U32 },
 	[KTLSACCEL_A_DEV_DECRYPT]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_INLINE]		= { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_BACKEND]		= NLA_POLICY_NESTED(backend_policy),
 };
 
 static const struct nla_policy fault_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
@@ -84,7 +94,21 @@ static int put_stats(struct sk_buff *skb, int attr,
 	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_BYTES, s->bytes,
 			      KTLSACCEL_A_STATS_PAD) ||
 	    nla_put_u32(skb, KTLSACCEL_A_STATS_IN_FLIGHT, s->in_flight) ||
-	    nla_put_u32(skb, KTLSACCEL_A_STATS_MAX_IN_FLIGHT, s->max_in_flight))
+	    nla_put_u32(skb, KTLSACCEL_A_STATS_MAX_IN_FLIGHT, s->max_in_flight) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_INLINE_WAITER,
+			      s->inline_reason[KTLSACCEL_INLINE_WAITER],
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_INLINE_LONE,
+			      s->inline_reason[KTLSACCEL_INLINE_LONE],
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_INLINE_FULL,
+			      s->inline_reason[KTLSACCEL_INLINE_FULL],
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_INLINE_POLICY,
+			      s->inline_reason[KTLSACCEL_INLINE_POLICY],
+			      KTLSACCEL_A_STATS_PAD) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_STATS_HELD, s->held,
+			      KTLSACCEL_A_STATS_PAD))
 		goto cancel;
 
 	for (i = 0; i < KTLSACCEL_LATENCY_BUCKETS; i++)
@@ -100,12 +124,11 @@ cancel:
 	return -EMSGSIZE;
 }
 
-static int put_fault(struct sk_buff *skb)
+static int put_fault(struct sk_buff *skb, const struct ktlsaccel_fault_config *fc)
 {
-	struct ktlsaccel_fault_config f;
+	struct ktlsaccel_fault_config f = *fc;
 	struct nlattr *nest;
 
-	ktlsaccel_fault_get(&f);
 	nest = nla_nest_start(skb, KTLSACCEL_A_DEV_FAULT);
 	if (!nest)
 		return -EMSGSIZE;
@@ -122,32 +145,55 @@ static int put_fault(struct sk_buff *skb)
 	return 0;
 }
 
+static int put_backends(struct sk_buff *skb, const struct ktlsaccel_config *cfg)
+{
+	char card[CRYPTO_MAX_ALG_NAME];
+	struct nlattr *nest;
+	unsigned int i;
+
+	for (i = 0; i < KTLSACCEL_NR_ALGS; i++) {
+		ktlsaccel_aead_backend_card(i, card, sizeof(card));
+		nest = nla_nest_start(skb, KTLSACCEL_A_DEV_BACKEND);
+		if (!nest)
+			return -EMSGSIZE;
+		if (nla_put_string(skb, KTLSACCEL_A_BACKEND_ALG, ktlsaccel_aead_name(i)) ||
+		    nla_put_u32(skb, KTLSACCEL_A_BACKEND_MODE, cfg->backend[i].mode) ||
+		    (card[0] && nla_put_string(skb, KTLSACCEL_A_BACKEND_DRIVER, card))) {
+			nla_nest_cancel(skb, nest);
+			return -EMSGSIZE;
+		}
+		nla_nest_end(skb, nest);
+	}
+	return 0;
+}
+
 static int fill_dev(struct sk_buff *skb, u32 portid, u32 seq, int flags, u8 cmd)
 {
-	struct ktlsaccel_engine_config cfg;
 	struct ktlsaccel_stats totals = {};
+	struct ktlsaccel_config cfg;
 	void *hdr;
 
 	hdr = genlmsg_put(skb, portid, seq, &family, flags, cmd);
 	if (!hdr)
 		return -EMSGSIZE;
 
-	ktlsaccel_engine_get_config(&cfg);
+	ktlsaccel_config_get(&cfg);
 	ktlsaccel_engine_stats(&totals);
 
-	if (nla_put_u32(skb, KTLSACCEL_A_DEV_PRIORITY, ktlsaccel_aead_priority()) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_QUEUES, cfg.queues) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_DEPTH, cfg.depth) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_DISPATCH, ktlsaccel_engine_dispatch()) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_LATENCY_US, cfg.latency_us) ||
-	    nla_put_u64_64bit(skb, KTLSACCEL_A_DEV_THROUGHPUT, cfg.throughput,
+	if (nla_put_u32(skb, KTLSACCEL_A_DEV_PRIORITY, ktlsaccel_config_priority()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_QUEUES, cfg.shape.queues) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DEPTH, cfg.shape.depth) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DISPATCH, cfg.knobs.dispatch) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_LATENCY_US, cfg.shape.latency_us) ||
+	    nla_put_u64_64bit(skb, KTLSACCEL_A_DEV_THROUGHPUT, cfg.shape.throughput,
 			      KTLSACCEL_A_DEV_PAD) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_INLINE_THRESHOLD,
-			ktlsaccel_aead_inline_threshold()) ||
-	    nla_put_u32(skb, KTLSACCEL_A_DEV_DECRYPT, ktlsaccel_aead_decrypt_policy()) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_INLINE_THRESHOLD, cfg.knobs.inline_threshold) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_DECRYPT, cfg.knobs.decrypt) ||
+	    nla_put_u32(skb, KTLSACCEL_A_DEV_INLINE, cfg.knobs.inline_mode) ||
 	    nla_put_u32(skb, KTLSACCEL_A_DEV_FLOWS, ktlsaccel_flows_count()) ||
-	    put_fault(skb) ||
-	    put_stats(skb, KTLSACCEL_A_DEV_STATS, &totals)) {
+	    put_fault(skb, &cfg.knobs.fault) ||
+	    put_stats(skb, KTLSACCEL_A_DEV_STATS, &totals) ||
+	    put_backends(skb, &cfg)) {
 		genlmsg_cancel(skb, hdr);
 		return -EMSGSIZE;
 	}
@@ -202,75 +248,93 @@ static bool take_u32(const struct nlattr *nla, u32 min, u32 max, u32 *val)
 	return true;
 }
 
+/* Each KTLSACCEL_A_DEV_BACKEND nest of the request, into @cfg. */
+static int take_backends(struct genl_info *info, struct ktlsaccel_config *cfg)
+{
+	struct nlattr *tb[KTLSACCEL_A_BACKEND_MAX + 1];
+	struct netlink_ext_ack *extack = info->extack;
+	const struct nlattr *nla;
+	int rem, err, i;
+
+	nla_for_each_attr(nla, genlmsg_data(info->genlhdr),
+			  genlmsg_len(info->genlhdr), rem) {
+		if (nla_type(nla) != KTLSACCEL_A_DEV_BACKEND)
+			continue;
+		err = nla_parse_nested(tb, KTLSACCEL_A_BACKEND_MAX, nla,
+				       backend_policy, extack);
+		if (err)
+			return err;
+		if (!tb[KTLSACCEL_A_BACKEND_ALG] || !tb[KTLSACCEL_A_BACKEND_MODE]) {
+			NL_SET_ERR_MSG_ATTR(extack, nla, "a backend needs alg and mode");
+			return -EINVAL;
+		}
+		i = ktlsaccel_aead_index(nla_data(tb[KTLSACCEL_A_BACKEND_ALG]));
+		if (i < 0) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_BACKEND_ALG],
+					    "not one of the module's algorithms");
+			return -EINVAL;
+		}
+		if (!take_u32(tb[KTLSACCEL_A_BACKEND_MODE], KTLSACCEL_BACKEND_AUTO,
+			      KTLSACCEL_BACKEND_DRIVER, &cfg->backend[i].mode)) {
+			NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_BACKEND_MODE],
+					    "mode must be 0 (auto), 1 (cpu) or 2 (driver)");
+			return -EINVAL;
+		}
+		if (cfg->backend[i].mode == KTLSACCEL_BACKEND_DRIVER &&
+		    !tb[KTLSACCEL_A_BACKEND_DRIVER]) {
+			NL_SET_ERR_MSG_ATTR(extack, nla, "mode driver needs a driver");
+			return -EINVAL;
+		}
+		if (cfg->backend[i].mode == KTLSACCEL_BACKEND_DRIVER)
+			nla_strscpy(cfg->backend[i].driver, tb[KTLSACCEL_A_BACKEND_DRIVER],
+				    sizeof(cfg->backend[i].driver));
+		else
+			cfg->backend[i].driver[0] = '\0';
+	}
+	return 0;
+}
+
 static int dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct ktlsaccel_engine_config cfg, old;
-	u32 dispatch = ktlsaccel_engine_dispatch();
-	u32 inline_threshold = ktlsaccel_aead_inline_threshold();
-	u32 decrypt = ktlsaccel_aead_decrypt_policy();
 	struct netlink_ext_ack *extack = info->extack;
 	struct nlattr **tb = info->attrs;
+	struct ktlsaccel_config cfg;
 	int ret;
 
 	if (!tb[KTLSACCEL_A_DEV_QUEUES] && !tb[KTLSACCEL_A_DEV_DEPTH] &&
 	    !tb[KTLSACCEL_A_DEV_DISPATCH] && !tb[KTLSACCEL_A_DEV_LATENCY_US] &&
 	    !tb[KTLSACCEL_A_DEV_THROUGHPUT] &&
-	    !tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD] && !tb[KTLSACCEL_A_DEV_DECRYPT]) {
+	    !tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD] && !tb[KTLSACCEL_A_DEV_DECRYPT] &&
+	    !tb[KTLSACCEL_A_DEV_INLINE] && !tb[KTLSACCEL_A_DEV_BACKEND]) {
 		NL_SET_ERR_MSG(extack, "nothing to set: give at least one setting");
 		return -EINVAL;
 	}
 
-	ktlsaccel_engine_get_config(&old);
-	cfg = old;
-
-	/* Check everything before changing anything. */
-	if (!take_u32(tb[KTLSACCEL_A_DEV_QUEUES], 1, KTLSACCEL_MAX_QUEUES,
-		      &cfg.queues)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_QUEUES],
-				    "queues must be 1..256");
-		return -EINVAL;
-	}
-	if (!take_u32(tb[KTLSACCEL_A_DEV_DEPTH], 1, KTLSACCEL_MAX_DEPTH,
-		      &cfg.depth)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DEPTH],
-				    "depth must be 1..65536");
-		return -EINVAL;
-	}
-	if (!take_u32(tb[KTLSACCEL_A_DEV_LATENCY_US], 0,
-		      KTLSACCEL_MAX_LATENCY_US, &cfg.latency_us)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_LATENCY_US],
-				    "latency-us must be 0..10000000");
-		return -EINVAL;
-	}
-	if (!take_u32(tb[KTLSACCEL_A_DEV_DISPATCH], 0, KTLSACCEL_DISPATCH_FLOW,
-		      &dispatch)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DISPATCH],
-				    "dispatch must be 0 (spread) or 1 (flow)");
-		return -EINVAL;
-	}
-	if (!take_u32(tb[KTLSACCEL_A_DEV_DECRYPT], 0, KTLSACCEL_DECRYPT_ASYNC,
-		      &decrypt)) {
-		NL_SET_ERR_MSG_ATTR(extack, tb[KTLSACCEL_A_DEV_DECRYPT],
-				    "decrypt must be 0 (inline) or 1 (async)");
-		return -EINVAL;
-	}
-	take_u32(tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD], 0, U32_MAX,
-		 &inline_threshold);
+	ktlsaccel_config_get(&cfg);
+	if (tb[KTLSACCEL_A_DEV_QUEUES])
+		cfg.shape.queues = nla_get_u32(tb[KTLSACCEL_A_DEV_QUEUES]);
+	if (tb[KTLSACCEL_A_DEV_DEPTH])
+		cfg.shape.depth = nla_get_u32(tb[KTLSACCEL_A_DEV_DEPTH]);
+	if (tb[KTLSACCEL_A_DEV_LATENCY_US])
+		cfg.shape.latency_us = nla_get_u32(tb[KTLSACCEL_A_DEV_LATENCY_US]);
 	if (tb[KTLSACCEL_A_DEV_THROUGHPUT])
-		cfg.throughput = nla_get_u64(tb[KTLSACCEL_A_DEV_THROUGHPUT]);
+		cfg.shape.throughput = nla_get_u64(tb[KTLSACCEL_A_DEV_THROUGHPUT]);
+	if (tb[KTLSACCEL_A_DEV_DISPATCH])
+		cfg.knobs.dispatch = nla_get_u32(tb[KTLSACCEL_A_DEV_DISPATCH]);
+	if (tb[KTLSACCEL_A_DEV_DECRYPT])
+		cfg.knobs.decrypt = nla_get_u32(tb[KTLSACCEL_A_DEV_DECRYPT]);
+	if (tb[KTLSACCEL_A_DEV_INLINE])
+		cfg.knobs.inline_mode = nla_get_u32(tb[KTLSACCEL_A_DEV_INLINE]);
+	if (tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD])
+		cfg.knobs.inline_threshold = nla_get_u32(tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD]);
+	ret = take_backends(info, &cfg);
+	if (ret)
+		return ret;
 
-	if (cfg.queues != old.queues || cfg.depth != old.depth ||
-	    cfg.latency_us != old.latency_us || cfg.throughput != old.throughput) {
-		ret = ktlsaccel_engine_reconfigure(&cfg);
-		if (ret) {
-			NL_SET_ERR_MSG(extack, "the engine could not be rebuilt");
-			return ret;
-		}
-	}
-	ktlsaccel_engine_set_dispatch(dispatch);
-	ktlsaccel_aead_set_inline_threshold(inline_threshold);
-	ktlsaccel_aead_set_decrypt_policy(decrypt);
-
+	/* Checked as a whole: either all of it applies or none. */
+	ret = ktlsaccel_config_apply(&cfg, extack);
+	if (ret)
+		return ret;
 	notify_config();
 	return 0;
 }
@@ -278,9 +342,8 @@ static int dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 static int fault_set_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[KTLSACCEL_A_FAULT_MAX + 1];
-	struct ktlsaccel_engine_config cfg;
-	struct ktlsaccel_fault_config f;
-	struct nlattr *nla;
+	struct ktlsaccel_fault_config *f;
+	struct ktlsaccel_config cfg;
 	int ret;
 
 	if (GENL_REQ_ATTR_CHECK(info, KTLSACCEL_A_DEV_FAULT))
@@ -291,66 +354,44 @@ static int fault_set_doit(struct sk_buff *skb, struct genl_info *info)
 	if (ret)
 		return ret;
 
-	ktlsaccel_fault_get(&f);
-	ktlsaccel_engine_get_config(&cfg);
+	ktlsaccel_config_get(&cfg);
+	f = &cfg.knobs.fault;
+	if (tb[KTLSACCEL_A_FAULT_RATE])
+		f->rate = nla_get_u32(tb[KTLSACCEL_A_FAULT_RATE]);
+	if (tb[KTLSACCEL_A_FAULT_ERRNO])
+		f->err = nla_get_u32(tb[KTLSACCEL_A_FAULT_ERRNO]);
+	if (tb[KTLSACCEL_A_FAULT_OPS])
+		f->ops = nla_get_u32(tb[KTLSACCEL_A_FAULT_OPS]);
+	if (tb[KTLSACCEL_A_FAULT_DELAY_US])
+		f->delay_us = nla_get_u32(tb[KTLSACCEL_A_FAULT_DELAY_US]);
+	if (tb[KTLSACCEL_A_FAULT_STALL_QUEUE]) {
+		u32 q = nla_get_u32(tb[KTLSACCEL_A_FAULT_STALL_QUEUE]);
 
-	nla = tb[KTLSACCEL_A_FAULT_RATE];
-	if (nla) {
-		f.rate = nla_get_u32(nla);
-		if (f.rate > KTLSACCEL_FAULT_RATE_SCALE) {
-			NL_SET_ERR_MSG_ATTR(info->extack, nla,
-					    "fault rate must be 0..1000000 (per million)");
-			return -EINVAL;
-		}
-	}
-	nla = tb[KTLSACCEL_A_FAULT_ERRNO];
-	if (nla) {
-		f.err = nla_get_u32(nla);
-		if (f.err != EBADMSG && f.err != EIO) {
-			NL_SET_ERR_MSG_ATTR(info->extack, nla,
-					    "fault errno must be EBADMSG or EIO");
-			return -EINVAL;
-		}
-	}
-	nla = tb[KTLSACCEL_A_FAULT_OPS];
-	if (nla) {
-		f.ops = nla_get_u32(nla);
-		if (f.ops < KTLSACCEL_FAULT_OPS_DECRYPT ||
-		    f.ops > KTLSACCEL_FAULT_OPS_BOTH) {
-			NL_SET_ERR_MSG_ATTR(info->extack, nla,
-					    "fault ops must be 1 (decrypt), 2 (encrypt) or 3 (both)");
-			return -EINVAL;
-		}
-	}
-	nla = tb[KTLSACCEL_A_FAULT_DELAY_US];
-	if (nla) {
-		f.delay_us = nla_get_u32(nla);
-		if (f.delay_us > KTLSACCEL_MAX_LATENCY_US) {
-			NL_SET_ERR_MSG_ATTR(info->extack, nla,
-					    "fault delay-us must be 0..10000000");
-			return -EINVAL;
-		}
-	}
-	nla = tb[KTLSACCEL_A_FAULT_STALL_QUEUE];
-	if (nla) {
-		u32 q = nla_get_u32(nla);
-
-		if (q >= cfg.queues) {
-			NL_SET_ERR_MSG_ATTR(info->extack, nla,
+		if (q >= cfg.shape.queues) {
+			NL_SET_ERR_MSG_ATTR(info->extack, tb[KTLSACCEL_A_FAULT_STALL_QUEUE],
 					    "fault stall-queue is not an existing queue");
 			return -EINVAL;
 		}
-		f.stall_queue = q;
+		ktlsaccel_config_stall(&cfg, q);
 	}
 
-	ktlsaccel_fault_set(&f);
+	ret = ktlsaccel_config_apply(&cfg, info->extack);
+	if (ret)
+		return ret;
 	notify_config();
 	return 0;
 }
 
 static int fault_clear_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	ktlsaccel_fault_clear();
+	struct ktlsaccel_config cfg;
+	int ret;
+
+	ktlsaccel_config_get(&cfg);
+	ktlsaccel_config_clear_faults(&cfg);
+	ret = ktlsaccel_config_apply(&cfg, info->extack);
+	if (ret)
+		return ret;
 	notify_config();
 	return 0;
 }

@@ -1,103 +1,82 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The engine: a model of a multi-queue accelerator with deep pipelines.
+ * The engine: a multi-queue pipeline in front of a CPU implementation or a
+ * card, with a model of a deep-pipeline accelerator on top.
  *
  * Each queue is a bounded ring of @depth slots. A request holds a slot from
  * the moment it is accepted until its completion has been delivered, so
  * "in the ring" is exactly what a card would have outstanding. Requests
  * that find the ring full wait on the queue's backlog if the caller allows
  * it (CRYPTO_TFM_REQ_MAY_BACKLOG), as crypto_enqueue_request() does for the
- * kernel's own software queues.
+ * kernel's own software queues; a caller that does not allow it runs its
+ * request itself, or, if its flow has requests in flight (which it must not
+ * overtake), is accepted beyond the depth: nothing is refused.
  *
- * Every queue has one kernel thread. A kthread rather than work items,
- * because a queue is a serial pipeline: its worker runs the cipher for one
- * request after another, and also delivers completions in ring order no
- * earlier than each one's modelled completion time, sleeping on an
- * absolute hrtimer until the next one is due. One long-lived thread per
- * queue does both with no re-arming, keeps the -EINPROGRESS notification
- * of a backlogged request strictly before its final completion (the same
- * thread delivers both), and leaves placement to the scheduler: the
+ * Where a request runs:
+ *  - on a card (the flow's backend is an asynchronous driver): every
+ *    request is handed to the card from the submitter's context with the
+ *    engine's own completion callback, and completed from the card's
+ *    completion context; the queue's thread only steps in for what waits
+ *    (a stalled queue, the model's deadlines, promotions from the backlog);
+ *  - on the CPU with a model (latency, throughput or fault delay set):
+ *    every request goes through the queue's thread, as it would to a card;
+ *  - on the CPU without a model: in the caller's context when nothing is
+ *    gained by queueing (see inline_reason()), otherwise through the queue
+ *    threads, which spread one flow's records over all CPUs.
+ *
+ * Completions of one flow are delivered in submission order, as one ring
+ * of a card would deliver them, whatever queue or card ran them: crypto
+ * API users such as IPsec and MACsec rely on it. A request that finishes
+ * before an earlier one of its flow is held (counted as "held") until the
+ * earlier one is delivered.
+ *
+ * Every queue has one kernel thread. It runs CPU requests one after
+ * another, delivers modelled completions no earlier than each one's
+ * deadline (sleeping on an absolute hrtimer until the next one is due),
+ * moves requests from the backlog into freed slots and sends their
+ * -EINPROGRESS notification before anything else can complete them. The
  * threads are not bound to CPUs, so CPU hotplug needs no handling.
  *
- * The set of queues is published with RCU: reconfiguration builds a new
- * set, makes submitters use it, and lets the old queues drain completely
- * (backlog included) before their threads stop.
+ * The set of queues and the knobs are published with RCU: reconfiguration
+ * builds a new set, makes submitters use it, and lets the old queues drain
+ * completely (backlog included) before their threads stop.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/cpumask.h>
 #include <linux/hrtimer.h>
 #include <linux/kthread.h>
 #include <linux/math64.h>
-#include <linux/module.h>
-#include <linux/moduleparam.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
+#include <linux/refcount.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
-#include <linux/string.h>
 #include <linux/wait.h>
 
 #include "compat.h"
-#include "fault.h"
-#include "param.h"
 #include "queue.h"
 
-static unsigned int queues;
-module_param(queues, uint, 0444);
-MODULE_PARM_DESC(queues, "Number of queues at load (default 0: one per online CPU)");
-
-/*
- * 128: one kTLS connection was measured with up to 110 records in flight
- * (TLS 1.2, TX and RX together), so one queue can take a connection's
- * whole burst before backpressure starts.
- */
-static unsigned int depth = 128;
-module_param(depth, uint, 0444);
-MODULE_PARM_DESC(depth, "Ring slots per queue at load (default 128)");
-
-static unsigned int latency_us;
-module_param(latency_us, uint, 0444);
-MODULE_PARM_DESC(latency_us, "Modelled pipeline latency per request at load, in microseconds");
-
-static unsigned long long throughput;
-module_param(throughput, ullong, 0444);
-MODULE_PARM_DESC(throughput, "Modelled throughput cap per queue at load, bytes/s (0: none)");
-
-static int dispatch = KTLSACCEL_DISPATCH_SPREAD;
-
-static const char * const dispatch_names[] = {
-	[KTLSACCEL_DISPATCH_SPREAD] = "spread",
-	[KTLSACCEL_DISPATCH_FLOW] = "flow",
-};
-
-static struct ktlsaccel_enum_param dispatch_param = {
-	.value = &dispatch,
-	.names = dispatch_names,
-	.count = ARRAY_SIZE(dispatch_names),
-};
-
-module_param_cb(dispatch, &ktlsaccel_enum_param_ops, &dispatch_param, 0644);
-MODULE_PARM_DESC(dispatch,
-		 "spread (default): a flow's requests round-robin over all queues; flow: each flow pinned to one queue");
+/* The most records a flow runs inline before it tries queueing one again. */
+#define MAX_BACKOFF	64
 
 struct ktlsaccel_queue {
-	spinlock_t lock;		/* protects the lists and counts */
-	struct list_head pending;	/* in the ring, not yet run */
-	struct list_head done;		/* run, waiting for deadline_ns */
+	spinlock_t lock;		/* protects the lists, counts and model */
+	struct list_head pending;	/* in the ring, not yet run or sent to a card */
+	struct list_head done;		/* result known, waiting for deadline_ns */
 	struct list_head backlog;	/* accepted with -EBUSY, not in the ring */
-	unsigned int in_ring;		/* pending + done + the one running */
+	unsigned int in_ring;		/* slots held: from acceptance to delivery */
 	unsigned int nr_backlog;
 	bool draining;			/* replaced: finish everything, ignore stalls */
+	bool sleeping;			/* the worker waits to be woken */
 
 	unsigned int index;
 	unsigned int depth;
 	u64 latency_ns;
 	u64 throughput;
-	u64 busy_until_ns;		/* worker only: throughput model */
-	u64 last_deadline_ns;		/* worker only: completions stay in order */
+	u64 busy_until_ns;		/* throughput model */
+	u64 last_deadline_ns;		/* completions stay in ring order */
 
 	struct task_struct *worker;
 	wait_queue_head_t idle_wq;	/* draining: woken when the ring empties */
@@ -110,12 +89,48 @@ struct ktlsaccel_qset {
 	struct ktlsaccel_queue *q[];
 };
 
+/*
+ * A flow's submission order. Separate from the flow (which lives in the
+ * tfm) and reference counted: whoever delivers a flow's completions keeps
+ * it until it has finished, although the last completion may let the
+ * caller free the tfm at once.
+ */
+struct ktlsaccel_order {
+	spinlock_t lock;		/* protects list and delivering */
+	struct list_head list;		/* accepted requests, oldest first */
+	bool delivering;		/* someone delivers, the others leave it to them */
+	refcount_t ref;
+};
+
 static struct {
 	struct ktlsaccel_qset __rcu *qset;
+	struct ktlsaccel_engine_knobs __rcu *knobs;
+	const struct ktlsaccel_engine_ops *ops;
 	struct mutex lock;		/* serialises reconfiguration and readers */
 	struct ktlsaccel_stats retired;	/* counters of queues already freed */
 	struct ktlsaccel_gauge in_flight;	/* over every queue, old and new */
+	bool force_queue;
 } engine;
+
+static struct ktlsaccel_rctx *req_rctx(struct aead_request *req)
+{
+	return ktlsaccel_aead_request_ctx(req);
+}
+
+static bool queue_models(const struct ktlsaccel_queue *q,
+			 const struct ktlsaccel_engine_knobs *k)
+{
+	return q->latency_ns || q->throughput || k->fault.delay_us;
+}
+
+/* Wakes the worker if it sleeps; under q->lock, after changing its lists. */
+static void queue_wake_locked(struct ktlsaccel_queue *q)
+{
+	if (q->sleeping) {
+		q->sleeping = false;
+		wake_up_process(q->worker);
+	}
+}
 
 static void account_submit(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 			   bool backlogged)
@@ -142,127 +157,275 @@ static void account_done(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 	ktlsaccel_gauge_dec(&engine.in_flight);
 }
 
-static int run_request(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
-		       bool may_sleep)
+/* The injected fault for this request, if any, counted where it belongs. */
+static int fault_for(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
 {
-	int err = ktlsaccel_fault_error(rctx->encrypt);
+	int err;
 
+	rcu_read_lock();
+	err = ktlsaccel_fault_error(&rcu_dereference(engine.knobs)->fault,
+				    rctx->encrypt);
+	rcu_read_unlock();
 	if (unlikely(err)) {
 		atomic64_inc(&q->c.faults);
 		atomic64_inc(&rctx->flow->c.faults);
-		return err;
 	}
-	return ktlsaccel_aead_process(rctx->req, rctx->encrypt, may_sleep);
+	return err;
 }
 
-/* A request enters the ring: its modelled pipeline latency starts now. */
-static void enter_ring(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
+static int run_request(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
+		       bool may_sleep)
 {
-	rctx->deadline_ns = ktime_get_ns() + q->latency_ns +
-			    ktlsaccel_fault_delay_ns();
-	list_add_tail(&rctx->node, &q->pending);
-	q->in_ring++;
+	int err = fault_for(q, rctx);
+
+	if (unlikely(err))
+		return err;
+	return engine.ops->run(rctx->req, rctx->encrypt, may_sleep);
+}
+
+/* ---- a flow's order ---------------------------------------------------- */
+
+int ktlsaccel_engine_flow_init(struct ktlsaccel_flow *flow)
+{
+	struct ktlsaccel_order *o = kzalloc(sizeof(*o), GFP_KERNEL);
+
+	if (!o)
+		return -ENOMEM;
+	spin_lock_init(&o->lock);
+	INIT_LIST_HEAD(&o->list);
+	refcount_set(&o->ref, 1);
+	flow->order = o;
+	flow->async_mode = false;
+	flow->overlapped = false;
+	flow->skip = 0;
+	flow->backoff = 0;
+	return 0;
+}
+
+static void order_put(struct ktlsaccel_order *o)
+{
+	if (refcount_dec_and_test(&o->ref))
+		kfree(o);
+}
+
+void ktlsaccel_engine_flow_exit(struct ktlsaccel_flow *flow)
+{
+	/* The caller frees a tfm only once all its requests are delivered. */
+	order_put(flow->order);
+	flow->order = NULL;
+}
+
+/* Nothing of the flow is in the engine, nor being delivered. */
+static bool flow_idle(const struct ktlsaccel_flow *flow)
+{
+	const struct ktlsaccel_order *o = flow->order;
+
+	return list_empty_careful(&o->list) && !READ_ONCE(o->delivering);
+}
+
+/* Under the queue lock: @rctx takes its place in its flow's order. */
+static void order_add(struct ktlsaccel_rctx *rctx)
+{
+	struct ktlsaccel_order *o = rctx->flow->order;
+
+	rctx->done = false;
+	spin_lock(&o->lock);
+	list_add_tail(&rctx->order, &o->list);
+	spin_unlock(&o->lock);
+}
+
+/* Gives the slot @rctx held back, and lets whoever waits for it know. */
+static void queue_release(struct ktlsaccel_queue *q)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&q->lock, flags);
+	q->in_ring--;
+	/*
+	 * The wake-ups happen under the lock: once the ring is empty, a
+	 * draining queue may be freed as soon as the lock is dropped.
+	 */
+	if (q->nr_backlog)
+		queue_wake_locked(q);
+	if (q->draining && !q->in_ring && !q->nr_backlog)
+		wake_up(&q->idle_wq);
+	spin_unlock_irqrestore(&q->lock, flags);
+}
+
+static void deliver(struct ktlsaccel_rctx *rctx)
+{
+	struct ktlsaccel_queue *q = rctx->queue;
+	int err = rctx->result;
+
+	account_done(q, rctx, err);
+	ktlsaccel_request_complete(rctx->req, err);
+	/* @rctx, its request and its flow may be gone now; @q is not. */
+	queue_release(q);
+}
+
+/*
+ * @rctx has its result. Delivers it, and whatever of its flow it held up,
+ * unless an earlier request of the flow is still running: then that one's
+ * completion (or whoever is delivering now) will deliver it.
+ */
+static void flow_complete(struct ktlsaccel_rctx *rctx)
+{
+	struct ktlsaccel_order *o = rctx->flow->order;
+	struct ktlsaccel_rctx *head;
+	unsigned long flags;
+
+	spin_lock_irqsave(&o->lock, flags);
+	rctx->done = true;
+	head = list_first_entry(&o->list, struct ktlsaccel_rctx, order);
+	if (head != rctx) {
+		atomic64_inc(&rctx->flow->c.held);
+		atomic64_inc(&((struct ktlsaccel_queue *)rctx->queue)->c.held);
+	}
+	if (head != rctx || o->delivering) {
+		spin_unlock_irqrestore(&o->lock, flags);
+		return;
+	}
+	o->delivering = true;
+	refcount_inc(&o->ref);
+	while ((head = list_first_entry_or_null(&o->list, struct ktlsaccel_rctx,
+						order)) && head->done) {
+		list_del(&head->order);
+		spin_unlock_irqrestore(&o->lock, flags);
+		deliver(head);
+		spin_lock_irqsave(&o->lock, flags);
+	}
+	o->delivering = false;
+	spin_unlock_irqrestore(&o->lock, flags);
+	order_put(o);
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+/*
+ * The lone-record heuristic, for a flow with nothing in flight: queueing a
+ * record pays only when the caller goes on to submit more while it runs
+ * (kTLS does within one sendmsg() or recvmsg(), or across MSG_MORE). A
+ * caller that waits for each record before it submits the next (a small
+ * send(), a request/response) gains nothing from the queue and loses the
+ * hand-over to another CPU and back. So: after a queued record that
+ * nothing overlapped, run the next ones inline, and probe with a queued
+ * one again after 1, 2, 4 ... MAX_BACKOFF of them; while records of the
+ * flow keep finding others in flight, keep queueing. Only the submitter
+ * writes these fields (one socket's records are submitted under its lock).
+ */
+static bool lone_record(struct ktlsaccel_flow *flow)
+{
+	if (flow->async_mode) {
+		if (flow->overlapped) {
+			/* The last burst overlapped: this may start another. */
+			flow->overlapped = false;
+			return false;
+		}
+		flow->async_mode = false;
+		flow->backoff = min(flow->backoff ? flow->backoff * 2 : 1,
+				    MAX_BACKOFF);
+		flow->skip = flow->backoff;
+		return true;
+	}
+	if (flow->skip) {
+		flow->skip--;
+		return true;
+	}
+	flow->async_mode = true;
+	return false;
+}
+
+/*
+ * Whether a request of a CPU flow without a model runs in the caller's
+ * context, and why (-1: it is queued). Only a flow with nothing in flight
+ * runs anything inline: its result must not overtake an earlier request's.
+ */
+static int inline_reason(const struct ktlsaccel_engine_knobs *k,
+			 struct ktlsaccel_flow *flow, struct aead_request *req,
+			 bool encrypt)
+{
+	if (READ_ONCE(engine.force_queue))
+		return -1;
+	if (!flow_idle(flow)) {
+		flow->overlapped = true;
+		flow->async_mode = true;
+		flow->backoff = 0;
+		return -1;
+	}
+	if ((k->inline_threshold && req->cryptlen <= k->inline_threshold) ||
+	    (!encrypt && k->decrypt == KTLSACCEL_DECRYPT_INLINE))
+		return KTLSACCEL_INLINE_POLICY;
+	if (k->inline_mode == KTLSACCEL_INLINE_NEVER)
+		return -1;
+	/*
+	 * The caller sleeps in crypto_wait_req() until the result is there
+	 * (kTLS TLS 1.3 RX, synchronous AF_ALG, testmgr): handing the work to
+	 * another CPU only adds two context switches.
+	 */
+	if (req->base.complete == crypto_req_done)
+		return KTLSACCEL_INLINE_WAITER;
+	return lone_record(flow) ? KTLSACCEL_INLINE_LONE : -1;
 }
 
 static struct ktlsaccel_queue *pick_queue(const struct ktlsaccel_qset *qs,
-					  struct ktlsaccel_flow *flow)
+					  struct ktlsaccel_flow *flow,
+					  const struct ktlsaccel_engine_knobs *k)
 {
 	u32 i = (u32)flow->id;
 
 	if (qs->nr == 1)
 		return qs->q[0];
-	/*
-	 * Records of one flow may complete out of order when spread: kTLS
-	 * keeps TX records in order on its tx_list and decrypts each TLS 1.2
-	 * RX record into its own place, so it does not mind.
-	 */
-	if (READ_ONCE(dispatch) == KTLSACCEL_DISPATCH_SPREAD)
+	if (k->dispatch == KTLSACCEL_DISPATCH_SPREAD)
 		i += atomic_inc_return(&flow->cursor);
 	return qs->q[i % qs->nr];
 }
 
-int ktlsaccel_engine_submit(struct aead_request *req, bool encrypt,
-			    bool run_inline)
+/* ---- cards ------------------------------------------------------------- */
+
+static void card_result(struct ktlsaccel_rctx *rctx, int err, bool defer);
+
+static void card_done(KTLSACCEL_COMPLETION_ARG(arg), int err)
 {
-	struct ktlsaccel_rctx *rctx = aead_request_ctx(req);
-	struct ktlsaccel_queue *q;
-	unsigned long flags;
-	bool wake = false;
-	int ret;
+	struct ktlsaccel_rctx *rctx = ktlsaccel_completion_data(arg);
 
-	rctx->req = req;
-	rctx->encrypt = encrypt;
-	rctx->submit_ns = ktime_get_ns();
-
-	/* RCU keeps @q alive until we are done with it (see reconfigure). */
-	rcu_read_lock();
-	q = pick_queue(rcu_dereference(engine.qset), rctx->flow);
-
-	if (run_inline) {
-		/* Accounted on the queue it would have used; no slot taken. */
-		account_submit(q, rctx, false);
-		atomic64_inc(&q->c.inlined);
-		atomic64_inc(&rctx->flow->c.inlined);
-		ret = run_request(q, rctx, false);
-		account_done(q, rctx, ret);
-		rcu_read_unlock();
-		return ret;
-	}
-
-	spin_lock_irqsave(&q->lock, flags);
-	if (q->in_ring < q->depth && list_empty(&q->backlog)) {
-		/* The worker only sleeps with nothing pending. */
-		wake = list_empty(&q->pending);
-		enter_ring(q, rctx);
-		account_submit(q, rctx, false);
-		ret = -EINPROGRESS;
-	} else if (req->base.flags & CRYPTO_TFM_REQ_MAY_BACKLOG) {
-		list_add_tail(&rctx->node, &q->backlog);
-		q->nr_backlog++;
-		account_submit(q, rctx, true);
-		ret = -EBUSY;
-	} else {
-		/* What crypto_enqueue_request() returns in this case. */
-		atomic64_inc(&q->c.rejected);
-		atomic64_inc(&rctx->flow->c.rejected);
-		ret = -ENOSPC;
-	}
-	spin_unlock_irqrestore(&q->lock, flags);
-	/* From here on @req may already be completed and freed. */
-
-	if (wake)
-		wake_up_process(q->worker);
-	rcu_read_unlock();
-	return ret;
+	/* The card moved it from its backlog into its ring: nothing to do. */
+	if (err == -EINPROGRESS)
+		return;
+	card_result(rctx, err, false);
 }
 
-static bool queue_stalled(struct ktlsaccel_queue *q)
+/*
+ * Hands @rctx to its card. @defer: we are in the submitter's call, where
+ * a result the card returns at once must not complete the caller.
+ */
+static void card_submit(struct ktlsaccel_rctx *rctx, bool defer)
 {
-	return !q->draining && ktlsaccel_fault_stalled(q->index);
+	struct aead_request *req = rctx->req;
+	struct aead_request *sub = &rctx->subreq;
+	int err;
+
+	aead_request_set_tfm(sub, rctx->card);
+	/* Never MAY_SLEEP: we may be in a completion (softirq) context. */
+	aead_request_set_callback(sub, CRYPTO_TFM_REQ_MAY_BACKLOG, card_done, rctx);
+	aead_request_set_crypt(sub, req->src, req->dst, req->cryptlen, req->iv);
+	aead_request_set_ad(sub, req->assoclen);
+	err = rctx->encrypt ? crypto_aead_encrypt(sub) : crypto_aead_decrypt(sub);
+	/* -EBUSY: on the card's backlog; -EINPROGRESS, then the result, follow. */
+	if (err == -EINPROGRESS || err == -EBUSY)
+		return;
+	card_result(rctx, err, defer);
 }
 
-static struct ktlsaccel_rctx *take_pending(struct ktlsaccel_queue *q)
-{
-	struct ktlsaccel_rctx *rctx = NULL;
+/* ---- the model and the worker ------------------------------------------ */
 
-	spin_lock_irq(&q->lock);
-	if (!list_empty(&q->pending) && !queue_stalled(q)) {
-		rctx = list_first_entry(&q->pending, struct ktlsaccel_rctx, node);
-		list_del(&rctx->node);
-	}
-	spin_unlock_irq(&q->lock);
-	return rctx;
-}
-
-/* When the modelled card reports @rctx done: latency, throughput, ring order. */
+/* Under q->lock: when the modelled card reports @rctx done. */
 static void queue_model_deadline(struct ktlsaccel_queue *q,
 				 struct ktlsaccel_rctx *rctx)
 {
 	u64 deadline = rctx->deadline_ns;
 
 	if (q->throughput) {
-		u64 now = ktime_get_ns();
-		u64 start = max(now, q->busy_until_ns);
+		u64 start = max(ktime_get_ns(), q->busy_until_ns);
 
 		q->busy_until_ns = start +
 			mul_u64_u64_div_u64(rctx->req->cryptlen + rctx->req->assoclen,
@@ -275,50 +438,91 @@ static void queue_model_deadline(struct ktlsaccel_queue *q,
 	rctx->deadline_ns = deadline;
 }
 
-/* The request has been run: it waits for its modelled completion. */
-static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
+/*
+ * @rctx has its result: deliver it now, or let the worker do so at its
+ * modelled deadline. A draining queue is a card being replaced: it hands
+ * back what it holds at once (honouring the model would make a
+ * reconfiguration wait for the backlog times the latency).
+ */
+static void queue_ran(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
+		      bool defer)
 {
-	/*
-	 * A draining queue is a card being replaced: it hands back what it
-	 * holds as soon as it has run it (queue_complete_due() no longer
-	 * looks at deadlines). Honouring the model would make a
-	 * reconfiguration wait (under the engine and genetlink mutexes) for
-	 * up to the backlog times the latency, or for hours at a tiny
-	 * throughput cap.
-	 */
-	if (!READ_ONCE(q->draining))
-		queue_model_deadline(q, rctx);
+	const struct ktlsaccel_engine_knobs *k;
+	unsigned long flags;
+	bool wait;
 
+	rcu_read_lock();
+	k = rcu_dereference(engine.knobs);
+	spin_lock_irqsave(&q->lock, flags);
+	wait = defer || (queue_models(q, k) && !q->draining);
+	if (wait) {
+		queue_model_deadline(q, rctx);
+		list_add_tail(&rctx->node, &q->done);
+		queue_wake_locked(q);
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+	rcu_read_unlock();
+	if (!wait)
+		flow_complete(rctx);
+}
+
+static void card_result(struct ktlsaccel_rctx *rctx, int err, bool defer)
+{
+	struct ktlsaccel_queue *q = rctx->queue;
+	int fault = fault_for(q, rctx);
+
+	/* An injected fault replaces what the card computed. */
+	rctx->result = fault ?: err;
+	queue_ran(q, rctx, defer);
+}
+
+static bool queue_stalled(struct ktlsaccel_queue *q)
+{
+	bool stalled;
+
+	if (q->draining)
+		return false;
+	rcu_read_lock();
+	stalled = ktlsaccel_fault_stalled(&rcu_dereference(engine.knobs)->fault,
+					  q->index, ktime_get_ns());
+	rcu_read_unlock();
+	return stalled;
+}
+
+/* Takes everything pending (one lock round for the lot), unless stalled. */
+static void take_pending(struct ktlsaccel_queue *q, struct list_head *batch)
+{
 	spin_lock_irq(&q->lock);
-	list_add_tail(&rctx->node, &q->done);
+	if (!queue_stalled(q))
+		list_splice_init(&q->pending, batch);
 	spin_unlock_irq(&q->lock);
 }
 
 /*
  * Delivers the completions that are due and moves backlogged requests into
- * the slots they free. Returns whether it did anything.
+ * free slots. Returns whether it did anything.
  */
 static bool queue_complete_due(struct ktlsaccel_queue *q)
 {
+	const struct ktlsaccel_engine_knobs *k;
 	struct ktlsaccel_rctx *rctx, *tmp;
 	LIST_HEAD(promoted);
 	LIST_HEAD(due);
 	u64 now = ktime_get_ns();
-	bool empty;
+	u64 extra;
 
 	spin_lock_irq(&q->lock);
 	list_for_each_entry_safe(rctx, tmp, &q->done, node) {
-		/* In ring order; a draining queue no longer waits (queue_ran()). */
+		/* In ring order; a draining queue no longer waits. */
 		if (rctx->deadline_ns > now && !q->draining)
 			break;
 		list_move_tail(&rctx->node, &due);
-		q->in_ring--;
 	}
 	/*
-	 * Fill the freed slots from the backlog now, so that a backlog only
-	 * exists while the ring is full: new submitters queue behind it.
-	 * The slots are taken here; the requests join the ring's pending
-	 * list only after their -EINPROGRESS notification has been sent.
+	 * Fill free slots from the backlog now, so that a backlog only exists
+	 * while the ring is full: new submitters queue behind it. The slots
+	 * are taken here; the requests join the ring's pending list only
+	 * after their -EINPROGRESS notification has been sent.
 	 */
 	while (q->in_ring < q->depth && !list_empty(&q->backlog)) {
 		list_move_tail(q->backlog.next, &promoted);
@@ -332,37 +536,35 @@ static bool queue_complete_due(struct ktlsaccel_queue *q)
 
 	list_for_each_entry_safe(rctx, tmp, &due, node) {
 		list_del(&rctx->node);
-		account_done(q, rctx, rctx->result);
-		ktlsaccel_request_complete(rctx->req, rctx->result);
+		flow_complete(rctx);
 	}
 
 	/*
 	 * The caller's request is in the ring now: tell it, as the crypto
 	 * API requires for a request that returned -EBUSY, before anything
-	 * else can complete it. Only this thread completes requests of this
-	 * queue, so the final completion cannot overtake this one.
+	 * else can complete it (nothing runs it before it is pending).
 	 */
 	list_for_each_entry(rctx, &promoted, node)
 		ktlsaccel_request_complete(rctx->req, -EINPROGRESS);
 
+	rcu_read_lock();
+	k = rcu_dereference(engine.knobs);
+	extra = q->latency_ns + (u64)k->fault.delay_us * NSEC_PER_USEC;
+	rcu_read_unlock();
 	spin_lock_irq(&q->lock);
-	list_for_each_entry_safe(rctx, tmp, &promoted, node) {
-		rctx->deadline_ns = ktime_get_ns() + q->latency_ns +
-				    ktlsaccel_fault_delay_ns();
-		list_move_tail(&rctx->node, &q->pending);
-	}
-	empty = !q->in_ring && !q->nr_backlog;
+	now = ktime_get_ns();
+	list_for_each_entry(rctx, &promoted, node)
+		rctx->deadline_ns = now + extra;
+	list_splice_tail(&promoted, &q->pending);
 	spin_unlock_irq(&q->lock);
-
-	if (empty && READ_ONCE(q->draining))
-		wake_up(&q->idle_wq);
 	return true;
 }
 
 static void queue_sleep(struct ktlsaccel_queue *q)
 {
+	const struct ktlsaccel_fault_config *f;
 	struct ktlsaccel_rctx *first;
-	bool timed = false;
+	u64 wake_ns = U64_MAX;
 	ktime_t expires;
 
 	set_current_state(TASK_INTERRUPTIBLE);
@@ -370,23 +572,35 @@ static void queue_sleep(struct ktlsaccel_queue *q)
 	/* (draining is set under q->lock: seen here, or its wake-up comes after) */
 	if (kthread_should_stop() ||
 	    (!list_empty(&q->pending) && !queue_stalled(q)) ||
+	    (q->nr_backlog && q->in_ring < q->depth) ||
 	    (q->draining && !list_empty(&q->done))) {
 		spin_unlock_irq(&q->lock);
 		__set_current_state(TASK_RUNNING);
 		return;
 	}
 	first = list_first_entry_or_null(&q->done, struct ktlsaccel_rctx, node);
-	if (first) {
-		expires = ns_to_ktime(first->deadline_ns);
-		timed = true;
+	if (first)
+		wake_ns = first->deadline_ns;
+	/* A stall ends on its own: be there when it does. */
+	if (!list_empty(&q->pending)) {
+		rcu_read_lock();
+		f = &rcu_dereference(engine.knobs)->fault;
+		wake_ns = min(wake_ns, f->stall_until_ns);
+		rcu_read_unlock();
 	}
+	q->sleeping = true;
 	spin_unlock_irq(&q->lock);
 
-	if (timed)
+	if (wake_ns != U64_MAX) {
+		expires = ns_to_ktime(wake_ns);
 		schedule_hrtimeout(&expires, HRTIMER_MODE_ABS);
-	else
+	} else {
 		schedule();
+	}
 	__set_current_state(TASK_RUNNING);
+	spin_lock_irq(&q->lock);
+	q->sleeping = false;
+	spin_unlock_irq(&q->lock);
 }
 
 static int queue_worker(void *arg)
@@ -394,14 +608,21 @@ static int queue_worker(void *arg)
 	struct ktlsaccel_queue *q = arg;
 
 	while (!kthread_should_stop()) {
-		struct ktlsaccel_rctx *rctx = take_pending(q);
+		struct ktlsaccel_rctx *rctx, *tmp;
+		LIST_HEAD(batch);
 		bool busy = false;
 
-		if (rctx) {
+		take_pending(q, &batch);
+		list_for_each_entry_safe(rctx, tmp, &batch, node) {
+			list_del(&rctx->node);
+			busy = true;
+			if (rctx->card) {
+				card_submit(rctx, false);
+				continue;
+			}
 			/* A kthread may sleep: let a long request yield. */
 			rctx->result = run_request(q, rctx, true);
-			queue_ran(q, rctx);
-			busy = true;
+			queue_ran(q, rctx, false);
 		}
 		if (queue_complete_due(q))
 			busy = true;
@@ -412,6 +633,106 @@ static int queue_worker(void *arg)
 	}
 	return 0;
 }
+
+/* ---- submission --------------------------------------------------------- */
+
+void ktlsaccel_engine_force_queue(bool on)
+{
+	WRITE_ONCE(engine.force_queue, on);
+}
+
+static int run_inline(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
+		      int reason)
+{
+	int ret;
+
+	/* Accounted on the queue it would have used; no slot taken. */
+	account_submit(q, rctx, false);
+	atomic64_inc(&q->c.inlined);
+	atomic64_inc(&rctx->flow->c.inlined);
+	atomic64_inc(&q->c.inline_reason[reason]);
+	atomic64_inc(&rctx->flow->c.inline_reason[reason]);
+	ret = run_request(q, rctx, false);
+	account_done(q, rctx, ret);
+	return ret;
+}
+
+int ktlsaccel_engine_submit(struct ktlsaccel_flow *flow, struct crypto_aead *card,
+			    struct aead_request *req, bool encrypt)
+{
+	struct ktlsaccel_rctx *rctx = req_rctx(req);
+	const struct ktlsaccel_engine_knobs *k;
+	struct ktlsaccel_queue *q;
+	unsigned long flags;
+	bool direct = false;
+	int reason = -1;
+	int ret;
+
+	rctx->req = req;
+	rctx->flow = flow;
+	rctx->card = card;
+	rctx->encrypt = encrypt;
+	rctx->submit_ns = ktime_get_ns();
+
+	/* RCU keeps @q and @k alive until we are done with them. */
+	rcu_read_lock();
+	k = rcu_dereference(engine.knobs);
+	q = pick_queue(rcu_dereference(engine.qset), flow, k);
+	rctx->queue = q;
+	if (!card && !queue_models(q, k))
+		reason = inline_reason(k, flow, req, encrypt);
+	if (reason >= 0)
+		goto run_here;
+
+	spin_lock_irqsave(&q->lock, flags);
+	if ((q->in_ring < q->depth && list_empty(&q->backlog)) ||
+	    (!(req->base.flags & CRYPTO_TFM_REQ_MAY_BACKLOG) && !flow_idle(flow))) {
+		/*
+		 * The second case: a caller that may not be backlogged and
+		 * whose flow has requests in flight is accepted beyond the
+		 * depth, so that it neither loses the request nor overtakes
+		 * its flow's earlier ones.
+		 */
+		q->in_ring++;
+		account_submit(q, rctx, false);
+		order_add(rctx);
+		rctx->deadline_ns = rctx->submit_ns + q->latency_ns +
+				    (u64)k->fault.delay_us * NSEC_PER_USEC;
+		if (card && !queue_models(q, k) && list_empty(&q->pending) &&
+		    !queue_stalled(q)) {
+			direct = true;
+		} else {
+			list_add_tail(&rctx->node, &q->pending);
+			queue_wake_locked(q);
+		}
+		ret = -EINPROGRESS;
+	} else if (req->base.flags & CRYPTO_TFM_REQ_MAY_BACKLOG) {
+		list_add_tail(&rctx->node, &q->backlog);
+		q->nr_backlog++;
+		account_submit(q, rctx, true);
+		order_add(rctx);
+		ret = -EBUSY;
+	} else {
+		/* Full, and the flow is idle: the caller runs it itself. */
+		reason = KTLSACCEL_INLINE_FULL;
+	}
+	spin_unlock_irqrestore(&q->lock, flags);
+
+	if (reason >= 0)
+		goto run_here;
+	/* From here on @req may already be completed and freed. */
+	if (direct)
+		card_submit(rctx, true);
+	rcu_read_unlock();
+	return ret;
+
+run_here:
+	ret = run_inline(q, rctx, reason);
+	rcu_read_unlock();
+	return ret;
+}
+
+/* ---- queues, their sets, the knobs -------------------------------------- */
 
 static bool queue_idle(struct ktlsaccel_queue *q)
 {
@@ -452,13 +773,14 @@ static struct ktlsaccel_queue *queue_create(unsigned int index,
 	return q;
 }
 
-/* Stop taking new work from the stall knob: @q must now run dry. */
+/* No new work reaches @q: it must now run dry, stalls and model ignored. */
 static void queue_start_draining(struct ktlsaccel_queue *q)
 {
 	spin_lock_irq(&q->lock);
 	q->draining = true;
-	spin_unlock_irq(&q->lock);
+	q->sleeping = false;
 	wake_up_process(q->worker);
+	spin_unlock_irq(&q->lock);
 }
 
 /* Waits until @q has delivered every request it accepted, then frees it. */
@@ -511,19 +833,9 @@ static struct ktlsaccel_qset *qset_create(const struct ktlsaccel_engine_config *
 	return qs;
 }
 
-static bool config_valid(const struct ktlsaccel_engine_config *cfg)
-{
-	return cfg->queues >= 1 && cfg->queues <= KTLSACCEL_MAX_QUEUES &&
-	       cfg->depth >= 1 && cfg->depth <= KTLSACCEL_MAX_DEPTH &&
-	       cfg->latency_us <= KTLSACCEL_MAX_LATENCY_US;
-}
-
 int ktlsaccel_engine_reconfigure(const struct ktlsaccel_engine_config *cfg)
 {
 	struct ktlsaccel_qset *new, *old;
-
-	if (!config_valid(cfg))
-		return -EINVAL;
 
 	mutex_lock(&engine.lock);
 	new = qset_create(cfg);
@@ -541,22 +853,24 @@ int ktlsaccel_engine_reconfigure(const struct ktlsaccel_engine_config *cfg)
 	return 0;
 }
 
-void ktlsaccel_engine_get_config(struct ktlsaccel_engine_config *cfg)
+int ktlsaccel_engine_set_knobs(const struct ktlsaccel_engine_knobs *knobs)
 {
+	struct ktlsaccel_engine_knobs *new, *old;
+	struct ktlsaccel_qset *qs;
+	unsigned int i;
+
+	new = kmemdup(knobs, sizeof(*knobs), GFP_KERNEL);
+	if (!new)
+		return -ENOMEM;
 	mutex_lock(&engine.lock);
-	*cfg = rcu_dereference_protected(engine.qset,
-					 lockdep_is_held(&engine.lock))->cfg;
+	old = rcu_replace_pointer(engine.knobs, new, lockdep_is_held(&engine.lock));
+	/* A stall may have ended, a delay changed: let every worker look. */
+	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
+	for (i = 0; qs && i < qs->nr; i++)
+		wake_up_process(qs->q[i]->worker);
 	mutex_unlock(&engine.lock);
-}
-
-enum ktlsaccel_dispatch ktlsaccel_engine_dispatch(void)
-{
-	return READ_ONCE(dispatch);
-}
-
-void ktlsaccel_engine_set_dispatch(enum ktlsaccel_dispatch policy)
-{
-	WRITE_ONCE(dispatch, policy);
+	kfree_rcu_mightsleep(old);
+	return 0;
 }
 
 void ktlsaccel_engine_reset_stats(void)
@@ -571,18 +885,6 @@ void ktlsaccel_engine_reset_stats(void)
 	for (i = 0; i < qs->nr; i++)
 		ktlsaccel_counters_reset(&qs->q[i]->c);
 	mutex_unlock(&engine.lock);
-}
-
-void ktlsaccel_engine_kick(void)
-{
-	struct ktlsaccel_qset *qs;
-	unsigned int i;
-
-	rcu_read_lock();
-	qs = rcu_dereference(engine.qset);
-	for (i = 0; qs && i < qs->nr; i++)
-		wake_up_process(qs->q[i]->worker);
-	rcu_read_unlock();
 }
 
 void ktlsaccel_engine_stats(struct ktlsaccel_stats *s)
@@ -624,28 +926,25 @@ int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info 
 	return ret;
 }
 
-int ktlsaccel_engine_init(void)
+int ktlsaccel_engine_init(const struct ktlsaccel_engine_config *cfg,
+			  const struct ktlsaccel_engine_knobs *knobs,
+			  const struct ktlsaccel_engine_ops *ops)
 {
-	struct ktlsaccel_engine_config cfg = {
-		.queues = queues ?: min_t(unsigned int, num_online_cpus(),
-					  KTLSACCEL_MAX_QUEUES),
-		.depth = depth,
-		.latency_us = latency_us,
-		.throughput = throughput,
-	};
+	struct ktlsaccel_engine_knobs *k;
 	struct ktlsaccel_qset *qs;
 
 	mutex_init(&engine.lock);
 	memset(&engine.retired, 0, sizeof(engine.retired));
-	if (!config_valid(&cfg)) {
-		pr_err("invalid configuration: queues 1..%u, depth 1..%u, latency_us <= %u\n",
-		       KTLSACCEL_MAX_QUEUES, KTLSACCEL_MAX_DEPTH,
-		       KTLSACCEL_MAX_LATENCY_US);
-		return -EINVAL;
-	}
-	qs = qset_create(&cfg);
-	if (IS_ERR(qs))
+	engine.ops = ops;
+	k = kmemdup(knobs, sizeof(*knobs), GFP_KERNEL);
+	if (!k)
+		return -ENOMEM;
+	qs = qset_create(cfg);
+	if (IS_ERR(qs)) {
+		kfree(k);
 		return PTR_ERR(qs);
+	}
+	rcu_assign_pointer(engine.knobs, k);
 	rcu_assign_pointer(engine.qset, qs);
 	return 0;
 }
@@ -658,5 +957,6 @@ void ktlsaccel_engine_exit(void)
 	qs = rcu_replace_pointer(engine.qset, NULL, true);
 	synchronize_rcu();
 	qset_destroy(qs, &engine.retired);
+	kfree(rcu_replace_pointer(engine.knobs, NULL, true));
 	mutex_destroy(&engine.lock);
 }

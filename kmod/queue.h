@@ -7,14 +7,30 @@
 #include <linux/ktlsaccel.h>
 #include <linux/types.h>
 
+#include "fault.h"
 #include "stats.h"
 
-/* What the engine models; changed as a whole by reconfigure. */
+/* The engine's shape; changed as a whole by rebuilding the queues. */
 struct ktlsaccel_engine_config {
 	unsigned int queues;
 	unsigned int depth;		/* ring slots per queue */
-	unsigned int latency_us;	/* pipeline latency per request */
-	u64 throughput;			/* bytes/s per queue, 0: unlimited */
+	unsigned int latency_us;	/* modelled pipeline latency per request */
+	u64 throughput;			/* modelled bytes/s per queue, 0: none */
+};
+
+/* What the engine reads on the request path; replaced as a whole. */
+struct ktlsaccel_engine_knobs {
+	u32 dispatch;			/* enum ktlsaccel_dispatch */
+	u32 inline_mode;		/* enum ktlsaccel_inline */
+	u32 decrypt;			/* enum ktlsaccel_decrypt */
+	u32 inline_threshold;		/* cryptlen; 0: off */
+	struct ktlsaccel_fault_config fault;
+};
+
+/* What the engine calls in the layer above it (the algorithms, aead.c). */
+struct ktlsaccel_engine_ops {
+	/* Runs @req to completion on the CPU, in the current context. */
+	int (*run)(struct aead_request *req, bool encrypt, bool may_sleep);
 };
 
 /*
@@ -23,48 +39,63 @@ struct ktlsaccel_engine_config {
  * into its lists without allocating anything.
  */
 struct ktlsaccel_rctx {
-	struct list_head node;
+	struct list_head node;		/* in a queue's lists */
+	struct list_head order;		/* in its flow's submission order */
 	struct aead_request *req;
 	struct ktlsaccel_flow *flow;
+	struct crypto_aead *card;	/* NULL: the CPU runs it */
+	void *queue;			/* the queue holding its slot */
 	u64 submit_ns;			/* when the caller handed it over */
 	u64 deadline_ns;		/* modelled completion time */
 	int result;
 	bool encrypt;
-	/* Last: the fallback's request context follows it. */
+	bool done;			/* result known, waiting for its turn */
+	/* Last: the fallback's or the card's request context follows it. */
 	struct aead_request subreq;
 };
 
-int ktlsaccel_engine_init(void);
+int ktlsaccel_engine_init(const struct ktlsaccel_engine_config *cfg,
+			  const struct ktlsaccel_engine_knobs *knobs,
+			  const struct ktlsaccel_engine_ops *ops);
 void ktlsaccel_engine_exit(void);
 
+/* Sets up the engine's part of a new flow (its order, its history). */
+int ktlsaccel_engine_flow_init(struct ktlsaccel_flow *flow);
+void ktlsaccel_engine_flow_exit(struct ktlsaccel_flow *flow);
+
 /*
- * Hands @req to the engine. Returns -EINPROGRESS (queued), -EBUSY
+ * Hands @req of @flow to the engine; @card: the asynchronous driver's tfm
+ * to run it on, NULL for the CPU. Returns -EINPROGRESS (queued), -EBUSY
  * (backlogged: -EINPROGRESS then the result follow through the callback),
- * -ENOSPC (refused, ring full and no MAY_BACKLOG), or, when @run_inline,
- * the result of running it in the caller's context.
+ * or the result of running it in the caller's context.
  */
-int ktlsaccel_engine_submit(struct aead_request *req, bool encrypt,
-			    bool run_inline);
+int ktlsaccel_engine_submit(struct ktlsaccel_flow *flow, struct crypto_aead *card,
+			    struct aead_request *req, bool encrypt);
+
+/*
+ * While on, every request goes through the queues, whatever the caller:
+ * the kernel's self-tests at registration must test the queued path.
+ */
+void ktlsaccel_engine_force_queue(bool on);
 
 /*
  * Replaces the queues with a new set built from @cfg while requests are in
  * flight: new requests go to the new queues at once, the old queues finish
- * (and drain their backlogs) before they are freed. Sleeps. Returns 0 or
- * -EINVAL/-ENOMEM, in which case nothing changed.
+ * (and drain their backlogs) before they are freed. Sleeps. The caller has
+ * checked @cfg. Returns 0 or -ENOMEM, in which case nothing changed.
  */
 int ktlsaccel_engine_reconfigure(const struct ktlsaccel_engine_config *cfg);
-void ktlsaccel_engine_get_config(struct ktlsaccel_engine_config *cfg);
 
-enum ktlsaccel_dispatch ktlsaccel_engine_dispatch(void);
-void ktlsaccel_engine_set_dispatch(enum ktlsaccel_dispatch policy);
+/*
+ * Publishes new knobs (a copy is made). Wakes the workers, so that a queue
+ * that stops being stalled runs again. Returns 0 or -ENOMEM.
+ */
+int ktlsaccel_engine_set_knobs(const struct ktlsaccel_engine_knobs *knobs);
 
 /* Zeroes the counters of the engine and its queues (gauges excepted). */
 void ktlsaccel_engine_reset_stats(void);
 
-/* Wakes every worker, e.g. after a queue stopped being stalled. */
-void ktlsaccel_engine_kick(void);
-
-/* What a reader (debugfs, later netlink) learns about one queue. */
+/* What a reader (debugfs, netlink) learns about one queue. */
 struct ktlsaccel_queue_info {
 	unsigned int index;
 	unsigned int ring;		/* requests holding a slot now */
@@ -79,9 +110,5 @@ void ktlsaccel_engine_stats(struct ktlsaccel_stats *s);
  * Index-based so that a netlink dump can resume where it stopped.
  */
 int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info *qi);
-
-/* Provided by aead.c: runs the request through the fallback now. */
-int ktlsaccel_aead_process(struct aead_request *req, bool encrypt,
-			   bool may_sleep);
 
 #endif /* _KTLSACCEL_QUEUE_H */

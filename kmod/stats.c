@@ -89,6 +89,9 @@ void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
 	s->inlined = atomic64_read(&c->inlined);
 	s->faults = atomic64_read(&c->faults);
 	s->bytes = atomic64_read(&c->bytes);
+	for (i = 0; i < KTLSACCEL_INLINE_REASONS; i++)
+		s->inline_reason[i] = atomic64_read(&c->inline_reason[i]);
+	s->held = atomic64_read(&c->held);
 	s->in_flight = atomic_read(&c->in_flight);
 	s->max_in_flight = atomic_read(&c->max_in_flight);
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
@@ -108,6 +111,9 @@ void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 	sum->inlined += s->inlined;
 	sum->faults += s->faults;
 	sum->bytes += s->bytes;
+	for (i = 0; i < KTLSACCEL_INLINE_REASONS; i++)
+		sum->inline_reason[i] += s->inline_reason[i];
+	sum->held += s->held;
 	sum->in_flight += s->in_flight;
 	/*
 	 * Queues peak at different times: the largest peak is a lower bound
@@ -130,6 +136,9 @@ void ktlsaccel_counters_reset(struct ktlsaccel_counters *c)
 	atomic64_set(&c->inlined, 0);
 	atomic64_set(&c->faults, 0);
 	atomic64_set(&c->bytes, 0);
+	for (i = 0; i < KTLSACCEL_INLINE_REASONS; i++)
+		atomic64_set(&c->inline_reason[i], 0);
+	atomic64_set(&c->held, 0);
 	/* in_flight describes the present; the peak restarts from it. */
 	atomic_set(&c->max_in_flight, atomic_read(&c->in_flight));
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)

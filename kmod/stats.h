@@ -8,6 +8,15 @@
 #include <linux/sched.h>
 #include <linux/types.h>
 
+/* Why the engine ran a request in the caller's context. */
+enum ktlsaccel_inline_reason {
+	KTLSACCEL_INLINE_WAITER,	/* the caller sleeps until it is done anyway */
+	KTLSACCEL_INLINE_LONE,		/* nothing of its flow could overlap it */
+	KTLSACCEL_INLINE_FULL,		/* ring full, caller may not be backlogged */
+	KTLSACCEL_INLINE_POLICY,	/* decrypt policy or inline threshold */
+	KTLSACCEL_INLINE_REASONS
+};
+
 /* Bucket i counts requests that took [2^i, 2^(i+1)) microseconds (0: < 2). */
 #define KTLSACCEL_LAT_BUCKETS KTLSACCEL_LATENCY_BUCKETS
 
@@ -19,6 +28,8 @@
  * Invariant once idle: submitted == completed + errors, in_flight == 0.
  * Requests refused with -ENOSPC are counted as rejected, not submitted.
  */
+struct ktlsaccel_order;
+
 struct ktlsaccel_counters {
 	atomic64_t submitted;
 	atomic64_t completed;	/* finished with 0 */
@@ -28,6 +39,9 @@ struct ktlsaccel_counters {
 	atomic64_t inlined;	/* run in the caller's context */
 	atomic64_t faults;	/* errors injected by fault.c */
 	atomic64_t bytes;	/* cryptlen of finished requests */
+	/* Why inlined requests ran in the caller: enum ktlsaccel_inline_reason */
+	atomic64_t inline_reason[KTLSACCEL_INLINE_REASONS];
+	atomic64_t held;	/* completions held back for the flow's order */
 	atomic_t in_flight;
 	atomic_t max_in_flight;
 	atomic64_t latency[KTLSACCEL_LAT_BUCKETS];
@@ -37,6 +51,8 @@ struct ktlsaccel_counters {
 struct ktlsaccel_stats {
 	u64 submitted, completed, errors, backlogged, rejected, inlined;
 	u64 faults, bytes;
+	u64 inline_reason[KTLSACCEL_INLINE_REASONS];
+	u64 held;
 	u32 in_flight, max_in_flight;
 	u64 latency[KTLSACCEL_LAT_BUCKETS];
 };
@@ -55,6 +71,17 @@ struct ktlsaccel_flow {
 	atomic_t ops_seen;		/* KTLSACCEL_FLOW_ENCRYPT | _DECRYPT */
 	unsigned int keylen;
 	atomic_t cursor;		/* round-robin position for "spread" */
+	const char *backend;		/* "cpu" or the card's driver name */
+
+	/* Its requests in submission order, for ordered completions (queue.c). */
+	struct ktlsaccel_order *order;
+
+	/* The lone-record heuristic; written by the submitter only. */
+	bool async_mode;		/* the last record was queued */
+	bool overlapped;		/* a record found another in flight */
+	u8 skip;			/* records to run inline before probing */
+	u8 backoff;
+
 	struct ktlsaccel_counters c;
 };
 
