@@ -35,7 +35,11 @@ static void show_stats(struct seq_file *m, const struct ktlsaccel_stats *s)
 		   s->max_in_flight);
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
 		seq_printf(m, "%s%llu", i ? "," : "", s->latency[i]);
-	seq_putc(m, '\n');
+	seq_printf(m, " inline_waiter=%llu inline_lone=%llu inline_full=%llu inline_policy=%llu held=%llu\n",
+		   s->inline_reason[KTLSACCEL_INLINE_WAITER],
+		   s->inline_reason[KTLSACCEL_INLINE_LONE],
+		   s->inline_reason[KTLSACCEL_INLINE_FULL],
+		   s->inline_reason[KTLSACCEL_INLINE_POLICY], s->held);
 }
 
 static int engine_show(struct seq_file *m, void *v)
@@ -72,9 +76,9 @@ static void show_flow(const struct ktlsaccel_flow *flow, void *arg)
 	struct ktlsaccel_stats s;
 
 	ktlsaccel_counters_snapshot(&flow->c, &s);
-	seq_printf(m, "flow=%llu pid=%d comm=%s driver=%s keylen=%u",
+	seq_printf(m, "flow=%llu pid=%d comm=%s driver=%s backend=%s keylen=%u",
 		   flow->id, flow->pid, flow->comm, flow->driver,
-		   READ_ONCE(flow->keylen));
+		   flow->backend ?: "cpu", READ_ONCE(flow->keylen));
 	show_stats(m, &s);
 }
 
