@@ -139,8 +139,14 @@ MODULE_PARM_DESC(fault_delay_us, "Added latency of every queued request, microse
 
 /* ---- the configuration in force ----------------------------------------- */
 
-static struct ktlsaccel_config current_cfg;	/* under config_lock */
+/*
+ * Changes are serialised by config_lock, held across a rebuild of the
+ * queues (which waits for the old ones to drain); readers copy the
+ * configuration under current_lock and never wait for a change.
+ */
+static struct ktlsaccel_config current_cfg;
 static DEFINE_MUTEX(config_lock);
+static DEFINE_SPINLOCK(current_lock);
 
 int ktlsaccel_config_priority(void)
 {
@@ -161,9 +167,9 @@ void ktlsaccel_config_stall(struct ktlsaccel_config *cfg, int queue)
 
 void ktlsaccel_config_get(struct ktlsaccel_config *cfg)
 {
-	mutex_lock(&config_lock);
+	spin_lock(&current_lock);
 	*cfg = current_cfg;
-	mutex_unlock(&config_lock);
+	spin_unlock(&current_lock);
 	if (cfg->knobs.fault.stall_queue >= 0 &&
 	    ktime_get_ns() >= cfg->knobs.fault.stall_until_ns)
 		cfg->knobs.fault.stall_queue = -1;
@@ -271,7 +277,9 @@ int ktlsaccel_config_apply(const struct ktlsaccel_config *cfg,
 		    strcmp(cfg->backend[i].driver, old->backend[i].driver))
 			ktlsaccel_aead_set_backend(i, cfg->backend[i].mode,
 						   cfg->backend[i].driver);
+	spin_lock(&current_lock);
 	current_cfg = *cfg;
+	spin_unlock(&current_lock);
 out:
 	mutex_unlock(&config_lock);
 	return err;
