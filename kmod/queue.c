@@ -939,12 +939,13 @@ int ktlsaccel_engine_init(const struct ktlsaccel_engine_config *cfg,
 	k = kmemdup(knobs, sizeof(*knobs), GFP_KERNEL);
 	if (!k)
 		return -ENOMEM;
+	/* Before the queues: their workers read the knobs at once. */
+	rcu_assign_pointer(engine.knobs, k);
 	qs = qset_create(cfg);
 	if (IS_ERR(qs)) {
-		kfree(k);
+		kfree(rcu_replace_pointer(engine.knobs, NULL, true));
 		return PTR_ERR(qs);
 	}
-	rcu_assign_pointer(engine.knobs, k);
 	rcu_assign_pointer(engine.qset, qs);
 	return 0;
 }
