@@ -624,8 +624,12 @@ void runner::card_cells(const std::string &cfg, unsigned int latency_us)
 		bool flow_seen = false;
 		std::thread probe([&] {
 			std::optional<ControlClient> c;
-			if (engine)
-				c = control();
+			if (engine) {
+				auto r = ControlClient::open();
+				if (!r)
+					return;	// no readings: the engine's own maximum stands in
+				c = std::move(*r);
+			}
 			std::unique_lock l(mu);
 			while (!cv.wait_for(l, std::chrono::milliseconds(10), [&] { return done; })) {
 				l.unlock();
