@@ -39,20 +39,29 @@ for x in s:
     v = x["value"]
     check(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, f"bad value: {x}")
 have = {(x["section"], x["config"]) for x in s}
-want = {(sec, c) for sec in ("tx", "rx", "e2e") for c in "abcd"}
-want |= {("latency", "b"), ("latency", "c"), ("latency", "c-inline"),
-         ("conns", "b"), ("conns", "c"), ("pipeline", "d"),
+want = {(sec, c) for sec in ("tx", "rx", "e2e") for c in ("a", "b", "c", "d", "defaults")}
+want |= {("latency", "b"), ("latency", "c"), ("latency", "c-inline"), ("latency", "defaults"),
+         ("conns", "b"), ("conns", "c"), ("conns", "defaults"), ("pipeline", "d"),
          ("ceiling", "afalg"), ("ceiling", "openssl")}
+# The card configs run only where the test card module was built.
+if "card" in meta:
+    want |= {("card", "card"), ("card", "engine+card")}
 check(want <= have, f"missing section/config pairs: {sorted(want - have)}")
 busy = [x for x in s if x["metric"] == "busy_vcpus"]
 check(busy, "no busy_vcpus samples")
 for x in busy:
     check(x["section"] in ("tx", "rx") and x["value"] <= meta["vcpus"] + 1e-9,
           f"bad busy_vcpus sample: {x}")
+# Both come from the same /proc/stat readings: one without the other is a bug.
+cost = {(x["section"], x["config"], x["cipher"], x["tls"], x["size"])
+        for x in s if x["metric"] == "busy_s_per_MiB" and x["section"] != "card"}
+check(cost == {(x["section"], x["config"], x["cipher"], x["tls"], x["size"]) for x in busy},
+      "busy_s_per_MiB and busy_vcpus samples differ")
 with open(os.path.join(out, "summary.md")) as f:
     md = f.read()
 for h in ("## Targets", "## Kernel", "### TX only", "### RX only", "### Pipeline",
-          "### Small messages", "### Many connections", "### vCPUs busy"):
+          "### Small messages", "### Many connections", "### vCPUs busy",
+          "### Defaults against (b)", "### CPU per byte"):
     check(h in md, f"summary.md lacks {h}")
 pngs = glob.glob(os.path.join(out, "*.png"))
 check(len(pngs) >= 5, f"expected >= 5 plots, got {pngs}")

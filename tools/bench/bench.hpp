@@ -33,12 +33,18 @@ struct run_options {
 	unsigned int model_latency_us = 50;
 	unsigned int model_depth = 256;
 	double cap_fraction = 0.25;
-	std::vector<std::string> configs = {"a", "b", "c", "d"};
+	// "defaults": ktlsaccel loaded without parameters (issue 16); "card",
+	// "engine+card": the test card alone and behind the engine (issue 18),
+	// only with card_module.
+	std::vector<std::string> configs = {"a", "b", "c", "d", "defaults", "card", "engine+card"};
 	// Config "e" (not in the default matrix): c plus these NAME=VALUE
 	// module parameters, for trying engine changes side by side with c.
 	std::vector<std::string> e_params;
 	std::filesystem::path e_module;	// config e: this build of the module
-	std::set<std::string> sections = {"throughput", "latency", "conns", "pipeline"};
+	std::set<std::string> sections = {"throughput", "latency", "conns", "pipeline", "card"};
+	std::filesystem::path card_module;	// ktlsaccel_test_card.ko for this kernel
+	std::vector<unsigned int> card_latencies = {100, 500};	// the card's latency_us
+	std::vector<std::size_t> card_sizes = {16 << 10, 64 << 10, 1 << 20};
 	bool quick = false;
 	bool keep_loaded = false;	// for profiling: module symbols stay
 

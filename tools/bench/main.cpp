@@ -14,8 +14,10 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 using namespace ktlsaccel::bench;
 
@@ -46,12 +48,23 @@ int main(int argc, char **argv)
 	// For looking at one thing (profiling, an engine change): a subset.
 	std::vector<std::string> only_configs, only_sections, only_ciphers, only_tls;
 	std::vector<std::size_t> only_sizes;
-	run->add_option("--configs", only_configs, "only these of a, b, c, d")->delimiter(',')
-		->check(CLI::IsMember({"a", "b", "c", "d", "e"}));
+	run->add_option("--configs", only_configs,
+			"only these of a, b, c, d, defaults, card, engine+card (and e), in this order")
+		->delimiter(',')
+		->check(CLI::IsMember({"a", "b", "c", "d", "e", "defaults", "card", "engine+card"}));
 	run->add_option("--e-param", o.e_params, "config e: c plus this module parameter (NAME=VALUE)")
 		->check([](const std::string &s) { return s.find('=') == s.npos ? "NAME=VALUE" : ""; });
 	run->add_option("--sections", only_sections, "only these sections")->delimiter(',')
-		->check(CLI::IsMember({"throughput", "latency", "conns", "pipeline"}));
+		->check(CLI::IsMember({"throughput", "latency", "conns", "pipeline", "card"}));
+	run->add_option("--card-module", o.card_module,
+			"ktlsaccel_test_card.ko: enables configs card and engine+card")
+		->check(CLI::ExistingFile);
+	std::vector<unsigned int> card_latencies;
+	std::vector<std::size_t> card_sizes;
+	run->add_option("--card-latencies", card_latencies, "the test card's latency_us values (100,500)")
+		->delimiter(',')->check(CLI::Range(0u, 100000u));
+	run->add_option("--card-sizes", card_sizes, "write sizes of the card section (16384,65536,1048576)")
+		->delimiter(',')->check(CLI::Range(std::size_t(1), std::size_t(256) << 20));
 	run->add_option("--ciphers", only_ciphers, "only these ciphers")->delimiter(',')
 		->check(CLI::IsMember({"aes128gcm", "chacha20"}));
 	run->add_option("--tls", only_tls, "only these TLS versions")->delimiter(',')
@@ -89,6 +102,8 @@ int main(int argc, char **argv)
 				o.min_per_conn = 64 << 10;
 				o.pingpong_iterations = 20;
 				o.ceiling_bytes = 256 << 10;
+				o.card_latencies = {100};
+				o.card_sizes = {64 << 10};
 			}
 			if (!only_configs.empty())
 				o.configs = only_configs;
@@ -106,6 +121,30 @@ int main(int argc, char **argv)
 			}
 			if (!only_sizes.empty())
 				o.sizes = o.e2e_sizes = o.pipeline_sizes = only_sizes;
+			if (!card_latencies.empty())
+				o.card_latencies = card_latencies;
+			if (!card_sizes.empty())
+				o.card_sizes = card_sizes;
+			// The card configs need the test card module: asked for
+			// by name they fail without it, in the default matrix
+			// they are left out with a word on why.
+			auto is_card = [](const std::string &c) { return c == "card" || c == "engine+card"; };
+			bool want_card = std::any_of(o.configs.begin(), o.configs.end(), is_card) &&
+					 o.sections.count("card");
+			if (want_card && o.card_module.empty()) {
+				if (!only_configs.empty())
+					throw std::runtime_error(
+						"configs card and engine+card need the test card module "
+						"(--card-module build/kmod/<kernel>/ktlsaccel_test_card.ko), "
+						"which is not built");
+				std::printf("bench: configs card and engine+card skipped: no test card module "
+					    "(ktlsaccel_test_card.ko is not built)\n");
+				std::fflush(stdout);
+			}
+			if (o.card_module.empty() || !o.sections.count("card"))
+				std::erase_if(o.configs, is_card);
+			if (o.configs.empty())
+				throw std::runtime_error("no configuration left to run");
 			return run_matrix(o);
 		}
 		return write_report(inputs, out_dir, host_load);

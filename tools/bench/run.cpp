@@ -2,7 +2,8 @@
 //
 // `ktlsaccel-bench run`: the matrix, inside one guest boot. Configurations
 // are interleaved: every repetition visits all of them (a, b unloaded;
-// c, d with ktlsaccel.ko loaded), in alternating order, so that load on the
+// c, d, e, defaults with ktlsaccel.ko loaded; card with only the test card
+// loaded; engine+card with both), in alternating order, so that load on the
 // host and TCG's drift affect every configuration alike.
 #include "bench.hpp"
 #include "workloads.hpp"
@@ -11,16 +12,25 @@
 #include <testsupport/module.hpp>
 
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
 #include <stdexcept>
+#include <system_error>
+#include <thread>
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -29,22 +39,152 @@ namespace ktlsaccel::bench {
 
 namespace {
 
-// Which file is loaded: config e may load another build of the module.
-fs::path loaded_ko;
+// What ktlsaccel.ko was loaded as: which file (config e may load another
+// build), and whether its run-time knobs were changed since ("knobs:" c
+// and d set all of theirs), were left alone ("defaults:") or extra
+// parameters were set ("e:"). "" when not loaded.
+std::string engine_tag;
+// The test card's load parameters; "" when not loaded.
+std::string card_params;
+bool card_is_loaded = false;
+
+const char *const card_name = "ktlsaccel_test_card";
+const fs::path card_stats_path = "/sys/kernel/debug/ktlsaccel_test_card/stats";
 
 void unload_module()
 {
 	if (!testsupport::unload_module())
 		throw std::runtime_error("cannot unload ktlsaccel");
+	engine_tag.clear();
 }
 
-void load_module(const fs::path &ko)
+// c and d set every knob they depend on, so a module left as loaded
+// (defaults) serves them without a reload; everything else needs exactly
+// its own state.
+void load_module(const fs::path &ko, const std::string &tag)
 {
-	if (testsupport::module_loaded() && loaded_ko == ko)
+	if (testsupport::module_loaded() &&
+	    (engine_tag == tag || (tag == "knobs:" + ko.string() && engine_tag == "defaults:" + ko.string()))) {
+		engine_tag = tag;
 		return;
+	}
 	unload_module();
-	loaded_ko = ko;
 	testsupport::load_module(ko);
+	engine_tag = tag;
+}
+
+/*
+ * The test card is loaded like insmod does; its algorithms are ready when
+ * /proc/crypto lists every "ktlsaccel-testcard-*" driver as tested.
+ */
+void wait_for_card_selftests()
+{
+	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(300);
+	for (;;) {
+		std::istringstream in(testsupport::read_file("/proc/crypto"));
+		std::map<std::string, bool> passed;	// driver -> tested, not larval
+		std::string line, driver;
+		bool larval = false, ok = false;
+		auto flush = [&] {
+			if (driver.rfind("ktlsaccel-testcard-", 0) == 0) {
+				auto &p = passed.try_emplace(driver, true).first->second;
+				p = p && ok && !larval;
+			}
+			driver.clear();
+			larval = ok = false;
+		};
+		while (std::getline(in, line)) {
+			if (line.empty()) {
+				flush();
+				continue;
+			}
+			auto colon = line.find(':');
+			std::string k = line.substr(0, line.find_first_of(" \t:"));
+			std::string v = colon == line.npos ? "" : line.substr(line.find_first_not_of(' ', colon + 1));
+			if (k == "driver")
+				driver = v;
+			else if (k == "selftest")
+				ok = v == "passed";
+			else if (k == "type")
+				larval = larval || v == "larval";
+			if (line.find("larval") != line.npos)
+				larval = true;
+		}
+		flush();
+		bool done = !passed.empty();
+		for (const auto &[d, p] : passed)
+			done = done && p;
+		if (done)
+			return;
+		if (std::chrono::steady_clock::now() > until)
+			throw std::runtime_error("the test card's algorithms did not pass their self-tests:\n" +
+						 testsupport::read_file("/proc/crypto"));
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+}
+
+void unload_card()
+{
+	if (!card_is_loaded && !fs::exists(fs::path("/sys/module") / card_name))
+		return;
+	// ktlsaccel may hold the card's algorithms as its backend.
+	unload_module();
+	// A closing kTLS socket may still hold a tfm for a moment.
+	for (int i = 0; i < 100 && fs::exists(fs::path("/sys/module") / card_name); i++) {
+		if (::syscall(SYS_delete_module, card_name, O_NONBLOCK) == 0)
+			break;
+		std::this_thread::sleep_for(std::chrono::milliseconds(100));
+	}
+	if (fs::exists(fs::path("/sys/module") / card_name))
+		throw std::runtime_error(std::string("cannot unload ") + card_name);
+	card_is_loaded = false;
+	card_params.clear();
+}
+
+// Loads the test card with these parameters unless it is loaded so
+// already. A card (re)load unloads ktlsaccel first: engine+card needs
+// ktlsaccel loaded after the card, so that its backend finds it.
+void load_card(const fs::path &ko, const std::string &params)
+{
+	if (card_is_loaded && card_params == params)
+		return;
+	unload_card();
+	int fd = ::open(ko.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		throw std::system_error(errno, std::system_category(), "open " + ko.string());
+	long ret = ::syscall(SYS_finit_module, fd, params.c_str(), 0);
+	int err = errno;
+	::close(fd);
+	if (ret != 0)
+		throw std::system_error(err, std::system_category(), "insmod " + ko.string() + " " + params);
+	card_is_loaded = true;
+	card_params = params;
+	wait_for_card_selftests();
+}
+
+// The card's debugfs counters: one line of key=value.
+std::map<std::string, double> card_stats()
+{
+	std::istringstream in(testsupport::read_file(card_stats_path));
+	std::map<std::string, double> m;
+	std::string kv;
+	while (in >> kv) {
+		auto eq = kv.find('=');
+		if (eq != kv.npos)
+			m[kv.substr(0, eq)] = std::stod(kv.substr(eq + 1));
+	}
+	if (!m.count("submitted") || !m.count("max_in_flight"))
+		throw std::runtime_error("cannot parse " + card_stats_path.string() + ": " + in.str());
+	return m;
+}
+
+void reset_card_stats()
+{
+	std::ofstream f(card_stats_path);
+	f << "0\n";
+	f.flush();
+	if (!f)
+		throw std::runtime_error("cannot reset " + card_stats_path.string());
 }
 
 // The guest's CPU time from /proc/stat: how many vCPUs were busy (not idle
@@ -59,6 +199,15 @@ public:
 		double total = static_cast<double>(end.total - start_.total);
 		double idle = static_cast<double>(end.idle - start_.idle);
 		return total > 0 ? (total - idle) / total * vcpus : NAN;
+	}
+	// Busy vCPU-seconds (all vCPUs together) since the start: what the
+	// cell cost in CPU, wherever it ran (sender, receiver, workers, softirq).
+	double busy_seconds() const
+	{
+		auto end = read();
+		double total = static_cast<double>(end.total - start_.total);
+		double idle = static_cast<double>(end.idle - start_.idle);
+		return total > 0 ? (total - idle) / static_cast<double>(sysconf(_SC_CLK_TCK)) : NAN;
 	}
 
 private:
@@ -152,6 +301,8 @@ private:
 		 const std::string &metric, double value);
 	void add_busy(const std::string &section, const std::string &config, cipher c, tls v,
 		      std::size_t size, const std::string &mode, const cpu_meter &cpu);
+	void add_cost(const std::string &section, const std::string &config, cipher c, tls v,
+		      std::size_t size, const std::string &mode, const cpu_meter &cpu);
 	void progress(const std::string &what, double value, const char *unit);
 	void save();
 	void state_unloaded();
@@ -159,7 +310,9 @@ private:
 	void state_d();
 	void state_e();
 	void state_c_config();
+	void state_defaults();
 	void run_config(const std::string &cfg);
+	void card_cells(const std::string &cfg, unsigned int latency_us);
 	void throughput_cells(const std::string &cfg);
 	void latency_cells(const std::string &cfg);
 	void many_cells(const std::string &cfg);
@@ -204,6 +357,21 @@ void runner::add_busy(const std::string &section, const std::string &config, cip
 
 	if (std::isfinite(busy))
 		add(section, config, to_string(c), to_string(v), size, mode, "busy_vcpus", busy);
+	add_cost(section, config, c, v, size, mode, cpu);
+}
+
+// Busy vCPU-seconds per MiB moved: the cost per byte, which with the
+// vCPU count gives the most any configuration could reach at that cost
+// (the report's "limit": vCPUs / (b)'s cost per MiB). /proc/stat counts
+// in clock ticks (10 ms): over a transfer of 8 MiB that is a few %.
+void runner::add_cost(const std::string &section, const std::string &config, cipher c, tls v,
+		      std::size_t size, const std::string &mode, const cpu_meter &cpu)
+{
+	double busy = cpu.busy_seconds();
+
+	if (std::isfinite(busy))
+		add(section, config, to_string(c), to_string(v), size, mode, "busy_s_per_MiB",
+		    busy / (static_cast<double>(data_.size()) / MiB));
 }
 
 void runner::progress(const std::string &what, double value, const char *unit)
@@ -351,12 +519,14 @@ void runner::ceiling_cells()
 
 void runner::state_unloaded()
 {
+	unload_card();
 	unload_module();
 }
 
 void runner::state_c()
 {
-	load_module(o_.module);
+	unload_card();
+	load_module(o_.module, "knobs:" + o_.module.string());
 	state_c_config();
 }
 
@@ -371,10 +541,39 @@ void runner::state_c_config()
 	set_config(ch);
 }
 
+// The module as a new user gets it: loaded without parameters and no
+// knob touched since (a reload after c, d or e changed any).
+void runner::state_defaults()
+{
+	unload_card();
+	load_module(o_.module, "defaults:" + o_.module.string());
+	if (meta_.contains("defaults_params"))
+		return;
+	// For the record: what "the defaults" were in this build.
+	json p = json::object();
+	for (const auto &e : fs::directory_iterator("/sys/module/ktlsaccel/parameters")) {
+		std::string v;
+		try {
+			v = testsupport::read_file(e.path());
+		} catch (const std::exception &) {
+			continue;	// write-only
+		}
+		while (!v.empty() && v.back() == '\n')
+			v.pop_back();
+		p[e.path().filename().string()] = v;
+	}
+	meta_["defaults_params"] = p;
+}
+
 // An experimental variant of c: c with extra writable module parameters.
 void runner::state_e()
 {
-	load_module(o_.e_module.empty() ? o_.module : o_.e_module);
+	unload_card();
+	fs::path ko = o_.e_module.empty() ? o_.module : o_.e_module;
+	std::string tag = "e:" + ko.string();
+	for (const auto &kv : o_.e_params)
+		tag += " " + kv;
+	load_module(ko, tag);
 	state_c_config();
 	for (const auto &kv : o_.e_params) {
 		auto eq = kv.find('=');
@@ -384,7 +583,8 @@ void runner::state_e()
 
 void runner::state_d()
 {
-	load_module(o_.module);
+	unload_card();
+	load_module(o_.module, "knobs:" + o_.module.string());
 	ConfigChange ch;
 	ch.latency_us = o_.model_latency_us;
 	ch.depth = o_.model_depth;
@@ -394,21 +594,143 @@ void runner::state_d()
 	set_config(ch);
 }
 
+/*
+ * One connection, AES-128-GCM TLS 1.2 TX through the test card: "card" is
+ * the card alone (priority 2000, so kTLS takes it directly), "engine+card"
+ * ktlsaccel with its defaults in front of the card (default priority 300).
+ * Records in flight: the card's high-water mark, and for engine+card the
+ * engine's flow's. The flow is gone once the socket closes, so a thread
+ * reads it every 10 ms during the transfer; for "card" the same thread
+ * reads the card's counters instead, so that both carry the same probe.
+ */
+void runner::card_cells(const std::string &cfg, unsigned int latency_us)
+{
+	bool engine = cfg == "engine+card";
+	std::string lat = std::to_string(latency_us);
+	unload_module();
+	load_card(o_.card_module, engine ? "latency_us=" + lat : "priority=2000 latency_us=" + lat);
+	if (engine)
+		load_module(o_.module, "defaults+card:" + o_.module.string());
+	auto k = random_key(cipher::aes128gcm, tls::v12);
+	std::string mode = "latency_us=" + lat;
+	for (auto size : o_.card_sizes) {
+		reset_card_stats();
+		if (engine)
+			reset_stats();
+		std::mutex mu;
+		std::condition_variable cv;
+		bool done = false;
+		std::uint32_t flow_max = 0;
+		bool flow_seen = false;
+		std::thread probe([&] {
+			std::optional<ControlClient> c;
+			if (engine) {
+				auto r = ControlClient::open();
+				if (!r)
+					return;	// no readings: the engine's own maximum stands in
+				c = std::move(*r);
+			}
+			std::unique_lock l(mu);
+			while (!cv.wait_for(l, std::chrono::milliseconds(10), [&] { return done; })) {
+				l.unlock();
+				std::uint32_t m = 0;
+				bool seen = false;
+				try {
+					if (engine) {
+						if (auto f = c->dump_flows(); f)
+							for (const auto &x : *f)
+								if (x.direction == Direction::tx) {
+									m = std::max(m, x.stats.max_in_flight);
+									seen = true;
+								}
+					} else {
+						(void)card_stats();
+					}
+				} catch (const std::exception &) {
+					// a probe that fails only loses a reading
+				}
+				l.lock();
+				flow_max = std::max(flow_max, m);
+				flow_seen = flow_seen || seen;
+			}
+		});
+		cpu_meter cpu;
+		double s;
+		try {
+			s = ktls_tx(k, data_, size, tx_mode::plain, -1);
+		} catch (...) {
+			{
+				std::lock_guard l(mu);
+				done = true;
+			}
+			cv.notify_all();
+			probe.join();
+			throw;
+		}
+		{
+			std::lock_guard l(mu);
+			done = true;
+		}
+		cv.notify_all();
+		probe.join();
+		auto cs = card_stats();
+		if (cs["submitted"] < 1)
+			throw std::runtime_error(cfg + ": kTLS's records did not reach the test card (" +
+						 card_stats_path.string() + ": submitted=0)");
+		if (cs["errors"] > 0)
+			throw std::runtime_error(cfg + ": the test card reported errors");
+		double rate = static_cast<double>(data_.size()) / s / MiB;
+		add("card", cfg, "aes128gcm", "1.2", size, mode, "MiB/s", rate);
+		add_cost("card", cfg, cipher::aes128gcm, tls::v12, size, mode, cpu);
+		add("card", cfg, "aes128gcm", "1.2", size, mode, "card_max_in_flight", cs["max_in_flight"]);
+		add("card", cfg, "aes128gcm", "1.2", size, mode, "card_submitted", cs["submitted"]);
+		add("card", cfg, "aes128gcm", "1.2", size, mode, "card_backlogged", cs["backlogged"]);
+		double in_flight = cs["max_in_flight"];
+		if (engine) {
+			auto st = device().stats;
+			if (st.submitted < 1)
+				throw std::runtime_error("engine+card: ktlsaccel saw none of kTLS's records "
+							 "(kTLS did not pick ktlsaccel's gcm(aes))");
+			add("card", cfg, "aes128gcm", "1.2", size, mode, "engine_max_in_flight", st.max_in_flight);
+			// Without a reading of the flow (a transfer shorter than
+			// the probe's period) the engine's high-water mark stands
+			// in: with one connection it is the flow's.
+			in_flight = flow_seen ? flow_max : st.max_in_flight;
+			if (flow_seen)
+				add("card", cfg, "aes128gcm", "1.2", size, mode, "flow_max_in_flight", flow_max);
+		}
+		add("card", cfg, "aes128gcm", "1.2", size, mode, "records_in_flight", in_flight);
+		progress("card " + cfg + " " + size_name(size) + " " + mode + " (in flight " +
+				 std::to_string(static_cast<int>(in_flight)) + ")",
+			 rate, "MiB/s");
+	}
+}
+
 void runner::run_config(const std::string &cfg)
 {
+	if (cfg == "card" || cfg == "engine+card") {
+		if (o_.sections.count("card"))
+			for (auto lat : o_.card_latencies)
+				card_cells(cfg, lat);
+		save();
+		return;
+	}
 	if (cfg == "a" || cfg == "b")
 		state_unloaded();
 	else if (cfg == "c")
 		state_c();
 	else if (cfg == "e")
 		state_e();
+	else if (cfg == "defaults")
+		state_defaults();
 	else
 		state_d();
 	if (cfg == "b")
 		ceiling_cells();
+	bool engine_like = cfg == "b" || cfg == "c" || cfg == "e" || cfg == "defaults";
 	if (o_.sections.count("throughput"))
 		throughput_cells(cfg);
-	if (o_.sections.count("latency") && (cfg == "b" || cfg == "c" || cfg == "e")) {
+	if (o_.sections.count("latency") && engine_like) {
 		latency_cells(cfg);
 		if (cfg == "c") {
 			ConfigChange ch;
@@ -419,7 +741,7 @@ void runner::run_config(const std::string &cfg)
 			set_config(ch);
 		}
 	}
-	if (o_.sections.count("conns") && (cfg == "b" || cfg == "c" || cfg == "e"))
+	if (o_.sections.count("conns") && engine_like)
 		many_cells(cfg);
 	if (o_.sections.count("pipeline") && cfg == "d")
 		pipeline_cells();
@@ -446,6 +768,7 @@ void runner::run()
 	if (file_fd_ < 0)
 		throw std::runtime_error("cannot open " + file_.string());
 
+	unload_card();
 	unload_module();
 	for (auto c : ciphers_)
 		for (auto v : versions_) {
@@ -457,7 +780,7 @@ void runner::run()
 	// also runs the cipher, is what limits (d).
 	cap_total_ = o_.cap_fraction * afalg_rate(cipher::aes128gcm, o_.ceiling_bytes);
 	// What the module makes of this guest: queues = vCPUs by default.
-	load_module(o_.module);
+	load_module(o_.module, "defaults:" + o_.module.string());
 	queues_ = device().queues;
 	unload_module();
 
@@ -490,6 +813,16 @@ void runner::run()
 			e += ", " + kv;
 		meta_["configs"]["e"] = e;
 	}
+	meta_["configs"]["defaults"] = "kTLS + ktlsaccel loaded without parameters, no knob changed";
+	meta_["run"] = {{"configs", o_.configs}, {"sections", o_.sections}};
+	if (!o_.card_module.empty()) {
+		meta_["configs"]["card"] = "kTLS + the test card alone (priority=2000), ktlsaccel not loaded";
+		meta_["configs"]["engine+card"] =
+			"kTLS + ktlsaccel with its defaults, loaded after the test card (default priority)";
+		meta_["card"] = {{"module", o_.card_module.string()},
+				 {"latencies_us", o_.card_latencies},
+				 {"sizes", o_.card_sizes}};
+	}
 
 	for (rep_ = 0; rep_ < o_.reps; rep_++) {
 		std::vector<std::string> order = o_.configs;
@@ -499,8 +832,10 @@ void runner::run()
 			run_config(cfg);
 		save();
 	}
-	if (!o_.keep_loaded)
+	if (!o_.keep_loaded) {
+		unload_card();
 		unload_module();
+	}
 	meta_["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
 	meta_["cells"] = cells_;
 	save();
