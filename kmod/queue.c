@@ -352,18 +352,19 @@ static int inline_reason(const struct ktlsaccel_engine_knobs *k,
 		flow->backoff = 0;
 		return -1;
 	}
-	if ((k->inline_threshold && req->cryptlen <= k->inline_threshold) ||
-	    (!encrypt && k->decrypt == KTLSACCEL_DECRYPT_INLINE))
-		return KTLSACCEL_INLINE_POLICY;
-	if (k->inline_mode == KTLSACCEL_INLINE_NEVER)
-		return -1;
 	/*
 	 * The caller sleeps in crypto_wait_req() until the result is there
 	 * (kTLS TLS 1.3 RX, synchronous AF_ALG, testmgr): handing the work to
 	 * another CPU only adds two context switches.
 	 */
-	if (req->base.complete == crypto_req_done)
+	if (k->inline_mode == KTLSACCEL_INLINE_AUTO &&
+	    req->base.complete == crypto_req_done)
 		return KTLSACCEL_INLINE_WAITER;
+	if ((k->inline_threshold && req->cryptlen <= k->inline_threshold) ||
+	    (!encrypt && k->decrypt == KTLSACCEL_DECRYPT_INLINE))
+		return KTLSACCEL_INLINE_POLICY;
+	if (k->inline_mode == KTLSACCEL_INLINE_NEVER)
+		return -1;
 	return lone_record(flow) ? KTLSACCEL_INLINE_LONE : -1;
 }
 
