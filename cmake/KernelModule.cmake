@@ -5,9 +5,16 @@
 # ktlsaccel_find_kernels(<var>)
 #   Sets <var> to the kernel versions to build for: KTLSACCEL_KERNELS if the
 #   user gave it (-DKTLSACCEL_KERNELS="6.1.0-56-amd64;..."), otherwise the
-#   newest /lib/modules/<version>/build of each series (6.1, 6.12) that
-#   holds a kernel build tree, plus the debug kernel if
-#   KTLSACCEL_TEST_DEBUG_KERNEL is ON.
+#   newest /lib/modules/<version>/build of each series (6.1, 6.12,
+#   6.12-rt: see ktlsaccel_kernel_short) that holds a kernel build tree,
+#   plus the debug kernel if KTLSACCEL_TEST_DEBUG_KERNEL is ON.
+#
+# ktlsaccel_kernel_short(<var> <release>)
+#   Sets <var> to the kernel's short name, the one in ctest labels
+#   (kernel-<short>) and in scripts/vm-run --kernel: "6.12" for
+#   6.12.118+deb12-amd64, "6.12-rt" for a PREEMPT_RT kernel
+#   (6.12.118+deb12-rt-amd64, 6.1.0-57-rt-amd64, 6.12.0-rt5), "debug" for
+#   scripts/build-debug-kernel's. scripts/vm-run applies the same rule.
 #
 # ktlsaccel_add_kmod(<name> <source-dir>)
 #   For each kernel version V, copies <source-dir> into
@@ -19,6 +26,21 @@ set(KTLSACCEL_KERNEL_MODULES_DIR "/lib/modules" CACHE PATH
 	"Where the kernels' module trees (<version>/build) live")
 option(KTLSACCEL_TEST_DEBUG_KERNEL
 	"Also build for, and test on, scripts/build-debug-kernel's kernel (hours)" OFF)
+
+function(ktlsaccel_kernel_short out release)
+	if(release MATCHES "-ktlsaccel-debug$")
+		set(${out} debug PARENT_SCOPE)
+		return()
+	endif()
+	string(REGEX MATCH "^[0-9]+\\.[0-9]+" short "${release}")
+	# Debian names its PREEMPT_RT flavour -rt-<arch>; upstream's
+	# localversion is -rt<N>. Sleeping spinlocks and threaded softirqs make
+	# it a kernel of its own, never an older or newer generic one.
+	if(release MATCHES "-rt[0-9]*(-|$)")
+		string(APPEND short "-rt")
+	endif()
+	set(${out} "${short}" PARENT_SCOPE)
+endfunction()
 
 function(ktlsaccel_find_kernels out)
 	if(DEFINED KTLSACCEL_KERNELS AND NOT "${KTLSACCEL_KERNELS}" STREQUAL "")
@@ -46,6 +68,8 @@ function(ktlsaccel_find_kernels out)
 	# Per series (6.1, 6.12, ...) only the newest release: every kernel
 	# listed costs a guest boot and its whole suite, and an older ABI of
 	# the same series left behind by an upgrade adds time, not coverage.
+	# The PREEMPT_RT flavour is a series of its own (6.12-rt): its locking
+	# differs, so neither it nor the generic 6.12 stands in for the other.
 	# scripts/build-debug-kernel's kernel only with
 	# KTLSACCEL_TEST_DEBUG_KERNEL=ON: its suite takes hours.
 	set(newest "")
@@ -59,10 +83,10 @@ function(ktlsaccel_find_kernels out)
 			endif()
 			continue()
 		endif()
-		string(REGEX MATCH "^[0-9]+\\.[0-9]+\\." series "${v}")
+		ktlsaccel_kernel_short(series "${v}")
 		foreach(w IN LISTS newest)
-			string(REGEX MATCH "^[0-9]+\\.[0-9]+\\." wseries "${w}")
-			if(NOT w MATCHES "-ktlsaccel-debug$" AND wseries STREQUAL series)
+			ktlsaccel_kernel_short(wseries "${w}")
+			if(wseries STREQUAL series)
 				# versions is sorted, so v is newer than w.
 				list(REMOVE_ITEM newest "${w}")
 				list(APPEND skipped "${w} (older than ${v})")

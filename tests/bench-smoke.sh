@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 #
-# bench-smoke.sh KERNEL OUTDIR: runs `scripts/bench --quick` on one kernel
-# and checks that the harness works: a well-formed results file with every
-# section and configuration, a summary with the targets table, and PNG
-# plots. It checks the form, never the numbers (those vary 2x under TCG).
+# bench-smoke.sh KERNEL OUTDIR BUILD_DIR: runs `scripts/bench --quick` on
+# one kernel with the build tree ctest was configured in (any folder, not
+# only the source tree's build/), and checks that the harness works: a
+# well-formed results file with every section and configuration, a summary
+# with the targets table, and PNG plots. It checks the form, never the
+# numbers (those vary 2x under TCG).
 set -euo pipefail
-kernel=${1:?kernel} out=${2:?output folder}
+kernel=${1:?kernel} out=${2:?output folder} build=${3:?build folder}
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-"$top/scripts/bench" --quick --no-build --kernel "$kernel" --out "$out"
+BUILD_DIR=$build "$top/scripts/bench" --quick --no-build --kernel "$kernel" --out "$out"
 
 python3 - "$out" <<'PY'
 import glob, json, math, os, sys
