@@ -75,6 +75,9 @@ kernel_results load(const fs::path &p)
 	auto dot = k.name.find('.', k.name.find('.') + 1);
 	auto dash = k.name.find_first_of("-+");
 	k.tag = k.name.substr(0, std::min(dot, dash));
+	/* The PREEMPT_RT flavour of a series is a kernel of its own. */
+	if (k.name.find("-rt-") != std::string::npos || k.name.ends_with("-rt"))
+		k.tag += "-rt";
 	std::map<key, std::vector<double>> raw;
 	for (const auto &x : j.at("samples"))
 		raw[{x.at("section"), x.at("config"), x.at("cipher"), x.at("tls"), x.at("size"),
