@@ -2,6 +2,7 @@
 #ifndef _KTLSACCEL_FAULT_H
 #define _KTLSACCEL_FAULT_H
 
+#include <linux/ktime.h>
 #include <linux/types.h>
 
 /*
@@ -23,11 +24,12 @@ void ktlsaccel_fault_init(struct ktlsaccel_fault_config *f);
 /* 0, or the error to fail this request with instead of its own result. */
 int ktlsaccel_fault_error(const struct ktlsaccel_fault_config *f, bool encrypt);
 
-/* Whether the worker of queue @index must leave its ring alone at @now_ns. */
+/* Whether the worker of queue @index must leave its ring alone now. */
 static inline bool ktlsaccel_fault_stalled(const struct ktlsaccel_fault_config *f,
-					   unsigned int index, u64 now_ns)
+					   unsigned int index)
 {
-	return f->stall_queue == (int)index && now_ns < f->stall_until_ns;
+	/* The clock only when a stall is set: reading it is not free. */
+	return f->stall_queue == (int)index && ktime_get_ns() < f->stall_until_ns;
 }
 
 #endif /* _KTLSACCEL_FAULT_H */
