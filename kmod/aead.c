@@ -100,6 +100,7 @@ static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 {
 	struct ktlsaccel_tfm_ctx *ctx = crypto_aead_ctx(tfm);
 	struct crypto_aead *fallback;
+	int ret;
 
 	/*
 	 * The mask excludes asynchronous implementations and those that need
@@ -120,10 +121,15 @@ static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 	crypto_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) +
 				max(crypto_aead_reqsize(fallback),
 				    ctx->simd ? crypto_aead_reqsize(ctx->simd) : 0));
-	ktlsaccel_flow_register(&ctx->flow,
-				crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
-				crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
-	return 0;
+	ret = ktlsaccel_flow_register(&ctx->flow,
+				      crypto_tfm_alg_name(crypto_aead_tfm(tfm)),
+				      crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
+	if (ret) {
+		if (ctx->simd)
+			crypto_free_aead(ctx->simd);
+		crypto_free_aead(fallback);
+	}
+	return ret;
 }
 
 static void ktlsaccel_exit_tfm(struct crypto_aead *tfm)
