@@ -7,7 +7,8 @@
  * controller (CTRL_CMD_GETFAMILY). Commands and attributes start at 1.
  * Every operation has its own policy, validated strictly: an attribute the
  * operation does not take, a wrong type or length, or an unknown bit in a
- * flags attribute makes the request fail with -EINVAL, and the extended ack
+ * flags attribute makes the request fail with -EINVAL (a value out of its
+ * range: -ERANGE, see below), and the extended ack
  * (enable NETLINK_EXT_ACK) carries a message naming the attribute and
  * points at it. The machine-readable twin of this header is ktlsaccel.yaml,
  * beside it, in the format of the kernel's Documentation/netlink/specs.
@@ -19,8 +20,12 @@
  * that other families wait for); changes are applied one at a time.
  *
  * The ranges given below (and the enums' values) are enforced by the
- * operation's policy before anything is looked at: -EINVAL, and the extack
- * names the attribute and the bound. The YAML's checks are the same limits.
+ * operation's policy before anything is looked at: a value out of its
+ * range fails with -ERANGE (the netlink core's answer), an unknown flag bit
+ * or a string too long with -EINVAL, and the extack names the attribute.
+ * The YAML's checks are the same limits. What no policy can express (the
+ * fault errno, a stall queue that exists now, the throughput's lower
+ * bound, an empty reset mask) the handler checks: -EINVAL.
  *
  * Attribute trees, by command
  * ---------------------------
