@@ -205,11 +205,16 @@ static int ktlsaccel_init_tfm(struct crypto_aead *tfm)
 		reqsize = max(reqsize, crypto_aead_reqsize(ctx->card));
 	ktlsaccel_aead_set_reqsize(tfm, sizeof(struct ktlsaccel_rctx) + reqsize);
 
+	/* Before registering: a flow dump copies it from then on. */
 	ctx->flow.backend = ctx->card ? crypto_aead_driver_name(ctx->card) : "cpu";
-	ktlsaccel_flow_register(&ctx->flow, alg_names[i],
-				crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
+	err = ktlsaccel_flow_register(&ctx->flow, alg_names[i],
+				      crypto_tfm_alg_driver_name(crypto_aead_tfm(tfm)));
+	if (err)
+		goto err_flow;
 	return 0;
 
+err_flow:
+	ktlsaccel_engine_flow_exit(&ctx->flow);
 err_free:
 	if (ctx->card)
 		crypto_free_aead(ctx->card);

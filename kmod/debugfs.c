@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * /sys/kernel/debug/ktlsaccel/: the counters, read-only (changes go through
- * netlink only). Lines are "key=value" pairs so scripts can read them.
+ * /sys/kernel/debug/ktlsaccel/: the counters, read-only, one "key=value"
+ * line per object so a shell can read them when netlink tools are not at
+ * hand. Everything that changes the module goes through netlink, which
+ * validates it and tells the "config" group.
  *
  *   engine       configuration and totals (queues already replaced included)
  *   queues       one line per queue
@@ -15,8 +17,6 @@
 #include <linux/kernel.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
-#include <linux/string.h>
-#include <linux/uaccess.h>
 
 #include "config.h"
 #include "debugfs.h"
@@ -70,21 +70,24 @@ static int queues_show(struct seq_file *m, void *v)
 }
 DEFINE_SHOW_ATTRIBUTE(queues);
 
-static void show_flow(const struct ktlsaccel_flow *flow, void *arg)
-{
-	struct seq_file *m = arg;
-	struct ktlsaccel_stats s;
-
-	ktlsaccel_counters_snapshot(&flow->c, &s);
-	seq_printf(m, "flow=%llu pid=%d comm=%s driver=%s backend=%s keylen=%u",
-		   flow->id, flow->pid, flow->comm, flow->driver,
-		   flow->backend ?: "cpu", READ_ONCE(flow->keylen));
-	show_stats(m, &s);
-}
-
 static int flows_show(struct seq_file *m, void *v)
 {
-	ktlsaccel_flows_for_each(show_flow, m);
+	struct ktlsaccel_flow_info *fi;
+	u64 id = 0;
+
+	/* Too big for the stack beside seq_file's frames. */
+	fi = kmalloc(sizeof(*fi), GFP_KERNEL);
+	if (!fi)
+		return -ENOMEM;
+	while (!ktlsaccel_flow_find(id, fi)) {
+		seq_printf(m, "flow=%llu pid=%d comm=%s driver=%s backend=%s keylen=%u",
+			   fi->id, fi->pid, fi->comm, fi->driver,
+			   fi->backend[0] ? fi->backend : "cpu", fi->keylen);
+		show_stats(m, &fi->stats);
+		id = fi->id + 1;
+		cond_resched();
+	}
+	kfree(fi);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(flows);

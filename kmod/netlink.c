@@ -4,20 +4,30 @@
  * and counters of the engine. The contract, command by command, is the
  * prose at the top of uapi/linux/ktlsaccel.h.
  *
- * Operations are serialised by the genetlink mutex (the family does not set
- * parallel_ops), so a DEV_SET cannot interleave with another change. The
- * family lives in the initial network namespace only: flows carry the pid
- * and command name of whoever created them, which other namespaces must not
- * see.
+ * The family is parallel_ops: a DEV_SET that drains old queues must not
+ * hold genl_mutex, which every other family (nl80211 included) waits for.
+ * Changes are serialised by the configuration's own mutex; readers take
+ * snapshots (the engine's, and one flow at a time from the registry) and
+ * keep their dump position in cb->args, so nothing here relies on a
+ * global lock. The family lives in the initial network namespace only:
+ * flows carry the pid and command name of whoever created them, which
+ * other namespaces must not see; within it they go only to CAP_NET_ADMIN
+ * and to the flow's own user.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/crypto.h>
 #include <linux/errno.h>
+#include <linux/fs.h>
 #include <linux/ktlsaccel.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/sock.h>
 
 #include "aead.h"
 #include "config.h"
@@ -27,36 +37,61 @@
 
 static struct genl_family family;
 
-static const struct nla_policy fault_policy[KTLSACCEL_A_FAULT_MAX + 1] = {
-	[KTLSACCEL_A_FAULT_RATE]	= { .type = NLA_U32 },
-	[KTLSACCEL_A_FAULT_ERRNO]	= { .type = NLA_U32 },
-	[KTLSACCEL_A_FAULT_OPS]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_FAULT_DELAY_US]	= { .type = NLA_U32 },
-	[KTLSACCEL_A_FAULT_STALL_QUEUE]	= { .type = NLA_U32 },
-};
-
-static const struct nla_policy backend_policy[KTLSACCEL_A_BACKEND_MAX + 1] = {
-	[KTLSACCEL_A_BACKEND_ALG]	= { .type = NLA_NUL_STRING,
-					    .len = CRYPTO_MAX_ALG_NAME - 1 },
-	[KTLSACCEL_A_BACKEND_MODE]	= { .type = NLA_U32 },
-	[KTLSACCEL_A_BACKEND_DRIVER]	= { .type = NLA_NUL_STRING,
-					    .len = CRYPTO_MAX_ALG_NAME - 1 },
-};
-
 /*
- * Types only: ranges are checked in the handlers, whose extack messages say
- * which attribute was wrong and what it may be.
+ * The uapi's limits, enforced by the core before a handler runs (the
+ * extack names the attribute and the bound); uapi/linux/ktlsaccel.yaml's
+ * checks say the same, which tests/unit/test_control_policy.cpp compares.
+ * Limits past s16 need a range struct; not const because 6.1's nla_policy
+ * points at a mutable one. What no policy can say is left to the
+ * handlers: the fault errno (EBADMSG or EIO), a stall queue that exists
+ * now, a throughput of 0 or at least KTLSACCEL_MIN_THROUGHPUT, a reset
+ * mask that is not 0.
  */
+static struct netlink_range_validation depth_range = {
+	.min = 1,
+	.max = KTLSACCEL_MAX_DEPTH,
+};
+
+static struct netlink_range_validation latency_range = {
+	.max = KTLSACCEL_MAX_LATENCY_US,
+};
+
+static struct netlink_range_validation fault_rate_range = {
+	.max = KTLSACCEL_FAULT_RATE_SCALE,
+};
+
+static const struct nla_policy fault_policy[KTLSACCEL_A_FAULT_MAX + 1] = {
+	[KTLSACCEL_A_FAULT_RATE]	= NLA_POLICY_FULL_RANGE(NLA_U32, &fault_rate_range),
+	[KTLSACCEL_A_FAULT_ERRNO]	= { .type = NLA_U32 },
+	[KTLSACCEL_A_FAULT_OPS]		= NLA_POLICY_RANGE(NLA_U32, KTLSACCEL_FAULT_OPS_DECRYPT,
+							   KTLSACCEL_FAULT_OPS_BOTH),
+	[KTLSACCEL_A_FAULT_DELAY_US]	= NLA_POLICY_FULL_RANGE(NLA_U32, &latency_range),
+	[KTLSACCEL_A_FAULT_STALL_QUEUE]	= NLA_POLICY_MAX(NLA_U32, KTLSACCEL_MAX_QUEUES - 1),
+};
+
+/* Names are crypto API names: at most CRYPTO_MAX_ALG_NAME with the NUL. */
+static const struct nla_policy backend_policy[KTLSACCEL_A_BACKEND_MAX + 1] = {
+	[KTLSACCEL_A_BACKEND_ALG] = {
+		.type = NLA_NUL_STRING,
+		.len = CRYPTO_MAX_ALG_NAME - 1,
+	},
+	[KTLSACCEL_A_BACKEND_MODE] = NLA_POLICY_MAX(NLA_U32, KTLSACCEL_BACKEND_DRIVER),
+	[KTLSACCEL_A_BACKEND_DRIVER] = {
+		.type = NLA_NUL_STRING,
+		.len = CRYPTO_MAX_ALG_NAME - 1,
+	},
+};
+
 static const struct nla_policy dev_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
-	[KTLSACCEL_A_DEV_QUEUES]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_DEPTH]			= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_DISPATCH]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_LATENCY_US]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_THROUGHPUT]		= { .type = NLA_U64 },
-	[KTLSACCEL_A_DEV_INLINE_THRESHOLD]	= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_DECRYPT]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_INLINE]		= { .type = NLA_U32 },
-	[KTLSACCEL_A_DEV_BACKEND]		= NLA_POLICY_NESTED(backend_policy),
+	[KTLSACCEL_A_DEV_QUEUES] = NLA_POLICY_RANGE(NLA_U32, 1, KTLSACCEL_MAX_QUEUES),
+	[KTLSACCEL_A_DEV_DEPTH] = NLA_POLICY_FULL_RANGE(NLA_U32, &depth_range),
+	[KTLSACCEL_A_DEV_DISPATCH] = NLA_POLICY_MAX(NLA_U32, KTLSACCEL_DISPATCH_FLOW),
+	[KTLSACCEL_A_DEV_LATENCY_US] = NLA_POLICY_FULL_RANGE(NLA_U32, &latency_range),
+	[KTLSACCEL_A_DEV_THROUGHPUT] = { .type = NLA_U64 },
+	[KTLSACCEL_A_DEV_INLINE_THRESHOLD] = { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_DECRYPT] = NLA_POLICY_MAX(NLA_U32, KTLSACCEL_DECRYPT_ASYNC),
+	[KTLSACCEL_A_DEV_INLINE] = NLA_POLICY_MAX(NLA_U32, KTLSACCEL_INLINE_NEVER),
+	[KTLSACCEL_A_DEV_BACKEND] = NLA_POLICY_NESTED(backend_policy),
 };
 
 static const struct nla_policy fault_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
@@ -64,7 +99,7 @@ static const struct nla_policy fault_set_policy[KTLSACCEL_A_DEV_MAX + 1] = {
 };
 
 static const struct nla_policy stats_reset_policy[KTLSACCEL_A_DEV_MAX + 1] = {
-	[KTLSACCEL_A_DEV_RESET] = { .type = NLA_U32 },
+	[KTLSACCEL_A_DEV_RESET] = NLA_POLICY_MASK(NLA_U32, KTLSACCEL_RESET_ALL),
 };
 
 static int put_stats(struct sk_buff *skb, int attr,
@@ -418,32 +453,23 @@ static int stats_reset_doit(struct sk_buff *skb, struct genl_info *info)
 
 /*
  * Dumps put one object per message and resume where the previous skb
- * filled up: queues by index in cb->args[0], flows by id in cb->args[0]
- * (ids only grow, and the registry lists flows in id order: stats.c takes
- * the id under the lock that adds the flow).
+ * filled up: queues by index, flows by id (ids only grow, and the
+ * registry finds the next id >= N in O(log n)), in cb->args[0].
  */
-struct dump_ctx {
-	struct sk_buff *skb;
-	struct netlink_callback *cb;
-	u64 next;	/* first index or id not yet sent */
-	bool full;
-};
-
-static void *dump_hdr(struct dump_ctx *d, u8 cmd)
+static void *dump_hdr(struct sk_buff *skb, struct netlink_callback *cb, u8 cmd)
 {
-	return genlmsg_put(d->skb, NETLINK_CB(d->cb->skb).portid,
-			   d->cb->nlh->nlmsg_seq, &family, NLM_F_MULTI, cmd);
+	return genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			   &family, NLM_F_MULTI, cmd);
 }
 
 static int queue_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct dump_ctx d = { .skb = skb, .cb = cb };
 	struct ktlsaccel_queue_info qi;
 	unsigned long i;
 	void *hdr;
 
 	for (i = cb->args[0]; !ktlsaccel_engine_queue_info(i, &qi); i++) {
-		hdr = dump_hdr(&d, KTLSACCEL_CMD_QUEUE_GET);
+		hdr = dump_hdr(skb, cb, KTLSACCEL_CMD_QUEUE_GET);
 		if (!hdr)
 			break;
 		if (nla_put_u32(skb, KTLSACCEL_A_QUEUE_INDEX, qi.index) ||
@@ -459,43 +485,74 @@ static int queue_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static void dump_flow(const struct ktlsaccel_flow *flow, void *arg)
+/*
+ * Who created a socket is private: pid and comm go to CAP_NET_ADMIN and to
+ * the user (euid) that created the flow. Both are judged by the dumping
+ * socket's opener, as netlink_capable() does, not by whoever reads it now.
+ */
+struct flow_reader {
+	bool admin;
+	bool has_uid;
+	kuid_t uid;
+};
+
+static void flow_reader_init(struct flow_reader *r, struct netlink_callback *cb)
 {
-	struct dump_ctx *d = arg;
-	struct ktlsaccel_stats s;
+	const struct sock *sk = NETLINK_CB(cb->skb).sk;
+
+	r->admin = netlink_capable(cb->skb, CAP_NET_ADMIN);
+	r->has_uid = sk && sk->sk_socket && sk->sk_socket->file;
+	if (r->has_uid)
+		r->uid = sk->sk_socket->file->f_cred->euid;
+}
+
+static bool flow_reader_may_see_owner(const struct flow_reader *r, kuid_t owner)
+{
+	return r->admin || (r->has_uid && uid_eq(r->uid, owner));
+}
+
+static int dump_flow(struct sk_buff *skb, struct netlink_callback *cb,
+		     const struct ktlsaccel_flow_info *fi, bool owner)
+{
 	void *hdr;
 
-	if (d->full || flow->id < d->next)
-		return;
-	ktlsaccel_counters_snapshot(&flow->c, &s);
-	hdr = dump_hdr(d, KTLSACCEL_CMD_FLOW_GET);
+	hdr = dump_hdr(skb, cb, KTLSACCEL_CMD_FLOW_GET);
 	if (!hdr)
-		goto full;
-	if (nla_put_u64_64bit(d->skb, KTLSACCEL_A_FLOW_ID, flow->id,
+		return -EMSGSIZE;
+	if (nla_put_u64_64bit(skb, KTLSACCEL_A_FLOW_ID, fi->id,
 			      KTLSACCEL_A_FLOW_PAD) ||
-	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_PID, flow->pid) ||
-	    nla_put_string(d->skb, KTLSACCEL_A_FLOW_COMM, flow->comm) ||
-	    nla_put_string(d->skb, KTLSACCEL_A_FLOW_ALG, flow->alg) ||
-	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_KEY_BITS, flow->keylen * 8) ||
-	    nla_put_u32(d->skb, KTLSACCEL_A_FLOW_DIRECTION,
-			ktlsaccel_flow_direction(flow)) ||
-	    put_stats(d->skb, KTLSACCEL_A_FLOW_STATS, &s)) {
-		genlmsg_cancel(d->skb, hdr);
-		goto full;
+	    (owner && (nla_put_u32(skb, KTLSACCEL_A_FLOW_PID, fi->pid) ||
+		       nla_put_string(skb, KTLSACCEL_A_FLOW_COMM, fi->comm))) ||
+	    nla_put_string(skb, KTLSACCEL_A_FLOW_ALG, fi->alg) ||
+	    nla_put_u32(skb, KTLSACCEL_A_FLOW_KEY_BITS, fi->keylen * 8) ||
+	    nla_put_u32(skb, KTLSACCEL_A_FLOW_DIRECTION, fi->direction) ||
+	    put_stats(skb, KTLSACCEL_A_FLOW_STATS, &fi->stats) ||
+	    (fi->backend[0] &&
+	     nla_put_string(skb, KTLSACCEL_A_FLOW_BACKEND, fi->backend))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
 	}
-	genlmsg_end(d->skb, hdr);
-	d->next = flow->id + 1;
-	return;
-full:
-	d->full = true;
+	genlmsg_end(skb, hdr);
+	return 0;
 }
 
 static int flow_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct dump_ctx d = { .skb = skb, .cb = cb, .next = cb->args[0] };
+	struct ktlsaccel_flow_info *fi;
+	struct flow_reader reader;
+	u64 next = cb->args[0];
 
-	ktlsaccel_flows_for_each(dump_flow, &d);
-	cb->args[0] = d.next;
+	/* Several hundred bytes: not on the stack of a dump. */
+	fi = kmalloc(sizeof(*fi), GFP_KERNEL);
+	if (!fi)
+		return -ENOMEM;
+	flow_reader_init(&reader, cb);
+	while (!ktlsaccel_flow_find(next, fi) &&
+	       !dump_flow(skb, cb, fi, flow_reader_may_see_owner(&reader, fi->uid)))
+		next = fi->id + 1;
+	kfree(fi);
+	/* Ids fit an unsigned long: the registry's index is one. */
+	cb->args[0] = next;
 	return skb->len;
 }
 
@@ -552,6 +609,7 @@ static struct genl_family family __ro_after_init = {
 	.name = KTLSACCEL_GENL_NAME,
 	.version = KTLSACCEL_GENL_VERSION,
 	.module = THIS_MODULE,
+	.parallel_ops = true,
 	.ops = ops,
 	.n_ops = ARRAY_SIZE(ops),
 	.mcgrps = mcgrps,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Counters and the flow registry. Nothing here takes a lock on the request
- * path; the registry lock is only taken when a tfm is created or freed and
- * when someone reads the list.
+ * path; the registry's lock is only taken when a tfm is created or freed and,
+ * for one flow at a time, when someone reads or resets the flows.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -12,20 +12,22 @@
 #include <linux/sched/signal.h>
 #include <linux/time64.h>
 #include <linux/sched.h>
-#include <linux/spinlock.h>
+#include <linux/cred.h>
 #include <linux/string.h>
+#include <linux/xarray.h>
 
 #include "stats.h"
 
 /*
- * The registry lists flows in id order: a netlink dump resumes after the
- * last id it sent, so a flow listed after one with a higher id would be
- * skipped. The id is therefore taken under the lock that adds the flow.
+ * Flows by id. A dump resumes from the last id it sent with one lookup,
+ * and takes the lock for one flow at a time: the flow lives in its tfm's
+ * context, which is freed without an RCU grace period, so what a reader
+ * copies it copies under the lock that unregistering takes. _BH: a tfm may
+ * be freed from softirq context (e.g. an xfrm state).
  */
-static LIST_HEAD(flows);
-/* _bh: a tfm may be freed from softirq context (e.g. an xfrm state). */
-static DEFINE_SPINLOCK(flows_lock);
-static u64 last_flow_id;	/* under flows_lock */
+static DEFINE_XARRAY_FLAGS(flows, XA_FLAGS_LOCK_BH);
+static atomic64_t last_flow_id;
+static atomic_t nr_flows;
 
 static void update_max(atomic_t *max, int val)
 {
@@ -147,10 +149,13 @@ void ktlsaccel_counters_reset(struct ktlsaccel_counters *c)
 		atomic64_set(&c->latency[i], 0);
 }
 
-void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
-			     const char *driver)
+int ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
+			    const char *driver)
 {
+	int err;
+
 	flow->pid = task_tgid_nr(current);
+	flow->uid = current_euid();
 	get_task_comm(flow->comm, current);
 	flow->driver = driver;
 	flow->alg = alg;
@@ -158,28 +163,63 @@ void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
 	flow->keylen = 0;
 	atomic_set(&flow->cursor, 0);
 
-	spin_lock_bh(&flows_lock);
-	flow->id = ++last_flow_id;
-	list_add_tail(&flow->node, &flows);
-	spin_unlock_bh(&flows_lock);
+	/*
+	 * Ids only grow (never reused while the module is loaded), so a dump
+	 * that resumes after id N cannot list a flow twice. The index is an
+	 * unsigned long: 2^64 ids on 64-bit, 2^32 on 32-bit, where an id past
+	 * the end fails the tfm rather than alias a live flow.
+	 */
+	flow->id = atomic64_inc_return(&last_flow_id);
+	if (flow->id != (unsigned long)flow->id)
+		return -ENOSPC;
+	err = xa_insert_bh(&flows, flow->id, flow, GFP_KERNEL);
+	if (err)
+		return err;
+	atomic_inc(&nr_flows);
+	return 0;
 }
 
 void ktlsaccel_flow_unregister(struct ktlsaccel_flow *flow)
 {
-	spin_lock_bh(&flows_lock);
-	list_del(&flow->node);
-	spin_unlock_bh(&flows_lock);
+	xa_erase_bh(&flows, flow->id);
+	atomic_dec(&nr_flows);
 }
 
-void ktlsaccel_flows_for_each(void (*fn)(const struct ktlsaccel_flow *flow,
-					 void *arg), void *arg)
+static void flow_copy(const struct ktlsaccel_flow *flow,
+		      struct ktlsaccel_flow_info *fi)
 {
-	const struct ktlsaccel_flow *flow;
+	const char *backend;
 
-	spin_lock_bh(&flows_lock);
-	list_for_each_entry(flow, &flows, node)
-		fn(flow, arg);
-	spin_unlock_bh(&flows_lock);
+	fi->id = flow->id;
+	fi->uid = flow->uid;
+	fi->pid = flow->pid;
+	memcpy(fi->comm, flow->comm, sizeof(fi->comm));
+	fi->alg = flow->alg;
+	fi->driver = flow->driver;
+	/* The backend's name may belong to a card driver that goes away. */
+	backend = READ_ONCE(flow->backend);
+	if (backend)
+		strscpy(fi->backend, backend, sizeof(fi->backend));
+	else
+		fi->backend[0] = '\0';
+	fi->keylen = READ_ONCE(flow->keylen);
+	fi->direction = ktlsaccel_flow_direction(flow);
+	ktlsaccel_counters_snapshot(&flow->c, &fi->stats);
+}
+
+int ktlsaccel_flow_find(u64 id, struct ktlsaccel_flow_info *fi)
+{
+	unsigned long index = id;
+	struct ktlsaccel_flow *flow;
+
+	if (id != index)
+		return -ENOENT;
+	xa_lock_bh(&flows);
+	flow = xa_find(&flows, &index, ULONG_MAX, XA_PRESENT);
+	if (flow)
+		flow_copy(flow, fi);
+	xa_unlock_bh(&flows);
+	return flow ? 0 : -ENOENT;
 }
 
 enum ktlsaccel_direction ktlsaccel_flow_direction(const struct ktlsaccel_flow *flow)
@@ -198,22 +238,24 @@ enum ktlsaccel_direction ktlsaccel_flow_direction(const struct ktlsaccel_flow *f
 
 unsigned int ktlsaccel_flows_count(void)
 {
-	const struct ktlsaccel_flow *flow;
-	unsigned int n = 0;
-
-	spin_lock_bh(&flows_lock);
-	list_for_each_entry(flow, &flows, node)
-		n++;
-	spin_unlock_bh(&flows_lock);
-	return n;
+	return atomic_read(&nr_flows);
 }
 
+/* One flow per lock hold, as ktlsaccel_flow_find(): tfms come and go meanwhile. */
 void ktlsaccel_flows_reset_stats(void)
 {
 	struct ktlsaccel_flow *flow;
+	unsigned long index = 0;
 
-	spin_lock_bh(&flows_lock);
-	list_for_each_entry(flow, &flows, node)
-		ktlsaccel_counters_reset(&flow->c);
-	spin_unlock_bh(&flows_lock);
+	for (;;) {
+		xa_lock_bh(&flows);
+		flow = xa_find(&flows, &index, ULONG_MAX, XA_PRESENT);
+		if (flow)
+			ktlsaccel_counters_reset(&flow->c);
+		xa_unlock_bh(&flows);
+		if (!flow || index == ULONG_MAX)
+			break;
+		index++;
+		cond_resched();
+	}
 }

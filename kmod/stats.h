@@ -3,8 +3,9 @@
 #define _KTLSACCEL_STATS_H
 
 #include <linux/atomic.h>
+#include <linux/crypto.h>
+#include <linux/cred.h>
 #include <linux/ktlsaccel.h>
-#include <linux/list.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 
@@ -23,7 +24,7 @@ enum ktlsaccel_inline_reason {
 /*
  * Counters of one queue or one flow. Atomics rather than a lock: they are
  * bumped by submitters on any CPU and by the queue's worker, and read by
- * debugfs (later netlink) without stopping either.
+ * netlink and debugfs without stopping either.
  *
  * Invariant once idle: submitted == completed + errors, in_flight == 0.
  * Requests refused with -ENOSPC are counted as rejected, not submitted.
@@ -62,16 +63,21 @@ struct ktlsaccel_stats {
  * is what an operator recognises as "this connection's TX".
  */
 struct ktlsaccel_flow {
-	struct list_head node;		/* in the flow registry */
-	u64 id;
+	u64 id;				/* the registry's key */
+	kuid_t uid;			/* creator's euid: who may see pid, comm */
 	pid_t pid;
 	char comm[TASK_COMM_LEN];
 	const char *driver;
 	const char *alg;		/* crypto API name, e.g. "gcm(aes)" */
+	/*
+	 * "cpu" or the card driver that runs the requests; NULL: not known.
+	 * Set before ktlsaccel_flow_register() or with WRITE_ONCE(); must
+	 * stay valid until ktlsaccel_flow_unregister() returns.
+	 */
+	const char *backend;
 	atomic_t ops_seen;		/* KTLSACCEL_FLOW_ENCRYPT | _DECRYPT */
 	unsigned int keylen;
 	atomic_t cursor;		/* round-robin position for "spread" */
-	const char *backend;		/* "cpu" or the card's driver name */
 
 	/* Its requests in submission order, for ordered completions (queue.c). */
 	struct ktlsaccel_order *order;
@@ -112,12 +118,33 @@ void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 
 void ktlsaccel_counters_reset(struct ktlsaccel_counters *c);
 
-void ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
-			     const char *driver);
+/*
+ * A copy of one flow, taken while the registry holds it: the flow itself
+ * may be freed (with its tfm, from any context) as soon as the copy is made.
+ */
+struct ktlsaccel_flow_info {
+	u64 id;
+	kuid_t uid;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+	const char *alg;		/* the module's own names: live as long as it */
+	const char *driver;
+	char backend[CRYPTO_MAX_ALG_NAME];	/* "" when the flow has none */
+	unsigned int keylen;
+	enum ktlsaccel_direction direction;
+	struct ktlsaccel_stats stats;
+};
+
+/* Gives the flow its id; -ENOMEM (the registry could not grow) fails the tfm. */
+int ktlsaccel_flow_register(struct ktlsaccel_flow *flow, const char *alg,
+			    const char *driver);
 void ktlsaccel_flow_unregister(struct ktlsaccel_flow *flow);
-/* Calls @fn for every live flow, with the registry locked (no sleeping). */
-void ktlsaccel_flows_for_each(void (*fn)(const struct ktlsaccel_flow *flow,
-					 void *arg), void *arg);
+/*
+ * Copies the live flow with the smallest id >= @id into @fi; -ENOENT when
+ * there is none. O(log n), the registry locked for that one flow only: a
+ * walk resumes from the id after the last one it saw.
+ */
+int ktlsaccel_flow_find(u64 id, struct ktlsaccel_flow_info *fi);
 
 /* A flow is TX, RX or both depending on the requests it has seen. */
 static inline void ktlsaccel_flow_saw(struct ktlsaccel_flow *flow, bool encrypt)
@@ -130,7 +157,9 @@ static inline void ktlsaccel_flow_saw(struct ktlsaccel_flow *flow, bool encrypt)
 }
 
 enum ktlsaccel_direction ktlsaccel_flow_direction(const struct ktlsaccel_flow *flow);
+/* Live flows, from a counter (no walk). */
 unsigned int ktlsaccel_flows_count(void);
+/* Sleeps between flows: process context only. */
 void ktlsaccel_flows_reset_stats(void);
 
 #endif /* _KTLSACCEL_STATS_H */

@@ -137,7 +137,10 @@ Expected from_yaml(const YAML::Node &spec)
 		for (const auto &entry : d["entries"]) {
 			auto ename = entry.IsMap() ? entry["name"].as<std::string>()
 						   : entry.as<std::string>();
-			std::string c = c_upper(fam + "-" + name + "-" + ename);
+			/* name-prefix replaces "<family>-<enum>-", as in the kernel's specs */
+			std::string prefix = d["name-prefix"] ? d["name-prefix"].as<std::string>()
+							       : fam + "-" + name + "-";
+			std::string c = c_upper(prefix + ename);
 			e.enumerators[c] = type == "flags" ? (1LL << bit++) : v++;
 		}
 	}

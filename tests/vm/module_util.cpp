@@ -88,11 +88,7 @@ uint64_t num(const kv &m, const std::string &key)
 
 void reconfigure(const std::string &config)
 {
-	std::ofstream f(fs::path(debugfs) / "reconfigure");
-	f << config;
-	f.flush();
-	if (!f)
-		throw std::runtime_error("reconfigure '" + config + "' failed");
+	testsupport::set_knobs(config);
 }
 
 bytes from_hex(const std::string &hex)

@@ -36,12 +36,16 @@ public:
 	loaded_module &operator=(const loaded_module &) = delete;
 };
 
-/* Loading and parameters: testsupport/'s, which ktlsaccel-bench uses too. */
+/*
+ * Loading, load-time parameters and run-time settings (netlink):
+ * testsupport/'s, which ktlsaccel-bench uses too.
+ */
 using testsupport::unload_module;
 using testsupport::module_loaded;
 using testsupport::wait_for_selftests;
-using testsupport::set_param;
 using testsupport::get_param;
+using testsupport::set_knob;
+using testsupport::get_knob;
 
 /* Parsed debugfs files: /sys/kernel/debug/ktlsaccel/{engine,queues,flows}. */
 kv engine_stats();
@@ -51,6 +55,7 @@ std::vector<kv> flow_stats();
 std::vector<kv> flows_of(const std::string &driver);
 uint64_t num(const kv &m, const std::string &key);
 
+/* "queues=4 depth=16 latency_us=100": one DEV_SET (testsupport::set_knobs). */
 void reconfigure(const std::string &config);
 
 /* Hex string to bytes (an empty string gives no bytes). */

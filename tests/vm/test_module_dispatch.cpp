@@ -212,7 +212,7 @@ TEST(ModuleDispatch, AFullRingRunsARequestWithoutBacklogInTheCallerNeverEnospc)
 {
 	/* One queue of one slot; its worker stalled, so the slot stays taken. */
 	loaded_module mod("queues=1 depth=1 inline_mode=never");
-	set_param("fault_stall_queue", "0");
+	set_knob("fault_stall_queue", "0");
 	struct kcapi_handle *a = aio_tfm(), *b = aio_tfm();
 	{
 		/* AF_ALG AIO does not set CRYPTO_TFM_REQ_MAY_BACKLOG. */
@@ -237,7 +237,7 @@ TEST(ModuleDispatch, AFullRingRunsARequestWithoutBacklogInTheCallerNeverEnospc)
 		}));
 		EXPECT_FALSE(second.done());
 
-		set_param("fault_stall_queue", "-1");
+		set_knob("fault_stall_queue", "-1");
 		EXPECT_TRUE(first.correct());
 		EXPECT_TRUE(second.correct());
 	}
@@ -255,7 +255,7 @@ TEST(ModuleDispatch, ALaterRequestThatFinishesFirstIsHeldUntilTheEarlierOneIsDel
 {
 	/* Two queues; a flow's queued requests alternate between them. */
 	loaded_module mod("queues=2 dispatch=spread inline_mode=never");
-	set_param("fault_stall_queue", "0");
+	set_knob("fault_stall_queue", "0");
 	struct kcapi_handle *base = aio_tfm();
 	{
 		/* Until one request sticks in the stalled queue 0. */
@@ -279,7 +279,7 @@ TEST(ModuleDispatch, ALaterRequestThatFinishesFirstIsHeldUntilTheEarlierOneIsDel
 		EXPECT_FALSE(later.done()) << "delivered before an earlier request of its flow";
 		EXPECT_FALSE(stuck->done());
 
-		set_param("fault_stall_queue", "-1");
+		set_knob("fault_stall_queue", "-1");
 		EXPECT_TRUE(stuck->correct());
 		EXPECT_TRUE(later.correct());
 	}
@@ -292,7 +292,7 @@ TEST(ModuleDispatch, ALaterRequestThatFinishesFirstIsHeldUntilTheEarlierOneIsDel
 TEST(ModuleDispatch, AStalledQueueResumesOnItsOwnWithinItsBound)
 {
 	loaded_module mod("queues=1 inline_mode=never");
-	set_param("fault_stall_queue", "0");
+	set_knob("fault_stall_queue", "0");
 	struct kcapi_handle *base = aio_tfm();
 	{
 		aio_request r(base, 1);

@@ -341,8 +341,8 @@ TEST(ModuleEngine, SpreadUsesEveryQueueAndFlowPinsAFlowToOne)
 	EXPECT_EQ(spread[0] - before[0], 10u);
 	EXPECT_EQ(spread[1] - before[1], 10u);
 
-	set_param("dispatch", "flow");
-	EXPECT_EQ(get_param("dispatch"), "flow");
+	set_knob("dispatch", "flow");
+	EXPECT_EQ(get_knob("dispatch"), "flow");
 	run20();
 	auto pinned = submitted();
 	uint64_t d0 = pinned[0] - spread[0], d1 = pinned[1] - spread[1];

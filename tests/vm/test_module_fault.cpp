@@ -54,7 +54,7 @@ outcome decrypt_many(unsigned int n)
 TEST(ModuleFault, InjectedDecryptFailuresReachTheCallerAndCountersAddUp)
 {
 	loaded_module mod("decrypt=async");
-	set_param("fault_rate", "300000");
+	set_knob("fault_rate", "300000");
 	auto o = decrypt_many(200);
 	std::printf("30%% injected: %u ok, %u EBADMSG\n", o.ok, o.ebadmsg);
 	EXPECT_EQ(o.other + o.eio, 0u);
@@ -62,7 +62,7 @@ TEST(ModuleFault, InjectedDecryptFailuresReachTheCallerAndCountersAddUp)
 	EXPECT_GT(o.ok, 80u);
 
 	/* The errno knob: EIO, an engine failure rather than a forgery. */
-	set_param("fault_errno", "5");
+	set_knob("fault_errno", "5");
 	auto p = decrypt_many(100);
 	EXPECT_GT(p.eio, 5u);
 	EXPECT_EQ(p.ebadmsg + p.other, 0u);
@@ -85,30 +85,30 @@ TEST(ModuleFault, InjectedDecryptFailuresReachTheCallerAndCountersAddUp)
 TEST(ModuleFault, InjectedFailuresApplyToInlineDecryptionAndEncryptionWhenAsked)
 {
 	loaded_module mod("decrypt=inline fault_ops=both fault_errno=5");
-	set_param("fault_rate", "1000000");
+	set_knob("fault_rate", "1000000");
 	auto o = decrypt_many(20);
 	EXPECT_EQ(o.eio, 20u);
 	aead a("ktlsaccel-gcm-aes");
 	ASSERT_EQ(a.setkey(key), 0);
 	bytes out;
 	EXPECT_EQ(a.encrypt(iv, aad, pt, 16, out), -EIO);
-	EXPECT_EQ(get_param("fault_ops"), "both");
-	set_param("fault_rate", "0");
+	EXPECT_EQ(get_knob("fault_ops"), "both");
+	set_knob("fault_rate", "0");
 	EXPECT_EQ(decrypt_many(5).ok, 5u);
 }
 
 TEST(ModuleFault, InvalidFaultErrnoIsRefused)
 {
 	loaded_module mod;
-	EXPECT_THROW(set_param("fault_errno", "22"), std::runtime_error);
-	EXPECT_EQ(get_param("fault_errno"), "74");
-	EXPECT_THROW(set_param("fault_ops", "sometimes"), std::runtime_error);
+	EXPECT_THROW(set_knob("fault_errno", "22"), std::runtime_error);
+	EXPECT_EQ(get_knob("fault_errno"), "74");
+	EXPECT_THROW(set_knob("fault_ops", "sometimes"), std::runtime_error);
 }
 
 TEST(ModuleFault, StalledQueueHoldsItsRequestsUntilReleased)
 {
 	loaded_module mod("queues=1");
-	set_param("fault_stall_queue", "0");
+	set_knob("fault_stall_queue", "0");
 	std::atomic<int> result = 1;
 	std::thread t([&] {
 		aead a("ktlsaccel-gcm-aes");
@@ -130,7 +130,7 @@ TEST(ModuleFault, StalledQueueHoldsItsRequestsUntilReleased)
 	EXPECT_EQ(num(q[0], "ring"), 1u);
 	EXPECT_EQ(num(q[0], "in_flight"), 1u);
 
-	set_param("fault_stall_queue", "-1");
+	set_knob("fault_stall_queue", "-1");
 	t.join();
 	EXPECT_EQ(result, 0);
 	EXPECT_EQ(num(queue_stats()[0], "ring"), 0u);
@@ -139,14 +139,14 @@ TEST(ModuleFault, StalledQueueHoldsItsRequestsUntilReleased)
 TEST(ModuleFault, AddedDelayPostponesCompletion)
 {
 	loaded_module mod;
-	set_param("fault_delay_us", "200000");
+	set_knob("fault_delay_us", "200000");
 	aead a("ktlsaccel-gcm-aes");
 	ASSERT_EQ(a.setkey(key), 0);
 	bytes out;
 	uint64_t t0 = now_us();
 	ASSERT_EQ(a.encrypt(iv, aad, pt, 16, out), 0);
 	EXPECT_GE(now_us() - t0, 200000u);
-	set_param("fault_delay_us", "0");
+	set_knob("fault_delay_us", "0");
 	/* The fastest of three: one slow request on a busy host says nothing. */
 	uint64_t fastest = UINT64_MAX;
 	for (int i = 0; i < 3; i++) {

@@ -268,7 +268,7 @@ TEST(ModuleKtlsFault, InjectedDecryptFailuresReachTheKtlsReceiverAsEbadmsg)
 {
 	/* 1 % of decryptions fail: 2000 records miss them all with p = 2e-9. */
 	loaded_module mod("decrypt=async");
-	set_param("fault_rate", "10000");
+	set_knob("fault_rate", "10000");
 	rx_only c;
 	bytes wire;
 	for (uint64_t seq = 0; seq < 2000; seq++) {

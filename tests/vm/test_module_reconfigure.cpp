@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
 // Runtime reconfiguration of ktlsaccel.ko's queues, depth and latency
-// (debugfs "reconfigure", the internal function netlink will call) while
+// (netlink DEV_SET, through testsupport::set_knobs) while
 // requests are in flight: none lost, none stuck, every result correct.
 
 #include "module_util.h"

@@ -212,7 +212,7 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	/* The first send() of a socket waits for its records (see above). */
 	EXPECT_EQ(::send(p.a.get(), data.data(), 16384, MSG_NOSIGNAL), 16384);
 
-	set_param("fault_stall_queue", "0");
+	set_knob("fault_stall_queue", "0");
 	/*
 	 * Released from another thread whatever happens here: kTLS waits for
 	 * its records uninterruptibly, a stall nobody lifts is a hung task.
@@ -221,7 +221,7 @@ TEST(ModuleTeardown, CloseWaitsForAStalledQueueAndLosesNothing)
 	std::thread release([&] {
 		std::this_thread::sleep_for(std::chrono::milliseconds(1500));
 		released_at = now_us();
-		set_param("fault_stall_queue", "-1");
+		set_knob("fault_stall_queue", "-1");
 	});
 	/* two full records with MSG_MORE: send() returns without waiting for them */
 	EXPECT_EQ(::send(p.a.get(), data.data() + 16384, 2 * 16384, MSG_NOSIGNAL | MSG_MORE),

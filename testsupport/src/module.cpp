@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include <testsupport/module.hpp>
 
+#include <ktlsaccel/control.hpp>
+
 #include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -130,21 +136,144 @@ bool unload_module()
 	return !module_loaded();
 }
 
-void set_param(const std::string &name, const std::string &value)
-{
-	std::ofstream f(param_path(name));
-	f << value;
-	f.flush();
-	if (!f)
-		throw std::runtime_error("cannot set module parameter " + name + "=" + value);
-}
-
 std::string get_param(const std::string &name)
 {
 	std::string s = read_file(param_path(name));
 	while (!s.empty() && s.back() == '\n')
 		s.pop_back();
 	return s;
+}
+
+namespace {
+
+template <class T> T number(const std::string &name, const std::string &v)
+{
+	T out{};
+	auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
+	if (ec != std::errc() || p != v.data() + v.size())
+		throw std::runtime_error(name + "=" + v + ": not a number");
+	return out;
+}
+
+ControlClient open_client()
+{
+	auto c = ControlClient::open();
+	if (!c)
+		throw std::runtime_error("netlink: " + c.error().message());
+	return std::move(*c);
+}
+
+void check(const Result<void> &r, const std::string &what)
+{
+	if (!r)
+		throw std::runtime_error(what + ": " + r.error().message());
+}
+
+} // namespace
+
+void set_knobs(const std::string &assignments)
+{
+	ConfigChange dev;
+	FaultChange fault;
+	bool unstall = false;
+	std::istringstream in(assignments);
+	for (std::string kv; in >> kv;) {
+		auto eq = kv.find('=');
+		if (eq == std::string::npos)
+			throw std::runtime_error("'" + kv + "' is not name=value");
+		std::string n = kv.substr(0, eq), v = kv.substr(eq + 1);
+		if (n == "queues")
+			dev.queues = number<std::uint32_t>(n, v);
+		else if (n == "depth")
+			dev.depth = number<std::uint32_t>(n, v);
+		else if (n == "latency_us")
+			dev.latency_us = number<std::uint32_t>(n, v);
+		else if (n == "throughput")
+			dev.throughput = number<std::uint64_t>(n, v);
+		else if (n == "inline_threshold")
+			dev.inline_threshold = number<std::uint32_t>(n, v);
+		else if (n == "dispatch" && (v == "spread" || v == "flow"))
+			dev.dispatch = v == "flow" ? Dispatch::flow : Dispatch::spread;
+		else if (n == "decrypt" && (v == "inline" || v == "async"))
+			dev.decrypt = v == "async" ? Decrypt::async : Decrypt::inline_;
+		else if (n == "fault_rate")
+			fault.rate = number<std::uint32_t>(n, v);
+		else if (n == "fault_errno")
+			fault.error = number<std::uint32_t>(n, v);
+		else if (n == "fault_ops" && (v == "decrypt" || v == "encrypt" || v == "both"))
+			fault.ops = v == "decrypt" ? FaultOps::decrypt
+				    : v == "encrypt" ? FaultOps::encrypt : FaultOps::both;
+		else if (n == "fault_delay_us")
+			fault.delay_us = number<std::uint32_t>(n, v);
+		else if (n == "fault_stall_queue" && v == "-1")
+			unstall = true;
+		else if (n == "fault_stall_queue")
+			fault.stall_queue = number<std::uint32_t>(n, v);
+		else
+			throw std::runtime_error("'" + kv + "': no such setting or value");
+	}
+	auto c = open_client();
+	if (!dev.empty())
+		check(c.set_config(dev), "set " + assignments);
+	if (unstall) {
+		/* No attribute says "no stalled queue": clear, then put back the rest. */
+		auto d = c.get_device();
+		if (!d)
+			throw std::runtime_error("netlink: " + d.error().message());
+		check(c.clear_fault(), "fault clear");
+		const Fault &f = d->fault;
+		if (!fault.rate && f.rate)
+			fault.rate = f.rate;
+		if (!fault.error && f.error)
+			fault.error = f.error;
+		if (!fault.ops && f.ops != FaultOps::none)
+			fault.ops = f.ops;
+		if (!fault.delay_us && f.delay_us)
+			fault.delay_us = f.delay_us;
+		if (fault.stall_queue)
+			throw std::runtime_error("fault_stall_queue given twice");
+	}
+	if (!fault.empty())
+		check(c.set_fault(fault), "fault " + assignments);
+}
+
+void set_knob(const std::string &name, const std::string &value)
+{
+	set_knobs(name + "=" + value);
+}
+
+std::string get_knob(const std::string &name)
+{
+	auto c = open_client();
+	auto d = c.get_device();
+	if (!d)
+		throw std::runtime_error("netlink: " + d.error().message());
+	const Fault &f = d->fault;
+	if (name == "queues")
+		return std::to_string(d->queues);
+	if (name == "depth")
+		return std::to_string(d->depth);
+	if (name == "latency_us")
+		return std::to_string(d->latency_us);
+	if (name == "throughput")
+		return std::to_string(d->throughput);
+	if (name == "inline_threshold")
+		return std::to_string(d->inline_threshold);
+	if (name == "dispatch")
+		return std::string(to_string(d->dispatch));
+	if (name == "decrypt")
+		return std::string(to_string(d->decrypt));
+	if (name == "fault_rate")
+		return std::to_string(f.rate);
+	if (name == "fault_errno")
+		return std::to_string(f.error);
+	if (name == "fault_ops")
+		return std::string(to_string(f.ops));
+	if (name == "fault_delay_us")
+		return std::to_string(f.delay_us);
+	if (name == "fault_stall_queue")
+		return f.stall_queue ? std::to_string(*f.stall_queue) : "-1";
+	throw std::runtime_error("no setting " + name);
 }
 
 } // namespace ktlsaccel::testsupport

@@ -577,7 +577,7 @@ void runner::state_e()
 	state_c_config();
 	for (const auto &kv : o_.e_params) {
 		auto eq = kv.find('=');
-		testsupport::set_param(kv.substr(0, eq), kv.substr(eq + 1));
+		testsupport::set_knob(kv.substr(0, eq), kv.substr(eq + 1));
 	}
 }
 

@@ -7,13 +7,25 @@
  * controller (CTRL_CMD_GETFAMILY). Commands and attributes start at 1.
  * Every operation has its own policy, validated strictly: an attribute the
  * operation does not take, a wrong type or length, or an unknown bit in a
- * flags attribute makes the request fail with -EINVAL, and the extended ack
+ * flags attribute makes the request fail with -EINVAL (a value out of its
+ * range: -ERANGE, see below), and the extended ack
  * (enable NETLINK_EXT_ACK) carries a message naming the attribute and
  * points at it. The machine-readable twin of this header is ktlsaccel.yaml,
  * beside it, in the format of the kernel's Documentation/netlink/specs.
  *
- * Reading is open to every user. Changing anything needs CAP_NET_ADMIN
- * (-EPERM otherwise).
+ * Reading is open to every user, except who created a flow (its pid and
+ * command name), which only CAP_NET_ADMIN and the flow's own user see.
+ * Changing anything needs CAP_NET_ADMIN (-EPERM otherwise). The family
+ * runs its operations in parallel (it does not hold the genetlink mutex
+ * that other families wait for); changes are applied one at a time.
+ *
+ * The ranges given below (and the enums' values) are enforced by the
+ * operation's policy before anything is looked at: a value out of its
+ * range fails with -ERANGE (the netlink core's answer), an unknown flag bit
+ * or a string too long with -EINVAL, and the extack names the attribute.
+ * The YAML's checks are the same limits. What no policy can express (the
+ * fault errno, a stall queue that exists now, the throughput's lower
+ * bound, an empty reset mask) the handler checks: -EINVAL.
  *
  * Attribute trees, by command
  * ---------------------------
@@ -53,7 +65,8 @@
  *   KTLSACCEL_MIN_THROUGHPUT), _INLINE_THRESHOLD, _DECRYPT, _INLINE, and
  *   any number of _BACKEND nests (ALG and MODE, and DRIVER with mode
  *   DRIVER: an asynchronous implementation of ALG that is not this
- *   module's; -ENOENT if there is none by that name); at least one. A
+ *   module's; -ENOENT if there is none by that name; ALG and DRIVER are
+ *   NUL-terminated, at most 127 characters); at least one. A
  *   backend applies to tfms created afterwards; existing ones keep theirs. Queues, depth, latency and throughput are
  *   changed together by rebuilding the queues while requests are in
  *   flight: new requests use the new queues at once, the old ones finish
@@ -72,8 +85,15 @@
  *
  * KTLSACCEL_CMD_FLOW_GET (dump; anyone)
  *   One message per flow, command KTLSACCEL_CMD_FLOW_GET. A flow is one
- *   tfm; kTLS allocates one per socket and direction.
- *     KTLSACCEL_A_FLOW_ID               u64  unique while the module is loaded
+ *   tfm; kTLS allocates one per socket and direction. Flows come in id
+ *   order and a dump that takes several messages resumes after the last
+ *   id sent, so every flow that lives through the whole dump is listed
+ *   exactly once; flows created or freed meanwhile may or may not be.
+ *   PID and COMM are present only when the dumping socket was opened with
+ *   CAP_NET_ADMIN or by the effective user that created the flow; for
+ *   everyone else they are left out (the rest is the same).
+ *     KTLSACCEL_A_FLOW_ID               u64  unique while the module is loaded;
+ *                                            ids only grow
  *     KTLSACCEL_A_FLOW_PID              u32  thread group of the creator
  *     KTLSACCEL_A_FLOW_COMM             string creator's command name
  *     KTLSACCEL_A_FLOW_ALG              string crypto API name, e.g. "gcm(aes)"
@@ -81,12 +101,14 @@
  *     KTLSACCEL_A_FLOW_DIRECTION        u32  enum ktlsaccel_direction
  *     KTLSACCEL_A_FLOW_STATS            nest counters of this flow
  *     KTLSACCEL_A_FLOW_BACKEND          string "cpu", or the driver of the card
- *                                            that runs this flow's requests
+ *                                            that runs this flow's requests;
+ *                                            absent while not known
  *
  * KTLSACCEL_CMD_FAULT_SET (do; CAP_NET_ADMIN)
  *   Request: KTLSACCEL_A_DEV_FAULT, a nest with any of the fault attributes
  *   above (rate 0..1000000, errno EBADMSG or EIO, ops, delay_us
- *   0..10000000, stall_queue < queues); what is absent stays as it is.
+ *   0..10000000, stall_queue < queues, never above 255); what is absent
+ *   stays as it is.
  *   Reply: none. Sends KTLSACCEL_CMD_DEV_CHANGE_NTF.
  *
  * KTLSACCEL_CMD_FAULT_CLEAR (do; CAP_NET_ADMIN)

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 //
-// Loading and unloading ktlsaccel.ko and its parameters in sysfs, for the
-// tests of the module and for ktlsaccel-bench. Root only.
+// Loading and unloading ktlsaccel.ko, its load-time parameters, and its
+// run-time settings (through netlink, the only way to change them), for
+// the tests of the module and for ktlsaccel-bench. Root only.
 #pragma once
 
 #include <ktlsaccel/keys.hpp>
@@ -31,8 +32,22 @@ void load_module(const std::filesystem::path &ko, const std::string &params = ""
 // socket still holds it; false if it is still loaded.
 bool unload_module();
 
-// /sys/module/ktlsaccel/parameters/<name>; set_param throws on failure.
-void set_param(const std::string &name, const std::string &value);
+// /sys/module/ktlsaccel/parameters/<name>: what it was loaded with.
 std::string get_param(const std::string &name);
+
+// Run-time settings by the names (and in the words) of the module
+// parameters that once were writable: dispatch (spread|flow),
+// inline_threshold, decrypt (inline|async), fault_rate, fault_errno (5|74),
+// fault_ops (decrypt|encrypt|both), fault_delay_us, fault_stall_queue
+// (-1: none), and the engine's queues, depth, latency_us, throughput.
+// set_knobs("queues=4 depth=16 latency_us=100") sends one DEV_SET and/or
+// one FAULT_SET with all of them (fault_stall_queue=-1 is a FAULT_CLEAR
+// followed by a FAULT_SET of the other faults in force). Throws
+// std::runtime_error, with the kernel's extack, for an unknown name, a
+// value that does not parse or one the kernel refuses.
+void set_knobs(const std::string &assignments);
+void set_knob(const std::string &name, const std::string &value);
+// The setting now, read with DEV_GET, in the same words.
+std::string get_knob(const std::string &name);
 
 } // namespace ktlsaccel::testsupport
