@@ -10,6 +10,7 @@
 // backend is then tested against it, so a bug in the card must not hide
 // one in the engine.
 
+#include "control_util.h"
 #include "ktls_util.h"
 #include "module_util.h"
 #include "vm.h"
@@ -22,6 +23,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -576,4 +578,400 @@ TEST_F(CardAlone, UnloadIsRefusedWhileATfmExists)
 		EXPECT_TRUE(card_loaded());
 	}
 	/* The tfm is gone: the destructor's unload must now succeed. */
+}
+
+/*
+ * ---- The engine over the card (ktlsaccel.ko loaded after it, defaults) ----
+ *
+ * These need the engine's card backend (issue 18): backend auto picks the
+ * card, each request goes to it with the engine's own callback, depth is the
+ * credit at the card, and the uapi's BACKEND attributes are filled in.
+ */
+
+namespace {
+
+const Cipher engine_ciphers[] = {
+	Cipher::aes_128_gcm,
+	Cipher::aes_256_gcm,
+	Cipher::aes_128_ccm,
+	Cipher::chacha20_poly1305,
+};
+
+const char *alg_of(Cipher c)
+{
+	switch (c) {
+	case Cipher::aes_128_gcm:
+	case Cipher::aes_256_gcm: return "gcm(aes)";
+	case Cipher::chacha20_poly1305: return "rfc7539(chacha20,poly1305)";
+	case Cipher::aes_128_ccm: return "ccm(aes)";
+	}
+	return "?";
+}
+
+ktlsaccel::ControlClient client()
+{
+	auto c = ktlsaccel::ControlClient::open();
+	if (!c)
+		throw std::runtime_error("ControlClient: " + c.error().message());
+	return std::move(*c);
+}
+
+/* Both counters at zero: the engine's (netlink) and the card's (debugfs). */
+void reset_both()
+{
+	auto r = client().reset_stats();
+	if (!r)
+		throw std::runtime_error("reset_stats: " + r.error().message());
+	reset_card_stats();
+}
+
+ktlsaccel::Stats engine_totals()
+{
+	auto d = client().get_device();
+	if (!d)
+		throw std::runtime_error("get_device: " + d.error().message());
+	return d->stats;
+}
+
+/* Waits until the engine has nothing in flight (its completions follow the card's). */
+ktlsaccel::Stats engine_idle()
+{
+	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+	for (;;) {
+		auto s = engine_totals();
+		if (s.in_flight == 0 && s.submitted == s.completed + s.errors)
+			return s;
+		if (std::chrono::steady_clock::now() > until) {
+			ADD_FAILURE() << "the engine did not drain";
+			return s;
+		}
+		std::this_thread::sleep_for(std::chrono::milliseconds(20));
+	}
+}
+
+/* The live flows of @alg. */
+std::vector<ktlsaccel::FlowInfo> flows_of_alg(const std::string &alg)
+{
+	auto f = client().dump_flows();
+	if (!f)
+		throw std::runtime_error("dump_flows: " + f.error().message());
+	std::vector<ktlsaccel::FlowInfo> out;
+	for (auto &x : *f)
+		if (x.alg == alg)
+			out.push_back(x);
+	return out;
+}
+
+std::string backend_driver_of(const std::string &alg)
+{
+	auto d = client().get_device();
+	if (!d)
+		throw std::runtime_error("get_device: " + d.error().message());
+	for (const auto &b : d->backends)
+		if (b.alg == alg)
+			return b.driver;
+	throw std::runtime_error("DEV_GET has no backend for " + alg);
+}
+
+/*
+ * A kTLS pair with @c installed both ways, and a transfer of @total bytes in
+ * @chunk-byte sends; @during runs while both sockets (and so their flows)
+ * still exist.
+ */
+template <class F>
+bool ktls_pair_transfer(Cipher c, uint16_t version, size_t total, size_t chunk, F during)
+{
+	auto [a, b] = tcp_loopback_pair();
+	CryptoInfo info = crypto_info(c, version);
+	install(a.get(), TLS_TX, info);
+	install(b.get(), TLS_RX, info);
+	bytes data = pattern(total);
+	int rx_errno = 0;
+	bytes got;
+	try {
+		got = ktls_transfer(a.get(), b.get(), data, chunk, &rx_errno);
+	} catch (const std::system_error &e) {
+		ADD_FAILURE() << e.what();
+		return false;
+	}
+	EXPECT_EQ(rx_errno, 0) << strerror(rx_errno);
+	EXPECT_EQ(got.size(), total);
+	during();
+	return got == data;
+}
+
+class both_loaded {
+public:
+	explicit both_loaded(const std::string &card_params = "", const std::string &module_params = "")
+		: card_(card_params), module_(module_params)
+	{
+	}
+
+private:
+	/* Declared in load order: the module goes first on the way out. */
+	loaded_card card_;
+	loaded_module module_;
+};
+
+} // namespace
+
+class CardEngineKtls : public testing::TestWithParam<std::tuple<int, uint16_t>> {
+protected:
+	void SetUp() override
+	{
+		if (module_loaded()) {
+			ASSERT_TRUE(unload_module());
+		}
+	}
+};
+
+TEST_P(CardEngineKtls, ByteExactThroughEngineAndCardWhoseCountersAgree)
+{
+	const Cipher c = engine_ciphers[std::get<0>(GetParam())];
+	const uint16_t version = std::get<1>(GetParam());
+	both_loaded both;
+	EXPECT_EQ(backend_driver_of(alg_of(c)), card_driver(c)) << "backend auto must pick the card";
+	reset_both();
+	constexpr size_t total = 1 << 20;
+	EXPECT_TRUE(ktls_pair_transfer(c, version, total, 64 << 10, [&] {
+		auto flows = flows_of_alg(alg_of(c));
+		EXPECT_GE(flows.size(), 2u);
+		for (const auto &f : flows)
+			EXPECT_EQ(f.backend, card_driver(c)) << "flow " << f.id;
+		/* What `ktlsaccel flows` shows people. */
+		EXPECT_NE(check_output(cli() + " flows").find(card_driver(c)), std::string::npos);
+	}));
+	kv card = card_idle();
+	auto eng = engine_idle();
+	EXPECT_GE(num(card, "completed"), 2 * min_records(total));
+	EXPECT_EQ(num(card, "submitted"), eng.submitted) << "every engine request went to the card";
+	EXPECT_EQ(num(card, "completed"), eng.completed + eng.errors);
+	EXPECT_EQ(num(card, "errors"), eng.errors);
+	EXPECT_EQ(eng.errors, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+	CipherAndVersion, CardEngineKtls,
+	testing::Combine(testing::Range(0, 4), testing::Values(TLS_1_2_VERSION, TLS_1_3_VERSION)),
+	[](const auto &info) {
+		return to_string(engine_ciphers[std::get<0>(info.param)]) + "_" +
+		       (std::get<1>(info.param) == TLS_1_2_VERSION ? "tls12" : "tls13");
+	});
+
+class CardEngine : public testing::Test {
+protected:
+	void SetUp() override
+	{
+		if (module_loaded()) {
+			ASSERT_TRUE(unload_module());
+		}
+	}
+};
+
+TEST_F(CardEngine, OneConnectionKeepsManyRecordsInFlightAtTheCard)
+{
+	/* A slow card: records of one large send pile up in its ring. */
+	both_loaded both("latency_us=2000");
+	reset_both();
+	constexpr size_t total = 4 << 20;
+	EXPECT_TRUE(ktls_pair_transfer(Cipher::aes_128_gcm, TLS_1_2_VERSION, total, total, [&] {
+		uint32_t tx_max = 0;
+		for (const auto &f : flows_of_alg("gcm(aes)"))
+			if (f.direction == ktlsaccel::Direction::tx)
+				tx_max = std::max(tx_max, f.stats.max_in_flight);
+		EXPECT_GT(tx_max, 1u) << "the TX flow never had two records in flight";
+	}));
+	kv card = card_idle();
+	EXPECT_GT(num(card, "max_in_flight"), 1u);
+}
+
+TEST_F(CardEngine, SmallCardRingUnderTheEngineLosesNothing)
+{
+	both_loaded both("depth=2");
+	for (uint16_t version : {TLS_1_2_VERSION, TLS_1_3_VERSION}) {
+		reset_both();
+		constexpr size_t total = 2 << 20;
+		EXPECT_TRUE(ktls_roundtrip(Cipher::aes_128_gcm, version, total, total)) << version;
+		kv card = card_idle();
+		auto eng = engine_idle();
+		EXPECT_LE(num(card, "max_in_flight"), 2u);
+		EXPECT_EQ(num(card, "errors"), 0u);
+		EXPECT_EQ(num(card, "rejected"), 0u) << "the engine must backlog or hold, not lose";
+		EXPECT_EQ(eng.errors, 0u);
+		EXPECT_GE(num(card, "completed"), 2 * min_records(total));
+	}
+}
+
+TEST_F(CardEngine, CardErrorsReachKtls)
+{
+	both_loaded both;
+	auto [a, b] = tcp_loopback_pair();
+	CryptoInfo info = crypto_info(Cipher::aes_128_gcm, TLS_1_2_VERSION);
+	install(a.get(), TLS_TX, info);
+	install(b.get(), TLS_RX, info);
+	bytes data = pattern(4096), buf(8192);
+	ASSERT_EQ(send(a.get(), data.data(), data.size(), MSG_NOSIGNAL), static_cast<ssize_t>(data.size()));
+	card_idle();
+	engine_idle();
+	set_card_param("fail_next", "1");
+	ssize_t n = recv(b.get(), buf.data(), buf.size(), 0);
+	int err = errno;
+	set_card_param("fail_next", "0");
+	EXPECT_EQ(n, -1);
+	EXPECT_EQ(err, EBADMSG) << strerror(err);
+	EXPECT_GE(engine_idle().errors, 1u);
+}
+
+TEST_F(CardEngine, NistVectorsByOurDriverNameWithTheCardAsBackend)
+{
+	both_loaded both;
+	reset_both();
+	counts n = all_vectors("ktlsaccel-gcm-aes", "ktlsaccel-rfc7539-chacha20-poly1305",
+			       "ktlsaccel-ccm-aes");
+	kv card = card_idle();
+	auto eng = engine_idle();
+	EXPECT_GE(num(card, "completed"), n.pass + n.fail);
+	EXPECT_GE(num(card, "errors"), n.fail);
+	EXPECT_EQ(num(card, "submitted"), eng.submitted);
+}
+
+TEST_F(CardEngine, BackendCpuMakesNewTfmsSkipTheCard)
+{
+	both_loaded both;
+	ktlsaccel::ConfigChange change;
+	for (const char *alg : {"gcm(aes)", "rfc7539(chacha20,poly1305)", "ccm(aes)"})
+		change.backends.push_back({alg, ktlsaccel::BackendMode::cpu, ""});
+	auto r = client().set_config(change);
+	ASSERT_TRUE(r) << r.error().message();
+	auto d = client().get_device();
+	ASSERT_TRUE(d);
+	ASSERT_EQ(d->backends.size(), 3u);
+	for (const auto &b : d->backends) {
+		EXPECT_EQ(b.mode, ktlsaccel::BackendMode::cpu) << b.alg;
+		EXPECT_EQ(b.driver, "") << b.alg;
+	}
+	reset_both();
+	EXPECT_TRUE(ktls_pair_transfer(Cipher::aes_128_gcm, TLS_1_2_VERSION, 256 << 10, 64 << 10, [&] {
+		for (const auto &f : flows_of_alg("gcm(aes)"))
+			EXPECT_EQ(f.backend, "cpu");
+	}));
+	bytes out;
+	aead a("ktlsaccel-ccm-aes");
+	ASSERT_EQ(a.setkey(bytes(16, 7)), 0);
+	EXPECT_EQ(a.encrypt(bytes(16, 2), {}, bytes(64, 1), 16, out), 0);
+	kv card = card_stats();
+	EXPECT_EQ(num(card, "submitted"), 0u) << "the card's counters moved";
+	EXPECT_GT(engine_idle().completed, 0u);
+	/* And back to auto: new tfms go to the card again. */
+	for (auto &b : change.backends)
+		b.mode = ktlsaccel::BackendMode::auto_;
+	ASSERT_TRUE(client().set_config(change));
+	EXPECT_EQ(backend_driver_of("gcm(aes)"), card_gcm);
+}
+
+TEST_F(CardEngine, BackendByDriverNameAndBadNamesAreRefused)
+{
+	both_loaded both;
+	ktlsaccel::ConfigChange change;
+	change.backends.push_back({"gcm(aes)", ktlsaccel::BackendMode::driver, card_gcm});
+	ASSERT_TRUE(client().set_config(change));
+	EXPECT_EQ(backend_driver_of("gcm(aes)"), card_gcm);
+	change.backends[0].driver = "no-such-driver";
+	auto r = client().set_config(change);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error().code, std::errc::no_such_file_or_directory) << r.error().message();
+	/* Through the CLI: a bad algorithm never reaches the kernel. */
+	auto bad = run(cli() + " set backend aes cpu 2>&1");
+	EXPECT_EQ(bad.status, 1) << bad.output;
+	EXPECT_NE(bad.output.find("invalid value 'aes' for 'backend'"), std::string::npos) << bad.output;
+	auto ok = run(cli() + " set backend 'gcm(aes)' cpu 2>&1");
+	EXPECT_EQ(ok.status, 0) << ok.output;
+	EXPECT_EQ(backend_driver_of("gcm(aes)"), "");
+	auto shown = check_output(cli() + " show");
+	EXPECT_NE(shown.find("backend alg gcm(aes) mode cpu"), std::string::npos) << shown;
+}
+
+TEST_F(CardEngine, UnloadInEitherOrderIsRefusedWhileHeldAndCleanAfter)
+{
+	for (bool card_first : {true, false}) {
+		load_card();
+		ktlsaccel::testsupport::load_module(module_path());
+		{
+			aead a("ktlsaccel-gcm-aes");
+			ASSERT_EQ(a.setkey(bytes(16, 3)), 0);
+			bytes out;
+			ASSERT_EQ(a.encrypt(bytes(12, 0), {}, bytes(32, 0), 16, out), 0);
+			/* The engine's tfm holds the card's. */
+			int err = try_unload_card();
+			EXPECT_TRUE(err == EWOULDBLOCK || err == EBUSY) << strerror(err);
+			EXPECT_TRUE(card_loaded());
+		}
+		if (card_first) {
+			/* No tfm left: the card may go; the engine falls back to the CPU. */
+			EXPECT_TRUE(unload_card());
+			EXPECT_EQ(backend_driver_of("gcm(aes)"), "");
+			aead a("ktlsaccel-gcm-aes");
+			ASSERT_EQ(a.setkey(bytes(16, 0)), 0);
+			bytes out;
+			ASSERT_EQ(a.encrypt(bytes(12, 0), {}, bytes(16, 0), 16, out), 0);
+			EXPECT_EQ(out, from_hex("0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"));
+		}
+		EXPECT_TRUE(unload_module());
+		EXPECT_TRUE(unload_card());
+	}
+}
+
+TEST_F(CardEngine, ModelAndFaultsWorkOnTopOfTheCard)
+{
+	both_loaded both;
+	ktlsaccel::ConfigChange model;
+	model.latency_us = 500;
+	ASSERT_TRUE(client().set_config(model));
+	reset_both();
+	EXPECT_TRUE(ktls_roundtrip(Cipher::aes_128_gcm, TLS_1_2_VERSION, 256 << 10, 64 << 10));
+	kv card = card_idle();
+	auto eng = engine_idle();
+	EXPECT_GT(num(card, "completed"), 0u);
+	/* Every request waited at least the modelled 500 us: nothing below bucket 8 (256 us). */
+	uint64_t fast = 0;
+	for (size_t i = 0; i < 8; i++)
+		fast += eng.latency[i];
+	EXPECT_EQ(fast, 0u);
+	EXPECT_GT(eng.latency_samples(), 0u);
+
+	model.latency_us = 0;
+	ASSERT_TRUE(client().set_config(model));
+	ktlsaccel::FaultChange fault;
+	fault.rate = 1000000;
+	fault.error = EIO;
+	fault.ops = ktlsaccel::FaultOps::encrypt;
+	ASSERT_TRUE(client().set_fault(fault));
+	aead a("ktlsaccel-gcm-aes");
+	ASSERT_EQ(a.setkey(bytes(16, 0)), 0);
+	bytes out;
+	EXPECT_EQ(a.encrypt(bytes(12, 0), {}, bytes(16, 0), 16, out), -EIO);
+	ASSERT_TRUE(client().clear_fault());
+	EXPECT_EQ(a.encrypt(bytes(12, 0), {}, bytes(16, 0), 16, out), 0);
+	EXPECT_EQ(out, from_hex("0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"));
+	EXPECT_GT(engine_idle().faults, 0u);
+}
+
+TEST_F(CardEngine, CardLoadedAfterTheModuleTakesNewTfms)
+{
+	if (card_loaded()) {
+		ASSERT_TRUE(unload_card());
+	}
+	loaded_module mod;
+	EXPECT_EQ(backend_driver_of("gcm(aes)"), "") << "no card yet: the CPU";
+	{
+		loaded_card card;
+		EXPECT_EQ(backend_driver_of("gcm(aes)"), card_gcm) << "auto re-resolved";
+		reset_card_stats();
+		aead a("ktlsaccel-gcm-aes");
+		ASSERT_EQ(a.setkey(bytes(16, 0)), 0);
+		bytes out;
+		ASSERT_EQ(a.encrypt(bytes(12, 0), {}, bytes(16, 0), 16, out), 0);
+		EXPECT_EQ(out, from_hex("0388dace60b6a392f328c2b971b2fe78ab6e47d42cec13bdf53a67b21257bddf"));
+		EXPECT_GE(num(card_idle(), "completed"), 1u);
+	}
 }
