@@ -115,6 +115,25 @@ std::string_view to_string(Direction d) noexcept
 	return "?";
 }
 
+std::string_view to_string(InlineMode m) noexcept
+{
+	switch (m) {
+	case InlineMode::auto_: return "auto";
+	case InlineMode::never: return "never";
+	}
+	return "?";
+}
+
+std::string_view to_string(BackendMode m) noexcept
+{
+	switch (m) {
+	case BackendMode::auto_: return "auto";
+	case BackendMode::cpu: return "cpu";
+	case BackendMode::driver: return "driver";
+	}
+	return "?";
+}
+
 // ---- latency histogram ---------------------------------------------------------
 
 std::uint64_t Stats::latency_samples() const noexcept
@@ -162,6 +181,11 @@ Stats Stats::delta(const Stats &now, const Stats &before) noexcept
 	s.inlined = d(now.inlined, before.inlined);
 	s.faults = d(now.faults, before.faults);
 	s.bytes = d(now.bytes, before.bytes);
+	s.inline_waiter = d(now.inline_waiter, before.inline_waiter);
+	s.inline_lone = d(now.inline_lone, before.inline_lone);
+	s.inline_full = d(now.inline_full, before.inline_full);
+	s.inline_policy = d(now.inline_policy, before.inline_policy);
+	s.held = d(now.held, before.held);
 	s.in_flight = now.in_flight;
 	s.max_in_flight = now.max_in_flight;
 	bool reset = now.completed < before.completed;

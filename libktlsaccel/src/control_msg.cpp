@@ -46,6 +46,17 @@ const Policy<KTLSACCEL_A_STATS_MAX + 1> stats_policy{
 	{KTLSACCEL_A_STATS_IN_FLIGHT, NLA_U32},
 	{KTLSACCEL_A_STATS_MAX_IN_FLIGHT, NLA_U32},
 	{KTLSACCEL_A_STATS_LATENCY, NLA_U64},
+	{KTLSACCEL_A_STATS_INLINE_WAITER, NLA_U64},
+	{KTLSACCEL_A_STATS_INLINE_LONE, NLA_U64},
+	{KTLSACCEL_A_STATS_INLINE_FULL, NLA_U64},
+	{KTLSACCEL_A_STATS_INLINE_POLICY, NLA_U64},
+	{KTLSACCEL_A_STATS_HELD, NLA_U64},
+};
+
+const Policy<KTLSACCEL_A_BACKEND_MAX + 1> backend_policy{
+	{KTLSACCEL_A_BACKEND_ALG, NLA_STRING},
+	{KTLSACCEL_A_BACKEND_MODE, NLA_U32},
+	{KTLSACCEL_A_BACKEND_DRIVER, NLA_STRING},
 };
 
 const Policy<KTLSACCEL_A_FAULT_MAX + 1> fault_policy{
@@ -69,6 +80,8 @@ const Policy<KTLSACCEL_A_DEV_MAX + 1> dev_policy{
 	{KTLSACCEL_A_DEV_FAULT, NLA_NESTED},
 	{KTLSACCEL_A_DEV_STATS, NLA_NESTED},
 	{KTLSACCEL_A_DEV_RESET, NLA_U32},
+	{KTLSACCEL_A_DEV_INLINE, NLA_U32},
+	{KTLSACCEL_A_DEV_BACKEND, NLA_NESTED},
 };
 
 const Policy<KTLSACCEL_A_QUEUE_MAX + 1> queue_policy{
@@ -86,6 +99,7 @@ const Policy<KTLSACCEL_A_FLOW_MAX + 1> flow_policy{
 	{KTLSACCEL_A_FLOW_KEY_BITS, NLA_U32},
 	{KTLSACCEL_A_FLOW_DIRECTION, NLA_U32},
 	{KTLSACCEL_A_FLOW_STATS, NLA_NESTED},
+	{KTLSACCEL_A_FLOW_BACKEND, NLA_STRING},
 };
 
 template <class T> void get(nlattr *a, T &field)
@@ -130,6 +144,20 @@ Result<Fault> parse_fault(nlattr *nest)
 	return f;
 }
 
+Result<Backend> parse_backend(nlattr *nest)
+{
+	nlattr *tb[KTLSACCEL_A_BACKEND_MAX + 1];
+	if (nla_parse_nested(tb, KTLSACCEL_A_BACKEND_MAX, nest, backend_policy.p) < 0)
+		return std::unexpected(protocol_error("malformed backend nest"));
+	if (!tb[KTLSACCEL_A_BACKEND_ALG])
+		return std::unexpected(protocol_error("backend nest without an algorithm"));
+	Backend b;
+	get(tb[KTLSACCEL_A_BACKEND_ALG], b.alg);
+	get(tb[KTLSACCEL_A_BACKEND_MODE], b.mode);
+	get(tb[KTLSACCEL_A_BACKEND_DRIVER], b.driver);
+	return b;
+}
+
 // Parses an optional stats nest into `out`.
 Result<void> get_stats(nlattr *nest, Stats &out)
 {
@@ -161,6 +189,11 @@ Result<Stats> parse_stats(const nlattr *nest)
 	get(tb[KTLSACCEL_A_STATS_BYTES], s.bytes);
 	get(tb[KTLSACCEL_A_STATS_IN_FLIGHT], s.in_flight);
 	get(tb[KTLSACCEL_A_STATS_MAX_IN_FLIGHT], s.max_in_flight);
+	get(tb[KTLSACCEL_A_STATS_INLINE_WAITER], s.inline_waiter);
+	get(tb[KTLSACCEL_A_STATS_INLINE_LONE], s.inline_lone);
+	get(tb[KTLSACCEL_A_STATS_INLINE_FULL], s.inline_full);
+	get(tb[KTLSACCEL_A_STATS_INLINE_POLICY], s.inline_policy);
+	get(tb[KTLSACCEL_A_STATS_HELD], s.held);
 
 	/* LATENCY is a multi-attr: nla_parse kept only the last one. */
 	std::size_t bucket = 0;
@@ -191,6 +224,18 @@ Result<DeviceInfo> parse_device(nl_msg *msg)
 	get(tb[KTLSACCEL_A_DEV_INLINE_THRESHOLD], d.inline_threshold);
 	get(tb[KTLSACCEL_A_DEV_DECRYPT], d.decrypt);
 	get(tb[KTLSACCEL_A_DEV_FLOWS], d.flows);
+	get(tb[KTLSACCEL_A_DEV_INLINE], d.inline_mode);
+	/* BACKEND is a multi-attr (one per algorithm): walk them all. */
+	nlattr *a;
+	int rem;
+	nlmsg_for_each_attr(a, nlmsg_hdr(msg), GENL_HDRLEN, rem) {
+		if (nla_type(a) != KTLSACCEL_A_DEV_BACKEND)
+			continue;
+		auto b = parse_backend(a);
+		if (!b)
+			return std::unexpected(b.error());
+		d.backends.push_back(std::move(*b));
+	}
 	if (tb[KTLSACCEL_A_DEV_FAULT]) {
 		auto f = parse_fault(tb[KTLSACCEL_A_DEV_FAULT]);
 		if (!f)
@@ -232,6 +277,7 @@ Result<FlowInfo> parse_flow(nl_msg *msg)
 	get(tb[KTLSACCEL_A_FLOW_ALG], f.alg);
 	get(tb[KTLSACCEL_A_FLOW_KEY_BITS], f.key_bits);
 	get(tb[KTLSACCEL_A_FLOW_DIRECTION], f.direction);
+	get(tb[KTLSACCEL_A_FLOW_BACKEND], f.backend);
 	if (auto r = get_stats(tb[KTLSACCEL_A_FLOW_STATS], f.stats); !r)
 		return std::unexpected(r.error());
 	return f;
@@ -261,6 +307,19 @@ int put_config(nl_msg *msg, const ConfigChange &c)
 	rc = rc ?: put(msg, KTLSACCEL_A_DEV_THROUGHPUT, c.throughput);
 	rc = rc ?: put(msg, KTLSACCEL_A_DEV_INLINE_THRESHOLD, c.inline_threshold);
 	rc = rc ?: put(msg, KTLSACCEL_A_DEV_DECRYPT, c.decrypt);
+	rc = rc ?: put(msg, KTLSACCEL_A_DEV_INLINE, c.inline_mode);
+	for (const auto &b : c.backends) {
+		if (rc)
+			break;
+		nlattr *nest = nla_nest_start(msg, KTLSACCEL_A_DEV_BACKEND);
+		if (!nest)
+			return -NLE_NOMEM;
+		rc = nla_put_string(msg, KTLSACCEL_A_BACKEND_ALG, b.alg.c_str());
+		rc = rc ?: nla_put_u32(msg, KTLSACCEL_A_BACKEND_MODE, static_cast<std::uint32_t>(b.mode));
+		if (!rc && b.mode == BackendMode::driver)
+			rc = nla_put_string(msg, KTLSACCEL_A_BACKEND_DRIVER, b.driver.c_str());
+		rc = rc ?: nla_nest_end(msg, nest);
+	}
 	return rc;
 }
 

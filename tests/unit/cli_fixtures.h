@@ -38,6 +38,11 @@ inline Stats sample_stats(std::uint64_t scale)
 	s.bytes = 16384000 * scale;
 	s.in_flight = 3;
 	s.max_in_flight = 42;
+	s.inline_waiter = 5 * scale;
+	s.inline_lone = 3 * scale;
+	s.inline_full = 2 * scale;
+	s.inline_policy = 1 * scale;
+	s.held = 9 * scale;
 	/* Most requests took 16..31 us, a tail 256..511 us. */
 	s.latency[4] = 980 * scale;
 	s.latency[8] = 20 * scale;
@@ -56,6 +61,12 @@ inline DeviceInfo sample_device()
 	d.inline_threshold = 256;
 	d.decrypt = Decrypt::async;
 	d.flows = 2;
+	d.inline_mode = InlineMode::never;
+	d.backends = {
+		{"gcm(aes)", BackendMode::auto_, "ktlsaccel-testcard-gcm-aes"},
+		{"rfc7539(chacha20,poly1305)", BackendMode::cpu, ""},
+		{"ccm(aes)", BackendMode::driver, "cryptd(ccm_base(ctr(aes-generic),cbcmac(aes-generic)))"},
+	};
 	d.fault.rate = 1000;
 	d.fault.error = EBADMSG;
 	d.fault.ops = FaultOps::decrypt;
@@ -75,9 +86,10 @@ inline std::vector<QueueInfo> sample_queues()
 
 inline std::vector<FlowInfo> sample_flows()
 {
-	FlowInfo tx{7, 1234, "curl", "gcm(aes)", 128, Direction::tx, sample_stats(2)};
+	FlowInfo tx{7, 1234, "curl", "gcm(aes)", 128, Direction::tx, sample_stats(2),
+		    "ktlsaccel-testcard-gcm-aes"};
 	FlowInfo rx{8, 1234, "curl", "rfc7539(chacha20,poly1305)", 256, Direction::rx,
-		    sample_stats(2)};
+		    sample_stats(2), "cpu"};
 	return {tx, rx};
 }
 

@@ -104,6 +104,40 @@ TEST(CliArgs, SetSendsOnlyWhatIsNamed)
 	EXPECT_FALSE(c->decrypt);
 }
 
+TEST(CliArgs, SetTakesInlineModeAndBackendsAmongOtherKeys)
+{
+	std::vector<std::string> a{"inline", "never", "backend", "gcm(aes)", "ktlsaccel-testcard-gcm-aes",
+				   "depth", "8", "backend", "ccm(aes)", "cpu",
+				   "backend", "rfc7539(chacha20,poly1305)", "auto"};
+	auto c = parse_set_args(a);
+	ASSERT_TRUE(c) << c.error();
+	EXPECT_EQ(c->inline_mode, InlineMode::never);
+	EXPECT_EQ(c->depth, 8u);
+	ASSERT_EQ(c->backends.size(), 3u);
+	EXPECT_EQ(c->backends[0], (BackendChange{"gcm(aes)", BackendMode::driver,
+						 "ktlsaccel-testcard-gcm-aes"}));
+	EXPECT_EQ(c->backends[1], (BackendChange{"ccm(aes)", BackendMode::cpu, ""}));
+	EXPECT_EQ(c->backends[2],
+		  (BackendChange{"rfc7539(chacha20,poly1305)", BackendMode::auto_, ""}));
+	EXPECT_FALSE(c->queues);
+}
+
+TEST(CliArgs, SetBackendAloneIsAChange)
+{
+	std::vector<std::string> a{"backend", "gcm(aes)", "cryptd(gcm_base(ctr(aes-generic),ghash-generic))"};
+	auto c = parse_set_args(a);
+	ASSERT_TRUE(c) << c.error();
+	EXPECT_FALSE(c->empty());
+	ASSERT_EQ(c->backends.size(), 1u);
+	EXPECT_EQ(c->backends[0].mode, BackendMode::driver);
+	EXPECT_EQ(c->backends[0].driver, "cryptd(gcm_base(ctr(aes-generic),ghash-generic))");
+	/* "driver" is the mode's name, not a driver's. */
+	EXPECT_FALSE(parse_backend("gcm(aes)", "driver"));
+	EXPECT_FALSE(parse_backend("gcm(aes)", ""));
+	EXPECT_FALSE(parse_backend("gcm(aes)", std::string(128, 'x')));
+	EXPECT_TRUE(parse_backend("gcm(aes)", std::string(127, 'x')));
+}
+
 TEST(CliArgs, FaultCollectsEveryKey)
 {
 	std::vector<std::string> a{"rate", "1000", "errno", "EIO", "ops", "encrypt",
@@ -167,7 +201,19 @@ INSTANTIATE_TEST_SUITE_P(
 		BadCase{{"set", "queues", "4", "queues", "8"}, "'queues' given more than once"},
 		BadCase{{"set", "speed", "1"},
 			"unknown setting 'speed': expected one of queues, depth, dispatch, "
-			"latency-us, throughput, inline-threshold, decrypt"},
+			"latency-us, throughput, inline-threshold, decrypt, inline, backend"},
+		BadCase{{"set", "inline", "always"},
+			"invalid value 'always' for 'inline': expected auto or never"},
+		BadCase{{"set", "backend", "aes", "cpu"},
+			"invalid value 'aes' for 'backend': expected gcm(aes), "
+			"rfc7539(chacha20,poly1305) or ccm(aes)"},
+		BadCase{{"set", "backend", "gcm(aes)"},
+			"'backend' wants an algorithm and auto, cpu or a driver name"},
+		BadCase{{"set", "backend", "gcm(aes)", "my card"},
+			"invalid value 'my card' for 'backend gcm(aes)': expected auto, cpu or the "
+			"driver name of an asynchronous implementation"},
+		BadCase{{"set", "backend", "gcm(aes)", "cpu", "backend", "gcm(aes)", "auto"},
+			"'backend gcm(aes)' given more than once"},
 		BadCase{{"fault", "rate", "1000001"},
 			"invalid value '1000001' for 'rate': expected a number from 0 to 1000000"},
 		BadCase{{"fault", "errno", "ENOMEM"},

@@ -144,6 +144,26 @@ TEST(CliOutput, DeviceTwinsAgree)
 	EXPECT_EQ(j["fault"]["stall-queue"], 2);
 	EXPECT_EQ(j["stats"]["max-in-flight"], 42);
 	EXPECT_EQ(j["stats"]["latency"].size(), kLatencyBuckets);
+	EXPECT_EQ(j["inline"], "never");
+	EXPECT_EQ(j["stats"]["inline-waiter"], 20);
+	EXPECT_EQ(j["stats"]["inline-lone"], 12);
+	EXPECT_EQ(j["stats"]["inline-full"], 8);
+	EXPECT_EQ(j["stats"]["inline-policy"], 4);
+	EXPECT_EQ(j["stats"]["held"], 36);
+	ASSERT_EQ(j["backend"].size(), 3u);
+	EXPECT_EQ(j["backend"][0]["alg"], "gcm(aes)");
+	EXPECT_EQ(j["backend"][0]["mode"], "auto");
+	EXPECT_EQ(j["backend"][0]["driver"], "ktlsaccel-testcard-gcm-aes");
+	EXPECT_EQ(j["backend"][1]["mode"], "cpu");
+	EXPECT_FALSE(j["backend"][1].contains("driver")) << "the CPU has no driver";
+	EXPECT_EQ(j["backend"][2]["mode"], "driver");
+	EXPECT_NE(human.find("inline never"), std::string::npos) << human;
+	EXPECT_NE(human.find("backend alg gcm(aes) mode auto driver ktlsaccel-testcard-gcm-aes\n"),
+		  std::string::npos) << human;
+	EXPECT_NE(human.find("backend alg rfc7539(chacha20,poly1305) mode cpu\n"), std::string::npos)
+		<< human;
+	EXPECT_NE(human.find("inline-waiter 20 inline-lone 12 inline-full 8 inline-policy 4 held 36"),
+		  std::string::npos) << human;
 	EXPECT_NE(human.find("latency-us 20"), std::string::npos) << human;
 	EXPECT_NE(human.find("throughput 1.00G"), std::string::npos) << human;
 	EXPECT_NE(human.find("stall-queue 2"), std::string::npos) << human;
@@ -163,6 +183,9 @@ TEST(CliOutput, HumanKeysAreTheJsonKeys)
 			json_keys.insert(k);
 			if (v.is_object())
 				walk(v);
+			else if (v.is_array() && !v.empty() && v.front().is_object())
+				for (const auto &e : v)
+					walk(e);
 			else
 				leaf_keys.insert(k);
 		}
@@ -236,6 +259,14 @@ TEST(CliOutput, FlowsTwinsAgree)
 	EXPECT_EQ(j[1]["alg"], "rfc7539(chacha20,poly1305)");
 	EXPECT_EQ(j[1]["key-bits"], 256);
 	EXPECT_EQ(j[1]["stats"]["max-in-flight"], 42);
+	EXPECT_EQ(j[0]["backend"], "ktlsaccel-testcard-gcm-aes");
+	EXPECT_EQ(j[1]["backend"], "cpu");
+	EXPECT_NE(human.find(" backend "), std::string::npos) << "a backend column:\n" << human;
+	/* A module that does not report it: no key, a dash for people. */
+	flows[1].backend.clear();
+	auto [human2, j2] = twins("flows", [&](Printer &p) { print_flow_table(p, flows); });
+	EXPECT_FALSE(j2[1].contains("backend"));
+	EXPECT_TRUE(j2[0].contains("backend"));
 }
 
 TEST(CliOutput, EmptyListsAreEmptyArrays)

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <vector>
 #include <memory>
 
 using namespace ktlsaccel;
@@ -59,6 +60,11 @@ void put_stats(nl_msg *m, int type, const Stats &s)
 	put_u64(m, KTLSACCEL_A_STATS_BYTES, s.bytes, pad);
 	nla_put_u32(m, KTLSACCEL_A_STATS_IN_FLIGHT, s.in_flight);
 	nla_put_u32(m, KTLSACCEL_A_STATS_MAX_IN_FLIGHT, s.max_in_flight);
+	put_u64(m, KTLSACCEL_A_STATS_INLINE_WAITER, s.inline_waiter, pad);
+	put_u64(m, KTLSACCEL_A_STATS_INLINE_LONE, s.inline_lone, pad);
+	put_u64(m, KTLSACCEL_A_STATS_INLINE_FULL, s.inline_full, pad);
+	put_u64(m, KTLSACCEL_A_STATS_INLINE_POLICY, s.inline_policy, pad);
+	put_u64(m, KTLSACCEL_A_STATS_HELD, s.held, pad);
 	for (auto b : s.latency)
 		put_u64(m, KTLSACCEL_A_STATS_LATENCY, b, pad);
 	nla_nest_end(m, n);
@@ -77,6 +83,15 @@ Msg device_msg(const DeviceInfo &d)
 	nla_put_u32(p, KTLSACCEL_A_DEV_INLINE_THRESHOLD, d.inline_threshold);
 	nla_put_u32(p, KTLSACCEL_A_DEV_DECRYPT, static_cast<std::uint32_t>(d.decrypt));
 	nla_put_u32(p, KTLSACCEL_A_DEV_FLOWS, d.flows);
+	nla_put_u32(p, KTLSACCEL_A_DEV_INLINE, static_cast<std::uint32_t>(d.inline_mode));
+	for (const auto &b : d.backends) {
+		nlattr *n = nla_nest_start(p, KTLSACCEL_A_DEV_BACKEND);
+		nla_put_string(p, KTLSACCEL_A_BACKEND_ALG, b.alg.c_str());
+		nla_put_u32(p, KTLSACCEL_A_BACKEND_MODE, static_cast<std::uint32_t>(b.mode));
+		if (!b.driver.empty())
+			nla_put_string(p, KTLSACCEL_A_BACKEND_DRIVER, b.driver.c_str());
+		nla_nest_end(p, n);
+	}
 	nlattr *f = nla_nest_start(p, KTLSACCEL_A_DEV_FAULT);
 	nla_put_u32(p, KTLSACCEL_A_FAULT_RATE, d.fault.rate);
 	nla_put_u32(p, KTLSACCEL_A_FAULT_ERRNO, d.fault.error);
@@ -101,6 +116,11 @@ void expect_stats_eq(const Stats &a, const Stats &b)
 	EXPECT_EQ(a.bytes, b.bytes);
 	EXPECT_EQ(a.in_flight, b.in_flight);
 	EXPECT_EQ(a.max_in_flight, b.max_in_flight);
+	EXPECT_EQ(a.inline_waiter, b.inline_waiter);
+	EXPECT_EQ(a.inline_lone, b.inline_lone);
+	EXPECT_EQ(a.inline_full, b.inline_full);
+	EXPECT_EQ(a.inline_policy, b.inline_policy);
+	EXPECT_EQ(a.held, b.held);
 	EXPECT_EQ(a.latency, b.latency);
 }
 
@@ -134,6 +154,14 @@ TEST(ControlMessages, DeviceReplyParsesIntoEveryField)
 	EXPECT_EQ(got->inline_threshold, want.inline_threshold);
 	EXPECT_EQ(got->decrypt, want.decrypt);
 	EXPECT_EQ(got->flows, want.flows);
+	EXPECT_EQ(got->inline_mode, InlineMode::never);
+	ASSERT_EQ(got->backends.size(), 3u) << "one nest per algorithm, in order";
+	for (std::size_t i = 0; i < 3; i++) {
+		EXPECT_EQ(got->backends[i].alg, want.backends[i].alg);
+		EXPECT_EQ(got->backends[i].mode, want.backends[i].mode);
+		EXPECT_EQ(got->backends[i].driver, want.backends[i].driver);
+	}
+	EXPECT_TRUE(got->backends[1].driver.empty()) << "no DRIVER: the CPU";
 	EXPECT_EQ(got->fault.rate, want.fault.rate);
 	EXPECT_EQ(got->fault.error, want.fault.error);
 	EXPECT_EQ(got->fault.ops, want.fault.ops);
@@ -206,6 +234,7 @@ TEST(ControlMessages, FlowDumpPartParses)
 	nla_put_u32(m.get(), KTLSACCEL_A_FLOW_KEY_BITS, want.key_bits);
 	nla_put_u32(m.get(), KTLSACCEL_A_FLOW_DIRECTION, static_cast<std::uint32_t>(want.direction));
 	put_stats(m.get(), KTLSACCEL_A_FLOW_STATS, want.stats);
+	nla_put_string(m.get(), KTLSACCEL_A_FLOW_BACKEND, "ktlsaccel-testcard-rfc7539-chacha20-poly1305");
 	auto got = detail::parse_flow(m.get());
 	ASSERT_TRUE(got) << got.error().message();
 	EXPECT_EQ(got->id, want.id);
@@ -214,7 +243,54 @@ TEST(ControlMessages, FlowDumpPartParses)
 	EXPECT_EQ(got->alg, want.alg);
 	EXPECT_EQ(got->key_bits, want.key_bits);
 	EXPECT_EQ(got->direction, want.direction);
+	EXPECT_EQ(got->backend, "ktlsaccel-testcard-rfc7539-chacha20-poly1305");
 	expect_stats_eq(got->stats, want.stats);
+}
+
+TEST(ControlMessages, BackendNestWithoutAlgorithmIsAProtocolError)
+{
+	Msg m = new_msg(KTLSACCEL_CMD_DEV_GET);
+	nlattr *n = nla_nest_start(m.get(), KTLSACCEL_A_DEV_BACKEND);
+	nla_put_u32(m.get(), KTLSACCEL_A_BACKEND_MODE, KTLSACCEL_BACKEND_CPU);
+	nla_nest_end(m.get(), n);
+	auto got = detail::parse_device(m.get());
+	ASSERT_FALSE(got);
+	EXPECT_EQ(got.error().code, make_error_code(ControlErrc::protocol));
+}
+
+TEST(ControlMessages, ConfigRequestCarriesInlineModeAndOneNestPerBackend)
+{
+	ConfigChange c;
+	c.inline_mode = InlineMode::never;
+	c.backends = {{"gcm(aes)", BackendMode::driver, "ktlsaccel-testcard-gcm-aes"},
+		      {"ccm(aes)", BackendMode::cpu, "ignored without mode driver"}};
+	EXPECT_FALSE(c.empty());
+	Msg m = new_msg(KTLSACCEL_CMD_DEV_SET);
+	ASSERT_EQ(detail::put_config(m.get(), c), 0);
+	std::vector<nlattr *> nests;
+	nlattr *inl = nullptr, *a;
+	int rem;
+	nlmsg_for_each_attr(a, nlmsg_hdr(m.get()), GENL_HDRLEN, rem) {
+		if (nla_type(a) == KTLSACCEL_A_DEV_BACKEND)
+			nests.push_back(a);
+		else if (nla_type(a) == KTLSACCEL_A_DEV_INLINE)
+			inl = a;
+		else
+			ADD_FAILURE() << "unexpected attribute " << nla_type(a);
+	}
+	ASSERT_NE(inl, nullptr);
+	EXPECT_EQ(nla_get_u32(inl), static_cast<std::uint32_t>(KTLSACCEL_INLINE_NEVER));
+	ASSERT_EQ(nests.size(), 2u);
+	nlattr *tb[KTLSACCEL_A_BACKEND_MAX + 1];
+	ASSERT_EQ(nla_parse_nested(tb, KTLSACCEL_A_BACKEND_MAX, nests[0], nullptr), 0);
+	EXPECT_STREQ(nla_get_string(tb[KTLSACCEL_A_BACKEND_ALG]), "gcm(aes)");
+	EXPECT_EQ(nla_get_u32(tb[KTLSACCEL_A_BACKEND_MODE]), static_cast<std::uint32_t>(KTLSACCEL_BACKEND_DRIVER));
+	ASSERT_NE(tb[KTLSACCEL_A_BACKEND_DRIVER], nullptr);
+	EXPECT_STREQ(nla_get_string(tb[KTLSACCEL_A_BACKEND_DRIVER]), "ktlsaccel-testcard-gcm-aes");
+	ASSERT_EQ(nla_parse_nested(tb, KTLSACCEL_A_BACKEND_MAX, nests[1], nullptr), 0);
+	EXPECT_STREQ(nla_get_string(tb[KTLSACCEL_A_BACKEND_ALG]), "ccm(aes)");
+	EXPECT_EQ(nla_get_u32(tb[KTLSACCEL_A_BACKEND_MODE]), static_cast<std::uint32_t>(KTLSACCEL_BACKEND_CPU));
+	EXPECT_EQ(tb[KTLSACCEL_A_BACKEND_DRIVER], nullptr);
 }
 
 TEST(ControlMessages, ConfigRequestCarriesOnlyWhatIsSet)
@@ -269,6 +345,11 @@ TEST(ControlMessages, EnumValuesMatchTheUapi)
 	EXPECT_EQ(static_cast<int>(Direction::tx), KTLSACCEL_DIRECTION_TX);
 	EXPECT_EQ(static_cast<int>(Direction::rx), KTLSACCEL_DIRECTION_RX);
 	EXPECT_EQ(static_cast<int>(Direction::both), KTLSACCEL_DIRECTION_BOTH);
+	EXPECT_EQ(static_cast<int>(InlineMode::auto_), KTLSACCEL_INLINE_AUTO);
+	EXPECT_EQ(static_cast<int>(InlineMode::never), KTLSACCEL_INLINE_NEVER);
+	EXPECT_EQ(static_cast<int>(BackendMode::auto_), KTLSACCEL_BACKEND_AUTO);
+	EXPECT_EQ(static_cast<int>(BackendMode::cpu), KTLSACCEL_BACKEND_CPU);
+	EXPECT_EQ(static_cast<int>(BackendMode::driver), KTLSACCEL_BACKEND_DRIVER);
 	EXPECT_EQ(static_cast<int>(reset_engine), KTLSACCEL_RESET_ENGINE);
 	EXPECT_EQ(static_cast<int>(reset_flows), KTLSACCEL_RESET_FLOWS);
 	EXPECT_EQ(static_cast<int>(reset_all), KTLSACCEL_RESET_ALL);

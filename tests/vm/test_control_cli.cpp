@@ -96,7 +96,8 @@ command_result run_err(const std::string &command)
 
 const std::set<std::string> kStatsKeys = {
 	"submitted", "completed", "errors", "backlogged", "rejected", "inlined",
-	"faults", "bytes", "in-flight", "max-in-flight", "latency"};
+	"faults", "bytes", "in-flight", "max-in-flight", "latency",
+	"inline-waiter", "inline-lone", "inline-full", "inline-policy", "held"};
 
 void expect_stats(const json &s, const std::string &where)
 {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -141,9 +142,61 @@ template <class Field, class V> Parsed<void> store(Field &field, Parsed<V> v)
 
 } // namespace
 
-Parsed<ConfigChange> parse_set_args(std::span<const std::string> args)
+Parsed<BackendChange> parse_backend(std::string_view alg, std::string_view mode)
+{
+	static constexpr std::string_view algs[] = {"gcm(aes)", "rfc7539(chacha20,poly1305)",
+						     "ccm(aes)"};
+	if (std::find(std::begin(algs), std::end(algs), alg) == std::end(algs))
+		return std::unexpected(invalid_value(
+			"backend", alg, "gcm(aes), rfc7539(chacha20,poly1305) or ccm(aes)"));
+	BackendChange b{std::string(alg), BackendMode::auto_, {}};
+	if (mode == "auto")
+		return b;
+	if (mode == "cpu") {
+		b.mode = BackendMode::cpu;
+		return b;
+	}
+	/* A crypto API driver name: at most CRYPTO_MAX_ALG_NAME - 1 printable bytes. */
+	bool ok = !mode.empty() && mode.size() < 128 && mode != "driver" &&
+		  std::all_of(mode.begin(), mode.end(),
+			      [](char ch) { return ch > 0x20 && ch < 0x7f; });
+	if (!ok)
+		return std::unexpected(invalid_value(
+			fmt::format("backend {}", alg), mode,
+			"auto, cpu or the driver name of an asynchronous implementation"));
+	b.mode = BackendMode::driver;
+	b.driver = std::string(mode);
+	return b;
+}
+
+Parsed<ConfigChange> parse_set_args(std::span<const std::string> all)
 {
 	ConfigChange c;
+	/* "backend ALG MODE" takes two values: taken out first, the rest are KEY VALUE pairs. */
+	std::vector<std::string> args;
+	for (std::size_t i = 0; i < all.size();) {
+		if (all[i] != "backend") {
+			args.push_back(all[i]);
+			if (i + 1 < all.size())
+				args.push_back(all[i + 1]);
+			i += 2;
+			continue;
+		}
+		if (i + 2 >= all.size())
+			return std::unexpected(std::string(
+				"'backend' wants an algorithm and auto, cpu or a driver name"));
+		auto b = parse_backend(all[i + 1], all[i + 2]);
+		if (!b)
+			return std::unexpected(b.error());
+		for (const auto &x : c.backends)
+			if (x.alg == b->alg)
+				return std::unexpected(fmt::format(
+					"'backend {}' given more than once", b->alg));
+		c.backends.push_back(std::move(*b));
+		i += 3;
+	}
+	if (args.empty() && !c.backends.empty())
+		return c;
 	const KeyParser keys[] = {
 		{"queues", [&](auto v) { return store(c.queues, parse_number("queues", v, 1, 256)); }},
 		{"depth", [&](auto v) { return store(c.depth, parse_number("depth", v, 1, 65536)); }},
@@ -159,6 +212,10 @@ Parsed<ConfigChange> parse_set_args(std::span<const std::string> args)
 		 }},
 		{"decrypt",
 		 [&](auto v) { return store(c.decrypt, parse_choice("decrypt", v, {"inline", "async"})); }},
+		{"inline",
+		 [&](auto v) { return store(c.inline_mode, parse_choice("inline", v, {"auto", "never"})); }},
+		/* Never reached (taken out above); listed for the unknown-key message. */
+		{"backend", [&](auto) -> Parsed<void> { return {}; }},
 	};
 	if (auto r = parse_key_values(args, keys, "setting"); !r)
 		return std::unexpected(r.error());

@@ -55,6 +55,10 @@ struct KeyParser {
 Parsed<void> parse_key_values(std::span<const std::string> args, std::span<const KeyParser> keys,
 			      std::string_view what);
 
+// `backend ALG MODE` of `set`: ALG one of the module's three algorithms,
+// MODE auto, cpu or a driver name.
+Parsed<BackendChange> parse_backend(std::string_view alg, std::string_view mode);
+
 // The argument lists of `set`, `fault` and `reset`.
 Parsed<ConfigChange> parse_set_args(std::span<const std::string> args);
 Parsed<FaultChange> parse_fault_args(std::span<const std::string> args);

@@ -29,7 +29,29 @@ void print_stats(Printer &p, const Stats &s)
 	p.print_uint("max-in-flight", " max-in-flight {}", s.max_in_flight);
 	p.print_uint_array("latency", " latency " + latency_summary(s), s.latency);
 	p.print_nl();
+	p.print_uint("inline-waiter", "\tinline-waiter {}", s.inline_waiter);
+	p.print_uint("inline-lone", " inline-lone {}", s.inline_lone);
+	p.print_uint("inline-full", " inline-full {}", s.inline_full);
+	p.print_uint("inline-policy", " inline-policy {}", s.inline_policy);
+	p.print_uint("held", " held {}", s.held);
+	p.print_nl();
 	p.close_object();
+}
+
+void print_backends(Printer &p, std::span<const Backend> backends)
+{
+	p.open_array("backend");
+	for (const auto &b : backends) {
+		p.open_object();
+		p.print_string("alg", "\tbackend alg {}", b.alg);
+		p.print_string("mode", " mode {}", to_string(b.mode));
+		/* No driver: the module's CPU workers run this algorithm. */
+		if (!b.driver.empty())
+			p.print_string("driver", " driver {}", b.driver);
+		p.print_nl();
+		p.close_object();
+	}
+	p.close_array();
 }
 
 namespace {
@@ -74,7 +96,9 @@ void print_device(Printer &p, const DeviceInfo &d)
 	p.print_size("throughput", " throughput {}", d.throughput, "unlimited");
 	p.print_size("inline-threshold", " inline-threshold {}", d.inline_threshold);
 	p.print_string("decrypt", " decrypt {}", to_string(d.decrypt));
+	p.print_string("inline", " inline {}", to_string(d.inline_mode));
 	p.print_nl();
+	print_backends(p, d.backends);
 	print_fault(p, d.fault);
 	print_stats(p, d.stats);
 }
@@ -119,8 +143,8 @@ void print_queue_table(Printer &p, std::string_view key, std::span<const QueueIn
 
 void print_flow_table(Printer &p, std::span<const FlowInfo> flows)
 {
-	p.print_text(fmt::format("{:>6} {:>7} {:<16} {:<4} {:<28} {:>4} {:>10} {:>6} {:>8} {:>9} {:>6}\n",
-				 "id", "pid", "comm", "dir", "alg", "key", "completed",
+	p.print_text(fmt::format("{:>6} {:>7} {:<16} {:<4} {:<28} {:<32} {:>4} {:>10} {:>6} {:>8} {:>9} {:>6}\n",
+				 "id", "pid", "comm", "dir", "alg", "backend", "key", "completed",
 				 "errors", "bytes", "in-flight", "max"));
 	p.open_array();
 	for (const auto &f : flows) {
@@ -130,6 +154,9 @@ void print_flow_table(Printer &p, std::span<const FlowInfo> flows)
 		p.print_string("comm", " {:<16}", f.comm);
 		p.print_string("direction", " {:<4}", to_string(f.direction));
 		p.print_string("alg", " {:<28}", f.alg);
+		/* Empty: a module that does not report it; JSON leaves it out. */
+		p.print_any("backend", fmt::format(" {:<32}", f.backend.empty() ? "-" : printable(f.backend)),
+			    f.backend.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(f.backend));
 		p.print_uint("key-bits", " {:>4}", f.key_bits);
 		p.open_object("stats");
 		p.print_uint("completed", " {:>10}", f.stats.completed);

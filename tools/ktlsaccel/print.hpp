@@ -14,10 +14,12 @@
 
 namespace ktlsaccel::cli {
 
-// "stats" nest: every counter, human as two indented lines.
+// "stats" nest: every counter, human as three indented lines.
 void print_stats(Printer &p, const Stats &s);
 // "fault" nest.
 void print_fault(Printer &p, const Fault &f);
+// The backend of each algorithm (DEV_GET's KTLSACCEL_A_DEV_BACKEND nests).
+void print_backends(Printer &p, std::span<const Backend> backends);
 // The DEV_GET attributes: header, configuration, fault, totals.
 void print_device(Printer &p, const DeviceInfo &d);
 // One queue in full (ktlsaccel queues).

@@ -18,7 +18,8 @@ Runner setup_set(CLI::App &app)
 	app.add_option("settings", *args,
 		       "KEY VALUE pairs: queues N, depth N, dispatch spread|flow, latency-us N, "
 		       "throughput RATE (e.g. 100M, 1G bytes/s; 0: no cap), inline-threshold BYTES, "
-		       "decrypt inline|async")
+		       "decrypt inline|async, inline auto|never, "
+		       "backend ALG auto|cpu|DRIVER (ALG: gcm(aes), rfc7539(chacha20,poly1305), ccm(aes))")
 		->required()
 		->allow_extra_args();
 	return [args](Context &ctx) {

@@ -71,12 +71,16 @@ enum class Dispatch : std::uint32_t { spread = 0, flow = 1 };
 enum class Decrypt : std::uint32_t { inline_ = 0, async = 1 };
 enum class FaultOps : std::uint32_t { none = 0, decrypt = 1, encrypt = 2, both = 3 };
 enum class Direction : std::uint32_t { none = 0, tx = 1, rx = 2, both = 3 };
+enum class InlineMode : std::uint32_t { auto_ = 0, never = 1 };
+enum class BackendMode : std::uint32_t { auto_ = 0, cpu = 1, driver = 2 };
 
 // Names as in ktlsaccel.yaml ("spread", "inline", "both", ...); "?" if unknown.
 std::string_view to_string(Dispatch d) noexcept;
 std::string_view to_string(Decrypt d) noexcept;
 std::string_view to_string(FaultOps o) noexcept;
 std::string_view to_string(Direction d) noexcept;
+std::string_view to_string(InlineMode m) noexcept;
+std::string_view to_string(BackendMode m) noexcept;
 
 // The counters of a KTLSACCEL_A_*_STATS nest.
 struct Stats {
@@ -90,6 +94,13 @@ struct Stats {
 	std::uint64_t bytes = 0;
 	std::uint32_t in_flight = 0;	// gauge
 	std::uint32_t max_in_flight = 0;
+	// Why requests counted in `inlined` ran in the caller's context.
+	std::uint64_t inline_waiter = 0;	// the caller waits for the result anyway
+	std::uint64_t inline_lone = 0;		// a record nothing could overlap
+	std::uint64_t inline_full = 0;		// full ring, caller may not be backlogged
+	std::uint64_t inline_policy = 0;	// the decrypt policy or the inline threshold
+	// Completions held back until an earlier request of the flow completed.
+	std::uint64_t held = 0;
 	// latency[i] counts requests that took [2^i, 2^(i+1)) us (i = 0: < 2 us).
 	std::array<std::uint64_t, kLatencyBuckets> latency{};
 
@@ -117,6 +128,13 @@ struct Fault {
 	bool active() const noexcept { return rate || delay_us || stall_queue; }
 };
 
+// Where one algorithm's requests run (a KTLSACCEL_A_DEV_BACKEND nest).
+struct Backend {
+	std::string alg;			// crypto API name, e.g. "gcm(aes)"
+	BackendMode mode = BackendMode::auto_;	// what was asked for
+	std::string driver;			// the card new tfms use; empty: the CPU
+};
+
 // KTLSACCEL_CMD_DEV_GET reply (and KTLSACCEL_CMD_DEV_CHANGE_NTF).
 struct DeviceInfo {
 	std::uint32_t priority = 0;
@@ -128,6 +146,8 @@ struct DeviceInfo {
 	std::uint32_t inline_threshold = 0;
 	Decrypt decrypt = Decrypt::inline_;
 	std::uint32_t flows = 0;
+	InlineMode inline_mode = InlineMode::auto_;
+	std::vector<Backend> backends;	// one per algorithm
 	Fault fault;
 	Stats stats;
 };
@@ -147,9 +167,19 @@ struct FlowInfo {
 	std::uint32_t key_bits = 0;
 	Direction direction = Direction::none;
 	Stats stats;
+	std::string backend;	// "cpu" or the card's driver; empty: not reported
 };
 
 // ---- what may be changed -------------------------------------------------------
+
+// One KTLSACCEL_A_DEV_BACKEND nest of a DEV_SET; driver only with mode driver.
+struct BackendChange {
+	std::string alg;
+	BackendMode mode = BackendMode::auto_;
+	std::string driver;
+
+	bool operator==(const BackendChange &) const = default;
+};
 
 // KTLSACCEL_CMD_DEV_SET: what is set is sent; at least one must be.
 struct ConfigChange {
@@ -160,11 +190,13 @@ struct ConfigChange {
 	std::optional<std::uint64_t> throughput;
 	std::optional<std::uint32_t> inline_threshold;
 	std::optional<Decrypt> decrypt;
+	std::optional<InlineMode> inline_mode;
+	std::vector<BackendChange> backends;
 
 	bool empty() const noexcept
 	{
 		return !queues && !depth && !dispatch && !latency_us && !throughput &&
-		       !inline_threshold && !decrypt;
+		       !inline_threshold && !decrypt && !inline_mode && backends.empty();
 	}
 };
 
