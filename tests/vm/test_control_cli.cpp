@@ -327,7 +327,7 @@ class HeldRequest {
 public:
 	HeldRequest()
 	{
-		check_output(cli() + " set queues 1");
+		check_output(cli() + " set queues 1 inline never");
 		thread_ = std::thread([this] {
 			const bytes key(16, 1), iv(12, 2), aad(13, 3), pt(64, 4);
 			const bytes want = openssl_gcm_encrypt(key, iv, aad, pt);

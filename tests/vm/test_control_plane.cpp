@@ -222,7 +222,7 @@ TEST(ControlPlane, DevSetDrainingQueuesDoesNotBlockAnotherFamily)
 	constexpr int kRequests = 96;
 	const bytes key(32, 0x42), iv(12, 0x24), aad(13, 0x17), pt(32 * 1024, 0x5a);
 	const bytes want = openssl_gcm_encrypt(key, iv, aad, pt);
-	loaded_module mod("queues=1 depth=128");
+	loaded_module mod("queues=1 depth=128 inline_mode=never");
 	ASSERT_NO_THROW(set_knob("fault_stall_queue", "0"));
 
 	/* af_alg and algif_aead loaded once, not by 96 threads at once */
