@@ -627,10 +627,6 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 		int type = record_type_from_cmsg(msg);
 		auto bytes = std::span(reinterpret_cast<const std::uint8_t *>(buf.data()),
 				       static_cast<std::size_t>(n));
-		if (type == record_alert || type == record_handshake) {
-			if (!budget.on_control_record())
-				return too_many_control_messages();
-		}
 		switch (type) {
 		case record_application_data:
 			budget.on_application_data();
@@ -652,6 +648,12 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 				continue;
 			std::uint8_t level = alert_buf[0], desc = alert_buf[1];
 			alert_buf.clear();
+			/*
+			 * Counted once whole: a small buffer reads a record in
+			 * pieces. Handshake records count by message instead.
+			 */
+			if (!budget.on_control_record())
+				return too_many_control_messages();
 			if (desc == alert_close_notify) {
 				eof = true;
 				return 0;

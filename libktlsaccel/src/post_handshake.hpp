@@ -129,7 +129,8 @@ struct control_budget {
 	{
 		records_in_row = messages_in_row = warnings_in_row = key_updates_in_row = 0;
 	}
-	// A control record (alert or handshake): false once over the bound.
+	// A whole alert record (handshake records count by message): false
+	// once over the bound.
 	bool on_control_record() { return ++records_in_row <= max_records_in_row; }
 	bool on_warning_alert() { return ++warnings_in_row <= max_warnings_in_row; }
 	// A complete post-handshake message of this type.
