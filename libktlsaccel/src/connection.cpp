@@ -9,6 +9,8 @@
 #include <linux/tls.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <optional>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -139,8 +142,9 @@ struct KTLSACCEL_LOCAL connection::state {
 	// a control record may arrive over several recvmsg() calls
 	std::vector<std::uint8_t> handshake_buf;
 	std::vector<std::uint8_t> alert_buf;
+	detail::control_budget budget;	// recv()'s side only
 	bool eof = false;
-	// our role where it is known (not after install()): who may send what
+	// our role where it is known (install(): if the backend said): who may send what
 	std::optional<bool> server;
 
 	/*
@@ -166,6 +170,12 @@ struct KTLSACCEL_LOCAL connection::state {
 	}
 
 	result<std::size_t> kernel_recv(std::span<std::byte> buf, int flags);
+	int ssl_run(int flags, const std::function<int(SSL *)> &op);
+	std::unexpected<std::error_code> too_many_control_messages()
+	{
+		(void)send_alert(fd, alert_fatal, alert_unexpected_message);
+		return fatal(make_error_code(errc::unexpected_message));
+	}
 	result<bool> on_handshake_bytes(std::span<const std::uint8_t> bytes);
 	result<void> rekey(bool tx, std::span<const std::uint8_t> next_secret);
 	result<void> send_key_update(bool request_peer);
@@ -201,6 +211,11 @@ connection &connection::operator=(connection &&) noexcept = default;
 connection::~connection() = default;
 
 int connection::fd() const noexcept { return s_->fd; }
+
+std::vector<std::uint8_t> &detail::connection_access::pending(connection &c)
+{
+	return c.s_->pending;
+}
 const connection_info &connection::info() const noexcept { return s_->info; }
 
 result<connection> connection::install(int fd, session_keys keys)
@@ -218,6 +233,8 @@ result<connection> connection::install(int fd, session_keys keys)
 	s->info.alpn = std::move(keys.alpn);
 	s->info.kernel_offload = true;
 	s->pending = std::move(keys.pending);
+	if (keys.local_role)
+		s->server = *keys.local_role == role::server;
 	s->tx_secret = std::move(keys.tx_secret);
 	s->rx_secret = std::move(keys.rx_secret);
 	return connection(std::move(s));
@@ -235,12 +252,49 @@ result<connection> connection::offload(SSL *ssl)
 	auto conn = install(SSL_get_fd(ssl), std::move(*keys));
 	if (!conn)
 		return conn;
+	/* the kernel has the keys: now OpenSSL's plaintext can move over */
+	if (auto r = detail::ssl_take_pending(ssl, conn->s_->pending); !r)
+		return std::unexpected(r.error());
 	info.kernel_offload = true;
 	conn->s_->info = std::move(info);
 	conn->s_->server = SSL_is_server(ssl) == 1;
 	return conn;
 }
 
+
+/*
+ * Userspace fallback: runs op (an SSL call; > 0 done) under tx_mutex and
+ * returns SSL_ERROR_NONE or SSL_get_error()'s verdict. The BIO never
+ * blocks, so the lock is held only while OpenSSL works: a caller that
+ * blocks waits for the socket in poll() outside it, and one thread can
+ * send while another waits to receive. Signals do not end a blocking
+ * call (EINTR is retried); SSL_ERROR_WANT_* comes back only to a caller
+ * that does not block (MSG_DONTWAIT or an O_NONBLOCK socket).
+ */
+int connection::state::ssl_run(int flags, const std::function<int(SSL *)> &op)
+{
+	int fl = fcntl(fd, F_GETFL);
+	bool block = !(flags & MSG_DONTWAIT) && fl >= 0 && !(fl & O_NONBLOCK);
+	for (;;) {
+		int err;
+		{
+			std::lock_guard lock(tx_mutex);
+			ERR_clear_error();
+			errno = 0;
+			int r = op(ssl.get());
+			if (r > 0)
+				return SSL_ERROR_NONE;
+			err = SSL_get_error(ssl.get(), r);
+		}
+		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+			return err;
+		if (!block)
+			return err;
+		pollfd pfd{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return SSL_ERROR_SYSCALL;
+	}
+}
 
 /* ---- handshake ---------------------------------------------------------- */
 
@@ -276,8 +330,8 @@ int select_alpn(SSL *, const unsigned char **out, unsigned char *outlen,
 
 /* The suites kTLS implements, strongest first; PFS only. */
 constexpr const char *default_cipher_list =
-	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:ECDHE+AESCCM:DHE+AESCCM:"
-	"!AESCCM8:!aNULL:!PSK:!SRP";
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:"
+	"ECDHE-ECDSA-AES128-CCM:DHE-RSA-AES128-CCM:!aNULL:!PSK:!SRP";
 
 } // namespace
 
@@ -287,6 +341,12 @@ result<connection> connection::handshake(int fd, const options &o)
 		return fail(errc::invalid_argument);
 	bool server = o.role == role::server;
 	if (server && (o.cert_file.empty() || o.key_file.empty()))
+		return fail(errc::invalid_argument);
+	/*
+	 * A chain checked without a name accepts any certificate the CAs ever
+	 * signed, for any host: a verifying client must say whom it expects.
+	 */
+	if (!server && o.verify_peer && o.server_name.empty())
 		return fail(errc::invalid_argument);
 
 	detail::ssl_ctx_ptr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
@@ -304,6 +364,12 @@ result<connection> connection::handshake(int fd, const options &o)
 		return fail(detail::openssl_error(errc::invalid_argument));
 	if (!o.ciphersuites.empty() && SSL_CTX_set_ciphersuites(c, o.ciphersuites.c_str()) != 1)
 		return fail(detail::openssl_error(errc::invalid_argument));
+	/* the caller's own lists stay as given only where userspace can take over */
+	bool own_lists = !o.cipher_list.empty() || !o.ciphersuites.empty();
+	if (!own_lists || !o.allow_userspace_fallback) {
+		if (auto r = detail::ssl_ctx_keep_ktls_suites(c); !r)
+			return std::unexpected(r.error());
+	}
 
 	if (o.verify_peer) {
 		int mode = SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
@@ -360,11 +426,18 @@ result<connection> connection::handshake(int fd, const options &o)
 		}
 	}
 
-	ERR_clear_error();
-	errno = 0;
-	int ret = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
-	if (ret != 1)
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		int ret = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
+		if (ret == 1)
+			break;
+		/* a signal is no reason to give up (as the Mbed TLS backend does) */
+		int e = SSL_get_error(ssl.get(), ret);
+		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && errno == EINTR)
+			continue;
 		return fail(handshake_error(ssl.get(), ret));
+	}
 
 	connection_info info;
 	detail::ssl_describe(ssl.get(), info);
@@ -376,23 +449,30 @@ result<connection> connection::handshake(int fd, const options &o)
 		s->info.offload_error = why;
 		/* alpn_wire dies with this call; no later handshake needs it */
 		SSL_CTX_set_alpn_select_cb(ctx.get(), nullptr, nullptr);
+		/* for ssl_run(): waits in poll(), outside the lock */
+		if (!detail::ssl_set_socket(ssl.get(), fd, true))
+			return result<connection>(fail(detail::openssl_error(errc::handshake_failed)));
 		s->ssl = std::move(ssl);
 		s->ctx = std::move(ctx);
-		return connection(std::move(s));
+		return result<connection>(connection(std::move(s)));
 	};
 	auto keys = detail::ssl_export_keys(ssl.get());
 	if (!keys) {
-		if (o.allow_userspace_fallback && keys.error() == errc::cipher_unsupported)
+		if (o.allow_userspace_fallback && (keys.error() == errc::cipher_unsupported ||
+						   keys.error() == errc::record_size_limited))
 			return userspace(keys.error());
 		return std::unexpected(keys.error());
 	}
-	std::vector<std::uint8_t> pending = std::move(keys->pending);
 	bool irreversible;
 	if (auto r = kernel_install(fd, *keys, &irreversible); !r) {
-		if (o.allow_userspace_fallback && !irreversible && pending.empty())
+		/* OpenSSL still holds any plaintext it decrypted: nothing is lost */
+		if (o.allow_userspace_fallback && !irreversible)
 			return userspace(r.error());
 		return std::unexpected(r.error());
 	}
+	std::vector<std::uint8_t> pending;
+	if (auto r = detail::ssl_take_pending(ssl.get(), pending); !r)
+		return std::unexpected(r.error());
 	auto s = std::make_unique<state>();
 	s->fd = fd;
 	s->info = std::move(info);
@@ -411,23 +491,32 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 {
 	if (auto f = s_->failure())
 		return std::unexpected(*f);
+	if (s_->ssl) {
+		size_t n = 0;
+		bool closed = false;
+		int e = s_->ssl_run(flags, [&](SSL *ssl) {
+			if (s_->sent_close) {
+				closed = true;
+				return 1;
+			}
+			return SSL_write_ex(ssl, data.data(), data.size(), &n);
+		});
+		if (closed)
+			return fail(errc::connection_closed);
+		if (e == SSL_ERROR_NONE)
+			return n;
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return fail(detail::errno_error(EAGAIN));
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno != 0)
+			return s_->fatal(detail::errno_error());
+		return s_->fatal(detail::openssl_error(errc::connection_closed));
+	}
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
 	/* a KeyUpdate the peer asked for goes before our next data (§4.6.3) */
 	if (auto r = s_->flush_key_update(); !r)
 		return std::unexpected(r.error());
-	if (s_->ssl) {
-		size_t n = 0;
-		ERR_clear_error();
-		int r = SSL_write_ex(s_->ssl.get(), data.data(), data.size(), &n);
-		if (r == 1)
-			return n;
-		int e = SSL_get_error(s_->ssl.get(), r);
-		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-			return fail(detail::errno_error(EAGAIN));
-		return s_->fatal(detail::openssl_error(errc::connection_closed));
-	}
 	for (;;) {
 		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
 		if (n >= 0)
@@ -477,12 +566,12 @@ result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
 		return 0;
 	if (s_->ssl) {
 		size_t n = 0;
-		ERR_clear_error();
-		errno = 0;
-		int r = SSL_read_ex(s_->ssl.get(), buf.data(), buf.size(), &n);
-		if (r == 1)
+		int e = s_->ssl_run(flags, [&](SSL *ssl) {
+			return SSL_read_ex(ssl, buf.data(), buf.size(), &n);
+		});
+		if (e == SSL_ERROR_NONE)
 			return n;
-		switch (SSL_get_error(s_->ssl.get(), r)) {
+		switch (e) {
 		case SSL_ERROR_WANT_READ:
 		case SSL_ERROR_WANT_WRITE:
 			return fail(detail::errno_error(EAGAIN));
@@ -540,6 +629,7 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 				       static_cast<std::size_t>(n));
 		switch (type) {
 		case record_application_data:
+			budget.on_application_data();
 			return static_cast<std::size_t>(n);
 
 		case record_alert: {
@@ -558,6 +648,12 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 				continue;
 			std::uint8_t level = alert_buf[0], desc = alert_buf[1];
 			alert_buf.clear();
+			/*
+			 * Counted once whole: a small buffer reads a record in
+			 * pieces. Handshake records count by message instead.
+			 */
+			if (!budget.on_control_record())
+				return too_many_control_messages();
 			if (desc == alert_close_notify) {
 				eof = true;
 				return 0;
@@ -570,6 +666,8 @@ result<std::size_t> connection::state::kernel_recv(std::span<std::byte> buf, int
 									  : level == alert_warning;
 			if (!warning)
 				return fatal({desc, alert_category()});
+			if (!budget.on_warning_alert())
+				return too_many_control_messages();
 			continue;
 		}
 
@@ -607,6 +705,10 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 			return fatal(make_error_code(errc::unexpected_message));
 		}
 		off = m.next;
+		if (!budget.on_message(m.type)) {
+			handshake_buf.clear();
+			return too_many_control_messages();
+		}
 		/* all of handshake_buf before this record was parsed: what follows is this record's */
 		bool trailing = off < handshake_buf.size();
 		auto c = detail::check_post_handshake(tls13, server ? &*server : nullptr, m.type, m.body,
@@ -750,11 +852,17 @@ result<void> connection::key_update(bool request_peer)
 	if (s_->info.version != tls_version::tls13)
 		return fail(errc::invalid_argument);
 	if (s_->ssl) {
-		/* stale errors would be reported as this call's */
-		ERR_clear_error();
-		if (SSL_key_update(s_->ssl.get(), request_peer ? SSL_KEY_UPDATE_REQUESTED
-								: SSL_KEY_UPDATE_NOT_REQUESTED) != 1 ||
-		    SSL_do_handshake(s_->ssl.get()) != 1)
+		bool scheduled = false;
+		int e = s_->ssl_run(0, [&](SSL *ssl) {
+			if (!scheduled) {
+				if (SSL_key_update(ssl, request_peer ? SSL_KEY_UPDATE_REQUESTED
+								     : SSL_KEY_UPDATE_NOT_REQUESTED) != 1)
+					return 0;
+				scheduled = true;
+			}
+			return SSL_do_handshake(ssl);
+		});
+		if (e != SSL_ERROR_NONE)
 			return fail(detail::openssl_error(errc::handshake_failed));
 		return {};
 	}
@@ -768,15 +876,30 @@ result<void> connection::key_update(bool request_peer)
 
 result<void> connection::shutdown()
 {
+	/* after a fatal alert nothing more is sent (RFC 8446 §6.2), close_notify neither */
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	/* closed only once close_notify is out: a failed try (EAGAIN) may be retried */
+	if (s_->ssl) {
+		int e = s_->ssl_run(0, [&](SSL *ssl) {
+			if (s_->sent_close)
+				return 1;
+			/* 0: ours is sent, the peer's not read yet */
+			if (SSL_shutdown(ssl) < 0)
+				return -1;
+			s_->sent_close = true;
+			return 1;
+		});
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return fail(detail::errno_error(EAGAIN));
+		if (e != SSL_ERROR_NONE)
+			return fail(detail::openssl_error(errc::connection_closed));
+		return {};
+	}
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return {};
-	/* closed only once close_notify is out: a failed try (EAGAIN) may be retried */
-	if (s_->ssl) {
-		ERR_clear_error();
-		if (SSL_shutdown(s_->ssl.get()) < 0)
-			return fail(detail::openssl_error(errc::connection_closed));
-	} else if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r) {
+	if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r) {
 		return r;
 	}
 	s_->sent_close = true;

@@ -57,6 +57,9 @@ public:
 			       "(the data may have been truncated)";
 		case errc::invalid_argument:
 			return "invalid argument";
+		case errc::record_size_limited:
+			return "the peer limited the size of records (max_fragment_length), "
+			       "and kernel TLS writes records of up to 16 KiB";
 		}
 		return "unknown ktlsaccel error";
 	}
@@ -68,6 +71,7 @@ public:
 			return std::errc::no_protocol_option;
 		case errc::cipher_unsupported:
 		case errc::kernel_cipher_unsupported:
+		case errc::record_size_limited:
 			return std::errc::not_supported;
 		case errc::pending_input:
 			return std::errc::device_or_resource_busy;

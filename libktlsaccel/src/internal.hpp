@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <memory>
 #include <system_error>
+#include <vector>
 
 // Not part of the ABI: kept out of the shared library's dynamic symbols.
 #define KTLSACCEL_LOCAL __attribute__((visibility("hidden")))
@@ -36,11 +37,28 @@ using ssl_ptr = std::unique_ptr<SSL, ssl_free_t>;
 using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free_t>;
 
 // OpenSSL backend (openssl.cpp): the keys of a prepared SSL whose handshake
-// finished, with the plaintext it already decrypted in keys.pending.
+// finished. The plaintext it already decrypted stays in it until
+// ssl_take_pending(), called once the kernel took the keys.
 KTLSACCEL_LOCAL result<session_keys> ssl_export_keys(SSL *ssl);
 
-// Attaches the socket to ssl through a BIO that never raises SIGPIPE.
-KTLSACCEL_LOCAL bool ssl_set_socket(SSL *ssl, int fd);
+// Appends what SSL_pending() holds to out (no socket I/O: read-ahead is off).
+KTLSACCEL_LOCAL result<void> ssl_take_pending(SSL *ssl, std::vector<std::uint8_t> &out);
+
+// Narrows ctx's TLS 1.2 list and TLS 1.3 suites to those kTLS can take;
+// a version left with none is disabled. errc::cipher_unsupported if none.
+KTLSACCEL_LOCAL result<void> ssl_ctx_keep_ktls_suites(SSL_CTX *ctx);
+
+// Attaches the socket to ssl through a BIO that never raises SIGPIPE;
+// nonblocking: one that never blocks either (MSG_DONTWAIT), whatever the
+// socket's mode. Swapping BIOs after the handshake loses nothing: with
+// read-ahead off, OpenSSL buffers records in the SSL, not in the BIO.
+KTLSACCEL_LOCAL bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking = false);
+
+// For the backends: the plaintext a connection's recv() returns first,
+// filled once the kernel holds the keys.
+struct KTLSACCEL_LOCAL connection_access {
+	static std::vector<std::uint8_t> &pending(connection &c);
+};
 
 // Fills the names a SSL knows into info.
 KTLSACCEL_LOCAL void ssl_describe(SSL *ssl, connection_info &info);

@@ -523,7 +523,37 @@ result<void> prepare(mbedtls_ssl_context *ssl)
 
 /* ---- export ------------------------------------------------------------- */
 
-result<session_keys> export_keys(mbedtls_ssl_context *ssl)
+namespace {
+
+/*
+ * Plaintext Mbed TLS already decrypted; reading it touches no socket.
+ * Anything else it holds - a record half read, more handshake messages -
+ * cannot be handed over.
+ */
+result<void> take_pending(mbedtls_ssl_context *ssl, std::vector<std::uint8_t> &out)
+{
+	for (std::size_t avail; (avail = mbedtls_ssl_get_bytes_avail(ssl)) > 0;) {
+		std::size_t old = out.size();
+		out.resize(old + avail);
+		int n = mbedtls_ssl_read(ssl, out.data() + old, avail);
+		if (n <= 0) {
+			out.resize(old);
+			return fail(n == 0 ? make_error_code(errc::ssl_not_ready) : mbedtls_error(n));
+		}
+		out.resize(old + static_cast<std::size_t>(n));
+	}
+	if (mbedtls_ssl_check_pending(ssl) || ssl->KTLSACCEL_MBEDTLS_FIELD(in_left) != 0)
+		return fail(errc::pending_input);
+	return {};
+}
+
+/*
+ * take: move the plaintext into keys.pending. Without, it stays in Mbed
+ * TLS for take_pending() once the kernel holds the keys, so that a
+ * refused hand-over loses nothing; only what else may be pending is
+ * checked here.
+ */
+result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 {
 	if (!ssl)
 		return fail(errc::invalid_argument);
@@ -557,22 +587,15 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl)
 	if (!c)
 		return fail(errc::cipher_unsupported);
 
-	/*
-	 * Plaintext Mbed TLS already decrypted goes to the application first;
-	 * reading it touches no socket. Anything else it holds - a record
-	 * half read, more handshake messages - cannot be handed over.
-	 */
 	session_keys keys;
-	for (std::size_t avail; (avail = mbedtls_ssl_get_bytes_avail(ssl)) > 0;) {
-		std::size_t old = keys.pending.size();
-		keys.pending.resize(old + avail);
-		int n = mbedtls_ssl_read(ssl, keys.pending.data() + old, avail);
-		if (n <= 0)
-			return fail(n == 0 ? make_error_code(errc::ssl_not_ready) : mbedtls_error(n));
-		keys.pending.resize(old + static_cast<std::size_t>(n));
-	}
-	if (mbedtls_ssl_check_pending(ssl) || ssl->KTLSACCEL_MBEDTLS_FIELD(in_left) != 0)
+	if (take) {
+		if (auto r = take_pending(ssl, keys.pending); !r)
+			return std::unexpected(r.error());
+	} else if (ssl->KTLSACCEL_MBEDTLS_FIELD(in_left) != 0 ||
+		   (mbedtls_ssl_get_bytes_avail(ssl) == 0 && mbedtls_ssl_check_pending(ssl))) {
+		/* with plaintext pending, check_pending() says so: checked again after */
 		return fail(errc::pending_input);
+	}
 
 	const unsigned char *in_ctr = ssl->KTLSACCEL_MBEDTLS_FIELD(in_ctr);
 	const unsigned char *out_ctr = ssl->KTLSACCEL_MBEDTLS_FIELD(cur_out_ctr);
@@ -626,6 +649,7 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl)
 
 	keys.version = tls13 ? tls_version::tls13 : tls_version::tls12;
 	keys.cipher_type = *c;
+	keys.local_role = me;
 	if (const char *name = mbedtls_ssl_get_ciphersuite(ssl))
 		keys.cipher_suite = name;
 #if defined(MBEDTLS_SSL_ALPN)
@@ -676,14 +700,27 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl)
 	return keys;
 }
 
+} // namespace
+
+result<session_keys> export_keys(mbedtls_ssl_context *ssl)
+{
+	return export_keys(ssl, true);
+}
+
 result<connection> offload(mbedtls_ssl_context *ssl, int fd)
 {
 	if (!ssl || fd < 0)
 		return fail(errc::invalid_argument);
-	auto keys = export_keys(ssl);
+	auto keys = export_keys(ssl, false);
 	if (!keys)
 		return std::unexpected(keys.error());
-	return connection::install(fd, std::move(*keys));
+	auto conn = connection::install(fd, std::move(*keys));
+	if (!conn)
+		return conn;
+	/* the kernel has the keys: now Mbed TLS's plaintext can move over */
+	if (auto r = take_pending(ssl, detail::connection_access::pending(*conn)); !r)
+		return std::unexpected(r.error());
+	return conn;
 }
 
 /* ---- handshake ---------------------------------------------------------- */
@@ -694,6 +731,9 @@ result<connection> handshake(int fd, const options &o)
 		return fail(errc::invalid_argument);
 	bool server = o.role == role::server;
 	if (server && (o.cert_file.empty() || o.key_file.empty()))
+		return fail(errc::invalid_argument);
+	/* verified without a name, any certificate of the CAs would do (see openssl) */
+	if (!server && o.verify_peer && o.server_name.empty())
 		return fail(errc::invalid_argument);
 	auto suites = parse_suites(o.cipher_list);
 	if (!suites)

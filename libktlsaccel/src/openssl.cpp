@@ -29,8 +29,11 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <string_view>
 
 namespace ktlsaccel {
@@ -202,6 +205,50 @@ std::optional<cipher> cipher_of(const SSL_CIPHER *c, bool tls13)
 
 } // namespace
 
+namespace detail {
+
+result<void> ssl_ctx_keep_ktls_suites(SSL_CTX *ctx)
+{
+	/*
+	 * OpenSSL's names are families ("ECDHE+AESCCM" holds AES-256-CCM, which
+	 * kTLS lacks): a suite the kernel cannot take would be negotiated and
+	 * only the hand-over would fail. Keep what cipher_of() maps, by name.
+	 */
+	std::string tls12, tls13;
+	STACK_OF(SSL_CIPHER) *sk = SSL_CTX_get_ciphers(ctx);
+	for (int i = 0; sk && i < sk_SSL_CIPHER_num(sk); i++) {
+		const SSL_CIPHER *c = sk_SSL_CIPHER_value(sk, i);
+		/* TLS 1.3 suites leave the key exchange open */
+		bool is13 = SSL_CIPHER_get_kx_nid(c) == NID_kx_any;
+		if (!cipher_of(c, is13))
+			continue;
+		std::string &l = is13 ? tls13 : tls12;
+		if (!l.empty())
+			l += ':';
+		l += SSL_CIPHER_get_name(c);
+	}
+	auto minv = SSL_CTX_get_min_proto_version(ctx), maxv = SSL_CTX_get_max_proto_version(ctx);
+	bool want12 = minv <= TLS1_2_VERSION, want13 = maxv == 0 || maxv >= TLS1_3_VERSION;
+	/* a version left without suites is turned off rather than left to its old list */
+	if (want12 && tls12.empty()) {
+		want12 = false;
+		SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	}
+	if (want13 && tls13.empty()) {
+		want13 = false;
+		SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	}
+	if (!want12 && !want13)
+		return std::unexpected(make_error_code(errc::cipher_unsupported));
+	if (want12 && SSL_CTX_set_cipher_list(ctx, tls12.c_str()) != 1)
+		return std::unexpected(openssl_error(errc::invalid_argument));
+	if (SSL_CTX_set_ciphersuites(ctx, tls13.c_str()) != 1)
+		return std::unexpected(openssl_error(errc::invalid_argument));
+	return {};
+}
+
+} // namespace detail
+
 result<void> ssl_prepare(SSL *ssl)
 {
 	if (!ssl)
@@ -269,31 +316,67 @@ int socket_puts(BIO *b, const char *str)
 	return socket_write(b, str, static_cast<int>(std::strlen(str)));
 }
 
-const BIO_METHOD *socket_method()
+/*
+ * The userspace fallback's socket: never blocks, so that the SSL can be
+ * used under a lock that a sender and a receiver share, each waiting for
+ * the socket outside it. errno is cleared first: BIO_sock_should_retry()
+ * reads it even for a 0 (EOF) that set none.
+ */
+int socket_write_nb(BIO *b, const char *in, int len)
 {
-	static BIO_METHOD *method = [] {
-		const BIO_METHOD *sock = BIO_s_socket();
-		BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK |
-						     BIO_TYPE_DESCRIPTOR,
-					     "ktlsaccel socket");
-		if (!m)
-			return m;
-		BIO_meth_set_write(m, socket_write);
-		BIO_meth_set_puts(m, socket_puts);
-		BIO_meth_set_read(m, BIO_meth_get_read(sock));
-		BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
-		BIO_meth_set_create(m, BIO_meth_get_create(sock));
-		BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+	BIO_clear_retry_flags(b);
+	errno = 0;
+	ssize_t n = ::send(static_cast<int>(BIO_get_fd(b, nullptr)), in, static_cast<size_t>(len),
+			   MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n <= 0 && BIO_sock_should_retry(static_cast<int>(n)))
+		BIO_set_retry_write(b);
+	return static_cast<int>(n);
+}
+
+int socket_puts_nb(BIO *b, const char *str)
+{
+	return socket_write_nb(b, str, static_cast<int>(std::strlen(str)));
+}
+
+int socket_read_nb(BIO *b, char *out, int len)
+{
+	BIO_clear_retry_flags(b);
+	errno = 0;
+	ssize_t n = ::recv(static_cast<int>(BIO_get_fd(b, nullptr)), out, static_cast<size_t>(len),
+			   MSG_DONTWAIT);
+	if (n <= 0 && BIO_sock_should_retry(static_cast<int>(n)))
+		BIO_set_retry_read(b);
+	return static_cast<int>(n);
+}
+
+BIO_METHOD *make_socket_method(bool nonblocking)
+{
+	const BIO_METHOD *sock = BIO_s_socket();
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
+				     nonblocking ? "ktlsaccel socket (non-blocking)" : "ktlsaccel socket");
+	if (!m)
 		return m;
-	}();
-	return method;
+	BIO_meth_set_write(m, nonblocking ? socket_write_nb : socket_write);
+	BIO_meth_set_puts(m, nonblocking ? socket_puts_nb : socket_puts);
+	BIO_meth_set_read(m, nonblocking ? socket_read_nb : BIO_meth_get_read(sock));
+	BIO_meth_set_ctrl(m, BIO_meth_get_ctrl(sock));
+	BIO_meth_set_create(m, BIO_meth_get_create(sock));
+	BIO_meth_set_destroy(m, BIO_meth_get_destroy(sock));
+	return m;
+}
+
+const BIO_METHOD *socket_method(bool nonblocking)
+{
+	static BIO_METHOD *blocking_method = make_socket_method(false);
+	static BIO_METHOD *nonblocking_method = make_socket_method(true);
+	return nonblocking ? nonblocking_method : blocking_method;
 }
 
 } // namespace
 
-bool ssl_set_socket(SSL *ssl, int fd)
+bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking)
 {
-	const BIO_METHOD *m = socket_method();
+	const BIO_METHOD *m = socket_method(nonblocking);
 	BIO *bio = m ? BIO_new(m) : nullptr;
 	if (!bio)
 		return false;
@@ -339,34 +422,30 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 	auto c = cipher_of(SSL_get_current_cipher(ssl), tls13);
 	if (!c)
 		return std::unexpected(make_error_code(errc::cipher_unsupported));
+	/*
+	 * A server's OpenSSL grants a client's max_fragment_length by itself;
+	 * kTLS would go on writing 16 KiB records the peer then rejects.
+	 */
+	if (SSL_SESSION *sess = SSL_get_session(ssl);
+	    sess && SSL_SESSION_get_max_fragment_length(sess) != TLSEXT_max_fragment_length_DISABLED)
+		return std::unexpected(make_error_code(errc::record_size_limited));
 
 	/*
-	 * Plaintext OpenSSL already decrypted goes to the application first.
-	 * With read-ahead off (ssl_prepare) OpenSSL holds at most the rest of
-	 * the record it is reading, so nothing else can be stranded; with it
-	 * on, unprocessed bytes may sit in OpenSSL's buffer: refuse, leaving
-	 * the SSL usable.
+	 * Plaintext OpenSSL already decrypted goes to the application first,
+	 * but only once the kernel holds the keys (ssl_take_pending()): a
+	 * hand-over refused later would have taken it from an SSL promised
+	 * usable. With read-ahead off (ssl_prepare) OpenSSL holds at most the
+	 * rest of the record it read; bytes it has not decrypted would be
+	 * stranded: refuse, leaving the SSL usable.
 	 */
 	session_keys keys;
 	if (SSL_pending(ssl) == 0 && SSL_has_pending(ssl))
 		return std::unexpected(make_error_code(errc::pending_input));
-	while (SSL_pending(ssl) > 0) {
-		size_t old = keys.pending.size(), got = 0;
-		keys.pending.resize(old + static_cast<size_t>(SSL_pending(ssl)));
-		/* openssl_error() reports the queue's oldest error: not a stale one */
-		ERR_clear_error();
-		if (SSL_read_ex(ssl, keys.pending.data() + old, keys.pending.size() - old, &got) != 1)
-			return std::unexpected(openssl_error(errc::ssl_not_ready));
-		keys.pending.resize(old + got);
-	}
-	if (SSL_has_pending(ssl))
-		return std::unexpected(make_error_code(errc::pending_input));
-	if (t->rekeyed)
-		return std::unexpected(make_error_code(errc::ssl_not_ready));
 
 	keys.version = tls13 ? tls_version::tls13 : tls_version::tls12;
 	keys.cipher_type = *c;
 	bool server = SSL_is_server(ssl);
+	keys.local_role = server ? role::server : role::client;
 
 	if (tls13) {
 		if (t->client_secret.empty() || t->server_secret.empty())
@@ -411,6 +490,42 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 	keys.tx = std::move(*txi);
 	keys.rx = std::move(*rxi);
 	return keys;
+}
+
+result<void> ssl_take_pending(SSL *ssl, std::vector<std::uint8_t> &out);
+
+} // namespace detail
+
+result<session_keys> ssl_export_keys(SSL *ssl)
+{
+	if (!ssl)
+		return std::unexpected(make_error_code(errc::invalid_argument));
+	auto keys = detail::ssl_export_keys(ssl);
+	if (!keys)
+		return keys;
+	if (auto r = detail::ssl_take_pending(ssl, keys->pending); !r)
+		return std::unexpected(r.error());
+	return keys;
+}
+
+namespace detail {
+
+result<void> ssl_take_pending(SSL *ssl, std::vector<std::uint8_t> &out)
+{
+	while (SSL_pending(ssl) > 0) {
+		size_t old = out.size(), got = 0;
+		out.resize(old + static_cast<size_t>(SSL_pending(ssl)));
+		/* openssl_error() reports the queue's oldest error: not a stale one */
+		ERR_clear_error();
+		if (SSL_read_ex(ssl, out.data() + old, out.size() - old, &got) != 1) {
+			out.resize(old);
+			return std::unexpected(openssl_error(errc::ssl_not_ready));
+		}
+		out.resize(old + got);
+	}
+	if (SSL_has_pending(ssl))
+		return std::unexpected(make_error_code(errc::pending_input));
+	return {};
 }
 
 } // namespace detail

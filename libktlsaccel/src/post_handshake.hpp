@@ -106,4 +106,48 @@ inline hs_check check_post_handshake(bool tls13, const bool *server, std::uint8_
 	return c;
 }
 
+/*
+ * What a peer may send that is not application data: every control record
+ * costs a recvmsg() and returns nothing, so without a bound a peer keeps
+ * recv() busy forever. Counted since the last application data, as OpenSSL
+ * does for warning alerts (5) and KeyUpdates (32); tickets and
+ * HelloRequests, of no use after the hand-over, also per connection.
+ */
+struct control_budget {
+	static constexpr unsigned max_records_in_row = 64;
+	static constexpr unsigned max_messages_in_row = 64;
+	static constexpr unsigned max_warnings_in_row = 5;
+	static constexpr unsigned max_key_updates_in_row = 32;
+	static constexpr unsigned max_tickets = 1024;
+	static constexpr unsigned max_hello_requests = 16;
+
+	unsigned records_in_row = 0, messages_in_row = 0;
+	unsigned warnings_in_row = 0, key_updates_in_row = 0;
+	unsigned tickets = 0, hello_requests = 0;
+
+	void on_application_data()
+	{
+		records_in_row = messages_in_row = warnings_in_row = key_updates_in_row = 0;
+	}
+	// A whole alert record (handshake records count by message): false
+	// once over the bound.
+	bool on_control_record() { return ++records_in_row <= max_records_in_row; }
+	bool on_warning_alert() { return ++warnings_in_row <= max_warnings_in_row; }
+	// A complete post-handshake message of this type.
+	bool on_message(std::uint8_t type)
+	{
+		if (++messages_in_row > max_messages_in_row)
+			return false;
+		switch (type) {
+		case hs_new_session_ticket:
+			return ++tickets <= max_tickets;
+		case hs_hello_request:
+			return ++hello_requests <= max_hello_requests;
+		case hs_key_update:
+			return ++key_updates_in_row <= max_key_updates_in_row;
+		}
+		return true;
+	}
+};
+
 } // namespace ktlsaccel::detail

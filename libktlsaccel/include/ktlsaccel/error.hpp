@@ -33,6 +33,7 @@ enum class errc {
 	connection_closed,		// the connection already failed or was shut down
 	unexpected_eof,			// TCP closed without close_notify: data may be cut
 	invalid_argument,		// bad option or argument
+	record_size_limited,		// the peer limited record sizes: kTLS writes 16 KiB
 };
 
 const std::error_category &category() noexcept;

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <expected>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -159,6 +160,10 @@ struct session_keys {
 	// For connection::info(): the suite's name and the ALPN protocol, if any.
 	std::string cipher_suite;
 	std::string alpn;
+	// Our side, if the backend knows it: only a server may send tickets
+	// and HelloRequests, so a server refuses them. Unset: taken from
+	// either side.
+	std::optional<ktlsaccel::role> local_role;
 };
 
 // The record type (TLS ContentType) of a TLS_GET_RECORD_TYPE control

@@ -35,6 +35,10 @@ typedef struct ssl_st SSL;
 
 namespace ktlsaccel {
 
+namespace detail {
+struct connection_access;
+}
+
 template <typename T>
 using result = std::expected<T, std::error_code>;
 
@@ -43,6 +47,8 @@ using result = std::expected<T, std::error_code>;
 struct options {
 	ktlsaccel::role role = ktlsaccel::role::client;
 	// Client: the name to send as SNI and to check the certificate against.
+	// Required (errc::invalid_argument) while verify_peer is on: a chain
+	// checked without a name accepts any certificate its CAs signed.
 	std::string server_name;
 	// Trust anchors; empty: OpenSSL's default paths.
 	std::string ca_file;
@@ -57,7 +63,9 @@ struct options {
 	// Pin one version; unset: TLS 1.2 or 1.3, whichever the peer prefers.
 	std::optional<tls_version> version;
 	// OpenSSL cipher lists: TLS 1.2 (SSL_CTX_set_cipher_list) and TLS 1.3
-	// (SSL_CTX_set_ciphersuites). Empty: the suites kTLS can take.
+	// (SSL_CTX_set_ciphersuites). Empty: the suites kTLS can take. Lists
+	// given are narrowed to what kTLS can take (a version left with none
+	// is disabled) unless allow_userspace_fallback is set.
 	std::string cipher_list;
 	std::string ciphersuites;
 	// TLS 1.3 server: NewSessionTickets to send (OpenSSL's default is 2).
@@ -128,6 +136,7 @@ public:
 	const connection_info &info() const noexcept;
 
 private:
+	friend struct detail::connection_access;
 	struct state;
 	explicit connection(std::unique_ptr<state> s) noexcept;
 	std::unique_ptr<state> s_;
@@ -139,6 +148,12 @@ private:
 // and renegotiation turned off, OpenSSL's own kTLS disabled. Call it before
 // SSL_connect/SSL_accept. It replaces the SSL's message callback.
 result<void> ssl_prepare(SSL *ssl);
+
+// The keys offload() would install, without installing them (for a backend
+// of your own, and for tests), from an SSL prepared by ssl_prepare() whose
+// handshake finished: plaintext OpenSSL already decrypted is moved into
+// keys.pending. Consumes the TLS 1.3 secrets captured for this SSL.
+result<session_keys> ssl_export_keys(SSL *ssl);
 
 // The crypto driver the kernel would pick for this cipher: the highest
 // priority implementation of its cipher_kernel_name() in /proc/crypto

@@ -4,7 +4,7 @@
 // certificates, PSKs and configuration), the kernel (kTLS) the records.
 //
 //   auto conn = ktlsaccel::mbedtls::handshake(fd, {.server_name = "example.org"});
-//   conn->send_all(data, MSG_MORE);      // the same connection as with OpenSSL
+//   conn->send_all(data);                // the same connection as with OpenSSL
 //
 // An application with its own mbedtls_ssl_context:
 //
@@ -59,7 +59,8 @@ result<void> prepare(mbedtls_ssl_context *ssl);
 // After the handshake of a prepared context: installs its keys on fd (the
 // socket the context's BIO uses). Plaintext Mbed TLS already decrypted is
 // returned by the connection's first recv() calls; if it holds bytes it has
-// not processed yet, errc::pending_input, and the context stays usable.
+// not processed yet, errc::pending_input, and the context stays usable. A
+// hand-over the kernel refuses leaves the plaintext in the context too.
 // Afterwards do not use the context for I/O; mbedtls_ssl_free() it.
 result<connection> offload(mbedtls_ssl_context *ssl, int fd);
 
