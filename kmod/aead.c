@@ -408,7 +408,10 @@ void ktlsaccel_aead_set_backend(unsigned int i, u32 mode, const char *driver)
 void ktlsaccel_aead_backend_card(unsigned int i, char *driver, size_t len)
 {
 	mutex_lock(&backend_lock);
-	if (backends[i].stale)
+	/* A card whose driver was unloaded since: look again. */
+	if (backends[i].stale ||
+	    (backends[i].card[0] && !crypto_has_alg(backends[i].card, CRYPTO_ALG_TYPE_AEAD,
+					      CRYPTO_ALG_TYPE_MASK)))
 		backend_resolve(i);
 	strscpy(driver, backends[i].card, len);
 	mutex_unlock(&backend_lock);

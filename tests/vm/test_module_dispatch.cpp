@@ -212,6 +212,8 @@ TEST(ModuleDispatch, AFullRingRunsARequestWithoutBacklogInTheCallerNeverEnospc)
 {
 	/* One queue of one slot; its worker stalled, so the slot stays taken. */
 	loaded_module mod("queues=1 depth=1 inline_mode=never");
+	/* The kernel's self-tests at load went through the engine too. */
+	auto e0 = engine_stats();
 	set_knob("fault_stall_queue", "0");
 	struct kcapi_handle *a = aio_tfm(), *b = aio_tfm();
 	{
@@ -242,11 +244,12 @@ TEST(ModuleDispatch, AFullRingRunsARequestWithoutBacklogInTheCallerNeverEnospc)
 		EXPECT_TRUE(second.correct());
 	}
 	auto e = engine_stats();
+	auto moved = [&](const char *k) { return num(e, k) - num(e0, k); };
 	EXPECT_EQ(num(e, "rejected"), 0u);
-	EXPECT_EQ(num(e, "inline_full"), 1u);
+	EXPECT_EQ(moved("inline_full"), 1u);
 	EXPECT_EQ(num(e, "in_flight"), 0u);
-	EXPECT_EQ(num(e, "submitted"), 3u);
-	EXPECT_EQ(num(e, "completed"), 3u);
+	EXPECT_EQ(moved("submitted"), 3u);
+	EXPECT_EQ(moved("completed"), 3u);
 	kcapi_aead_destroy(a);
 	kcapi_aead_destroy(b);
 }

@@ -107,7 +107,8 @@ TEST(ModuleFault, InvalidFaultErrnoIsRefused)
 
 TEST(ModuleFault, StalledQueueHoldsItsRequestsUntilReleased)
 {
-	loaded_module mod("queues=1");
+	/* AF_ALG waits for its result: queue it anyway, or it would run inline. */
+	loaded_module mod("queues=1 inline_mode=never");
 	set_knob("fault_stall_queue", "0");
 	std::atomic<int> result = 1;
 	std::thread t([&] {
