@@ -50,7 +50,7 @@ TEST(ModuleLifecycle, UnloadIsRefusedWhileATfmExistsAndWorksOnceItIsFreed)
 	EXPECT_FALSE(module_loaded());
 }
 
-TEST(ModuleLifecycle, TwentyLoadUnloadCyclesLeaveNothingBehind)
+TEST(ModuleLifecycle, TenLoadUnloadCyclesLeaveNothingBehind)
 {
 	/* A first cycle warms caches (crypto templates, debugfs, kcapi). */
 	{
@@ -59,21 +59,24 @@ TEST(ModuleLifecycle, TwentyLoadUnloadCyclesLeaveNothingBehind)
 	}
 	settle_memory();
 	long long before = kmalloc_bytes();
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < 10; i++) {
 		loaded_module mod("queues=4");
 		one_request();
 	}
 	settle_memory();
 	long long after = kmalloc_bytes();
-	std::printf("20 load/unload cycles: kmalloc bytes in use %lld -> %lld (%+lld)\n",
+	std::printf("10 load/unload cycles: kmalloc bytes in use %lld -> %lld (%+lld)\n",
 		    before, after, after - before);
 	RecordProperty("kmalloc_growth", std::to_string(after - before));
 	EXPECT_FALSE(module_loaded());
 	EXPECT_EQ(check_output("grep -c ktlsaccel /proc/crypto || true"), "0\n");
 	EXPECT_EQ(check_output("ps -e -o comm= | grep -c '^ktlsaccel/' || true"), "0\n");
 	EXPECT_FALSE(std::filesystem::exists("/sys/kernel/debug/ktlsaccel"));
-	/* Each cycle allocates several KiB; noise from the rest of the system stays below this. */
-	EXPECT_LT(after - before, 256 * 1024);
+	/*
+	 * Each cycle allocates several KiB; noise from the rest of the system
+	 * stays below this (12.8 KiB a cycle, as with the twenty cycles before).
+	 */
+	EXPECT_LT(after - before, 128 * 1024);
 }
 
 /*
