@@ -178,8 +178,8 @@ static std::size_t mib_from_env(const char *name, std::size_t dflt)
 	return (mib ? mib : dflt) << 20;
 }
 
-std::size_t bulk_size() { return mib_from_env("KTLSACCEL_TEST_BULK_MIB", 16); }
-std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 16); }
+std::size_t bulk_size() { return mib_from_env("KTLSACCEL_TEST_BULK_MIB", 4); }
+std::size_t module_bulk_size() { return mib_from_env("KTLSACCEL_TEST_MODULE_BULK_MIB", 4); }
 
 process::process(const spec &s)
 {

@@ -57,9 +57,9 @@ std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed = 1);
 void write_file(const std::filesystem::path &p, const std::vector<std::byte> &data);
 std::vector<std::byte> read_file(const std::filesystem::path &p);
 
-/* Bytes per bulk transfer: KTLSACCEL_TEST_BULK_MIB, default 16 MiB. */
+/* Bytes per bulk transfer: KTLSACCEL_TEST_BULK_MIB, default 4 MiB. */
 std::size_t bulk_size();
-/* The same with ktlsaccel.ko loaded: KTLSACCEL_TEST_MODULE_BULK_MIB, default 16 MiB. */
+/* The same with ktlsaccel.ko loaded: KTLSACCEL_TEST_MODULE_BULK_MIB, default 4 MiB. */
 std::size_t module_bulk_size();
 
 /* A child process (execvp) with stdin/stdout/stderr redirected. */

@@ -5,7 +5,7 @@
 // ChaCha20-Poly1305, with the kernel's own AEAD and with ktlsaccel.ko
 // loaded (one load for all of those cases):
 //  - Mbed TLS-backed client <-> `openssl s_server`, bulk data byte-exact
-//    both ways (KTLSACCEL_TEST_BULK_MIB, default 16 MiB), ended by
+//    both ways (KTLSACCEL_TEST_BULK_MIB, default 4 MiB), ended by
 //    close_notify;
 //  - OpenSSL-backed client <-> Mbed TLS-backed server, both ways, both
 //    close_notifys;
