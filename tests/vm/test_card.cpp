@@ -218,12 +218,17 @@ struct counts {
 	unsigned int pass = 0, fail = 0;
 };
 
-/* NIST CAVP gcmEncryptExtIV/gcmDecrypt<bits>.rsp, 96-bit IVs, by @driver. */
+/*
+ * NIST CAVP gcmEncryptExtIV/gcmDecrypt<bits>.rsp, 96-bit IVs, by @driver:
+ * every fourth vector of each file (each costs a tfm of its own; the
+ * module's own known-answer test, test_module_kat.cpp, runs all of them).
+ */
 counts gcm_vectors(const std::string &driver, const std::string &bits)
 {
 	counts n;
+	unsigned int seen = 0;
 	for (auto &v : read_vectors(vectors_dir() / "AES/GCM" / ("gcmEncryptExtIV" + bits + ".rsp"))) {
-		if (v["IVLEN"] != "96")
+		if (v["IVLEN"] != "96" || seen++ % 4)
 			continue;
 		unsigned int taglen = std::stoul(v["TAGLEN"]) / 8;
 		aead a(driver);
@@ -236,7 +241,7 @@ counts gcm_vectors(const std::string &driver, const std::string &bits)
 		n.pass++;
 	}
 	for (auto &v : read_vectors(vectors_dir() / "AES/GCM" / ("gcmDecrypt" + bits + ".rsp"))) {
-		if (v["IVLEN"] != "96")
+		if (v["IVLEN"] != "96" || seen++ % 4)
 			continue;
 		unsigned int taglen = std::stoul(v["TAGLEN"]) / 8;
 		aead a(driver);
