@@ -61,6 +61,12 @@
 /* The most records a flow runs inline before it tries queueing one again. */
 #define MAX_BACKOFF	64
 
+/*
+ * A TLS record's largest plaintext (TLS_MAX_PAYLOAD_SIZE in net/tls.h).
+ * kTLS closes a record short of it only where the caller's data ends.
+ */
+#define FULL_RECORD	16384U
+
 struct ktlsaccel_queue {
 	spinlock_t lock;		/* protects the lists, counts and model */
 	struct list_head pending;	/* in the ring, not yet run or sent to a card */
@@ -148,8 +154,7 @@ static void account_submit(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rct
 static void account_done(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 			 int err)
 {
-	/* Inline requests (submit_ns 0) take no clock reading: see run_inline(). */
-	u64 now = rctx->submit_ns ? ktime_get_ns() : 0;
+	u64 now = ktime_get_ns();
 
 	ktlsaccel_counters_done(&q->c, err, rctx->req->cryptlen,
 				rctx->submit_ns, now);
@@ -222,6 +227,17 @@ static bool flow_idle(const struct ktlsaccel_flow *flow)
 	const struct ktlsaccel_order *o = flow->order;
 
 	return list_empty_careful(&o->list) && !READ_ONCE(o->delivering);
+}
+
+/*
+ * Something of the flow is still accepted and undelivered, as opposed to
+ * its last completion being on its way out (delivering, list empty): the
+ * caller that completion woke may submit before the deliverer is done, and
+ * that is no overlap.
+ */
+static bool flow_running(const struct ktlsaccel_flow *flow)
+{
+	return !list_empty_careful(&flow->order->list);
 }
 
 /* Under the queue lock: @rctx takes its place in its flow's order. */
@@ -308,14 +324,21 @@ static void flow_complete(struct ktlsaccel_rctx *rctx)
  * (kTLS does within one sendmsg() or recvmsg(), or across MSG_MORE). A
  * caller that waits for each record before it submits the next (a small
  * send(), a request/response) gains nothing from the queue and loses the
- * hand-over to another CPU and back. So: after a queued record that
- * nothing overlapped, run the next ones inline, and probe with a queued
- * one again after 1, 2, 4 ... MAX_BACKOFF of them; while records of the
- * flow keep finding others in flight, keep queueing. Only the submitter
- * writes these fields (one socket's records are submitted under its lock).
+ * hand-over to another CPU and back.
+ *
+ * A record shorter than a full one ends the caller's data: kTLS fills
+ * records to the maximum while data lasts, so nothing of the same call
+ * follows it. It runs inline. A full record may be followed by more: after
+ * a queued one that nothing overlapped, run the next ones inline, and
+ * probe with a queued one again after 1, 2, 4 ... MAX_BACKOFF of them;
+ * while records of the flow keep finding others in flight, keep queueing.
+ * Only the submitter writes these fields (one socket's records are
+ * submitted under its lock).
  */
-static bool lone_record(struct ktlsaccel_flow *flow)
+static bool lone_record(struct ktlsaccel_flow *flow, unsigned int cryptlen)
 {
+	if (cryptlen < FULL_RECORD)
+		return true;
 	if (flow->async_mode) {
 		if (flow->overlapped) {
 			/* The last burst overlapped: this may start another. */
@@ -348,9 +371,11 @@ static int inline_reason(const struct ktlsaccel_engine_knobs *k,
 	if (READ_ONCE(engine.force_queue))
 		return -1;
 	if (!flow_idle(flow)) {
-		flow->overlapped = true;
-		flow->async_mode = true;
-		flow->backoff = 0;
+		if (flow_running(flow)) {
+			flow->overlapped = true;
+			flow->async_mode = true;
+			flow->backoff = 0;
+		}
 		return -1;
 	}
 	/*
@@ -366,7 +391,7 @@ static int inline_reason(const struct ktlsaccel_engine_knobs *k,
 		return KTLSACCEL_INLINE_POLICY;
 	if (k->inline_mode == KTLSACCEL_INLINE_NEVER)
 		return -1;
-	return lone_record(flow) ? KTLSACCEL_INLINE_LONE : -1;
+	return lone_record(flow, req->cryptlen) ? KTLSACCEL_INLINE_LONE : -1;
 }
 
 static struct ktlsaccel_queue *pick_queue(const struct ktlsaccel_qset *qs,
@@ -648,19 +673,10 @@ static int run_inline(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 {
 	int ret;
 
-	/*
-	 * Accounted on the queue it would have used; no slot taken. No
-	 * latency sample: the histograms are of the pipeline, and a clock
-	 * read can cost more than a small record (the HPET under emulation).
-	 */
-	rctx->submit_ns = 0;
-	account_submit(q, rctx, false);
-	atomic64_inc(&q->c.inlined);
-	atomic64_inc(&rctx->flow->c.inlined);
-	atomic64_inc(&q->c.inline_reason[reason]);
-	atomic64_inc(&rctx->flow->c.inline_reason[reason]);
+	/* Accounted on the queue it would have used; no slot taken. */
 	ret = run_request(q, rctx, false);
-	account_done(q, rctx, ret);
+	ktlsaccel_counters_inline(&q->c, reason, ret, rctx->req->cryptlen);
+	ktlsaccel_counters_inline(&rctx->flow->c, reason, ret, rctx->req->cryptlen);
 	return ret;
 }
 

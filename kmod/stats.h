@@ -32,18 +32,22 @@ enum ktlsaccel_inline_reason {
 struct ktlsaccel_order;
 
 struct ktlsaccel_counters {
-	atomic64_t submitted;
+	/*
+	 * Requests run in the caller's context touch only their reason,
+	 * bytes and completed (or errors): the snapshot counts them as
+	 * submitted and inlined, and they are never in flight.
+	 */
+	atomic64_t submitted;	/* queued or sent to a card */
 	atomic64_t completed;	/* finished with 0 */
 	atomic64_t errors;	/* finished with an error */
 	atomic64_t backlogged;	/* accepted with -EBUSY */
 	atomic64_t rejected;	/* refused with -ENOSPC */
-	atomic64_t inlined;	/* run in the caller's context */
 	atomic64_t faults;	/* errors injected by fault.c */
 	atomic64_t bytes;	/* cryptlen of finished requests */
 	/* Why inlined requests ran in the caller: enum ktlsaccel_inline_reason */
 	atomic64_t inline_reason[KTLSACCEL_INLINE_REASONS];
 	atomic64_t held;	/* completions held back for the flow's order */
-	atomic_t in_flight;
+	atomic_t in_flight;	/* queued or at a card, not yet delivered */
 	atomic_t max_in_flight;
 	atomic64_t latency[KTLSACCEL_LAT_BUCKETS];
 };
@@ -108,6 +112,8 @@ void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g);
 void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged);
 void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
 			     unsigned int bytes, u64 submit_ns, u64 now_ns);
+void ktlsaccel_counters_inline(struct ktlsaccel_counters *c, unsigned int reason,
+			       int err, unsigned int bytes);
 void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
 				 struct ktlsaccel_stats *s);
 void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
