@@ -48,6 +48,7 @@
 #include <linux/kthread.h>
 #include <linux/math64.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
@@ -86,7 +87,8 @@ struct ktlsaccel_queue {
 
 	struct task_struct *worker;
 	wait_queue_head_t idle_wq;	/* draining: woken when the ring empties */
-	struct ktlsaccel_counters c;
+	struct ktlsaccel_counters __percpu *pc;	/* see qc() */
+	struct ktlsaccel_gauge in_flight;
 };
 
 struct ktlsaccel_qset {
@@ -123,6 +125,22 @@ static struct ktlsaccel_rctx *req_rctx(struct aead_request *req)
 	return ktlsaccel_aead_request_ctx(req);
 }
 
+/*
+ * This CPU's copy of @q's counters. Their updates are atomic, so being
+ * preempted or migrated between here and the update only means adding to
+ * another CPU's copy, which the sum does not mind.
+ */
+static struct ktlsaccel_counters *qc(struct ktlsaccel_queue *q)
+{
+	return raw_cpu_ptr(q->pc);
+}
+
+static void queue_stats(struct ktlsaccel_queue *q, struct ktlsaccel_stats *s)
+{
+	ktlsaccel_counters_sum(q->pc, s);
+	ktlsaccel_gauge_snapshot(&q->in_flight, s);
+}
+
 static bool queue_models(const struct ktlsaccel_queue *q,
 			 const struct ktlsaccel_engine_knobs *k)
 {
@@ -146,7 +164,9 @@ static void account_submit(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rct
 	 * shows fewer requests than a queue or a flow does.
 	 */
 	ktlsaccel_gauge_inc(&engine.in_flight);
-	ktlsaccel_counters_submit(&q->c, backlogged);
+	ktlsaccel_gauge_inc(&q->in_flight);
+	ktlsaccel_gauge_inc(&rctx->flow->in_flight);
+	ktlsaccel_counters_submit(qc(q), backlogged);
 	ktlsaccel_counters_submit(&rctx->flow->c, backlogged);
 }
 
@@ -156,10 +176,12 @@ static void account_done(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 {
 	u64 now = ktime_get_ns();
 
-	ktlsaccel_counters_done(&q->c, err, rctx->req->cryptlen,
+	ktlsaccel_counters_done(qc(q), err, rctx->req->cryptlen,
 				rctx->submit_ns, now);
 	ktlsaccel_counters_done(&rctx->flow->c, err, rctx->req->cryptlen,
 				rctx->submit_ns, now);
+	ktlsaccel_gauge_dec(&rctx->flow->in_flight);
+	ktlsaccel_gauge_dec(&q->in_flight);
 	ktlsaccel_gauge_dec(&engine.in_flight);
 }
 
@@ -173,7 +195,7 @@ static int fault_for(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx)
 				    rctx->encrypt);
 	rcu_read_unlock();
 	if (unlikely(err)) {
-		atomic64_inc(&q->c.faults);
+		atomic64_inc(&qc(q)->faults);
 		atomic64_inc(&rctx->flow->c.faults);
 	}
 	return err;
@@ -296,7 +318,7 @@ static void flow_complete(struct ktlsaccel_rctx *rctx)
 	head = list_first_entry(&o->list, struct ktlsaccel_rctx, order);
 	if (head != rctx) {
 		atomic64_inc(&rctx->flow->c.held);
-		atomic64_inc(&((struct ktlsaccel_queue *)rctx->queue)->c.held);
+		atomic64_inc(&qc(rctx->queue)->held);
 	}
 	if (head != rctx || o->delivering) {
 		spin_unlock_irqrestore(&o->lock, flags);
@@ -675,7 +697,7 @@ static int run_inline(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 
 	/* Accounted on the queue it would have used; no slot taken. */
 	ret = run_request(q, rctx, false);
-	ktlsaccel_counters_inline(&q->c, reason, ret, rctx->req->cryptlen);
+	ktlsaccel_counters_inline(qc(q), reason, ret, rctx->req->cryptlen);
 	ktlsaccel_counters_inline(&rctx->flow->c, reason, ret, rctx->req->cryptlen);
 	return ret;
 }
@@ -775,6 +797,11 @@ static struct ktlsaccel_queue *queue_create(unsigned int index,
 	q = kzalloc(sizeof(*q), GFP_KERNEL);
 	if (!q)
 		return ERR_PTR(-ENOMEM);
+	q->pc = alloc_percpu(struct ktlsaccel_counters);
+	if (!q->pc) {
+		kfree(q);
+		return ERR_PTR(-ENOMEM);
+	}
 	spin_lock_init(&q->lock);
 	INIT_LIST_HEAD(&q->pending);
 	INIT_LIST_HEAD(&q->done);
@@ -789,6 +816,7 @@ static struct ktlsaccel_queue *queue_create(unsigned int index,
 	if (IS_ERR(q->worker)) {
 		struct task_struct *err = q->worker;
 
+		free_percpu(q->pc);
 		kfree(q);
 		return ERR_CAST(err);
 	}
@@ -814,8 +842,9 @@ static void queue_destroy(struct ktlsaccel_queue *q, struct ktlsaccel_stats *ret
 	wait_event(q->idle_wq, queue_idle(q));
 	kthread_stop(q->worker);
 
-	ktlsaccel_counters_snapshot(&q->c, &s);
+	queue_stats(q, &s);
 	ktlsaccel_stats_add(retired, &s);
+	free_percpu(q->pc);
 	kfree(q);
 }
 
@@ -905,8 +934,10 @@ void ktlsaccel_engine_reset_stats(void)
 	memset(&engine.retired, 0, sizeof(engine.retired));
 	ktlsaccel_gauge_reset(&engine.in_flight);
 	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
-	for (i = 0; i < qs->nr; i++)
-		ktlsaccel_counters_reset(&qs->q[i]->c);
+	for (i = 0; i < qs->nr; i++) {
+		ktlsaccel_counters_reset_all(qs->q[i]->pc);
+		ktlsaccel_gauge_reset(&qs->q[i]->in_flight);
+	}
 	mutex_unlock(&engine.lock);
 }
 
@@ -920,7 +951,7 @@ void ktlsaccel_engine_stats(struct ktlsaccel_stats *s)
 	*s = engine.retired;
 	qs = rcu_dereference_protected(engine.qset, lockdep_is_held(&engine.lock));
 	for (i = 0; i < qs->nr; i++) {
-		ktlsaccel_counters_snapshot(&qs->q[i]->c, &qstat);
+		queue_stats(qs->q[i], &qstat);
 		ktlsaccel_stats_add(s, &qstat);
 	}
 	s->max_in_flight = atomic_read(&engine.in_flight.max);
@@ -942,7 +973,7 @@ int ktlsaccel_engine_queue_info(unsigned int index, struct ktlsaccel_queue_info 
 		qi->ring = q->in_ring;
 		qi->backlog = q->nr_backlog;
 		spin_unlock_irq(&q->lock);
-		ktlsaccel_counters_snapshot(&q->c, &qi->stats);
+		queue_stats(q, &qi->stats);
 		ret = 0;
 	}
 	mutex_unlock(&engine.lock);

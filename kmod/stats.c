@@ -8,6 +8,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/log2.h>
+#include <linux/percpu.h>
 #include <linux/pid.h>
 #include <linux/sched/signal.h>
 #include <linux/time64.h>
@@ -53,12 +54,18 @@ void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g)
 	atomic_set(&g->max, atomic_read(&g->cur));
 }
 
+void ktlsaccel_gauge_snapshot(const struct ktlsaccel_gauge *g,
+			      struct ktlsaccel_stats *s)
+{
+	s->in_flight = atomic_read(&g->cur);
+	s->max_in_flight = atomic_read(&g->max);
+}
+
 void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged)
 {
 	atomic64_inc(&c->submitted);
 	if (backlogged)
 		atomic64_inc(&c->backlogged);
-	update_max(&c->max_in_flight, atomic_inc_return(&c->in_flight));
 }
 
 void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
@@ -75,7 +82,6 @@ void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
 		atomic64_inc(&c->errors);
 	else
 		atomic64_inc(&c->completed);
-	atomic_dec(&c->in_flight);
 }
 
 /*
@@ -115,10 +121,32 @@ void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
 	s->faults = atomic64_read(&c->faults);
 	s->bytes = atomic64_read(&c->bytes);
 	s->held = atomic64_read(&c->held);
-	s->in_flight = atomic_read(&c->in_flight);
-	s->max_in_flight = atomic_read(&c->max_in_flight);
+	s->in_flight = 0;
+	s->max_in_flight = 0;
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
 		s->latency[i] = atomic64_read(&c->latency[i]);
+}
+
+/* The per-CPU copies of one queue's counters, added up (no gauge). */
+void ktlsaccel_counters_sum(struct ktlsaccel_counters __percpu *pc,
+			    struct ktlsaccel_stats *s)
+{
+	struct ktlsaccel_stats one;
+	int cpu;
+
+	memset(s, 0, sizeof(*s));
+	for_each_possible_cpu(cpu) {
+		ktlsaccel_counters_snapshot(per_cpu_ptr(pc, cpu), &one);
+		ktlsaccel_stats_add(s, &one);
+	}
+}
+
+void ktlsaccel_counters_reset_all(struct ktlsaccel_counters __percpu *pc)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		ktlsaccel_counters_reset(per_cpu_ptr(pc, cpu));
 }
 
 void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
@@ -161,8 +189,6 @@ void ktlsaccel_counters_reset(struct ktlsaccel_counters *c)
 	for (i = 0; i < KTLSACCEL_INLINE_REASONS; i++)
 		atomic64_set(&c->inline_reason[i], 0);
 	atomic64_set(&c->held, 0);
-	/* in_flight describes the present; the peak restarts from it. */
-	atomic_set(&c->max_in_flight, atomic_read(&c->in_flight));
 	for (i = 0; i < KTLSACCEL_LAT_BUCKETS; i++)
 		atomic64_set(&c->latency[i], 0);
 }
@@ -223,6 +249,7 @@ static void flow_copy(const struct ktlsaccel_flow *flow,
 	fi->keylen = READ_ONCE(flow->keylen);
 	fi->direction = ktlsaccel_flow_direction(flow);
 	ktlsaccel_counters_snapshot(&flow->c, &fi->stats);
+	ktlsaccel_gauge_snapshot(&flow->in_flight, &fi->stats);
 }
 
 int ktlsaccel_flow_find(u64 id, struct ktlsaccel_flow_info *fi)
@@ -268,8 +295,10 @@ void ktlsaccel_flows_reset_stats(void)
 	for (;;) {
 		xa_lock_bh(&flows);
 		flow = xa_find(&flows, &index, ULONG_MAX, XA_PRESENT);
-		if (flow)
+		if (flow) {
 			ktlsaccel_counters_reset(&flow->c);
+			ktlsaccel_gauge_reset(&flow->in_flight);
+		}
 		xa_unlock_bh(&flows);
 		if (!flow || index == ULONG_MAX)
 			break;

@@ -6,6 +6,7 @@
 #include <linux/crypto.h>
 #include <linux/cred.h>
 #include <linux/ktlsaccel.h>
+#include <linux/percpu.h>
 #include <linux/sched.h>
 #include <linux/types.h>
 
@@ -22,9 +23,27 @@ enum ktlsaccel_inline_reason {
 #define KTLSACCEL_LAT_BUCKETS KTLSACCEL_LATENCY_BUCKETS
 
 /*
+ * Requests in flight (queued, or at a card, and not yet delivered) and
+ * their peak, for the engine, each queue and each flow. The engine's peak
+ * cannot be derived from the queues' peaks (they peak at different times),
+ * so it keeps its own. Requests run in the caller's context never count.
+ */
+struct ktlsaccel_gauge {
+	atomic_t cur;
+	atomic_t max;
+};
+
+void ktlsaccel_gauge_inc(struct ktlsaccel_gauge *g);
+void ktlsaccel_gauge_dec(struct ktlsaccel_gauge *g);
+void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g);
+
+/*
  * Counters of one queue or one flow. Atomics rather than a lock: they are
  * bumped by submitters on any CPU and by the queue's worker, and read by
- * netlink and debugfs without stopping either.
+ * netlink and debugfs without stopping either. A queue, which every CPU's
+ * submitters share, keeps one copy per CPU (ktlsaccel_counters_sum() adds
+ * them up), so that no cache line of it is written by every CPU; a flow is
+ * one socket direction, submitted under its socket's lock, and keeps one.
  *
  * Invariant once idle: submitted == completed + errors, in_flight == 0.
  * Requests refused with -ENOSPC are counted as rejected, not submitted.
@@ -47,8 +66,6 @@ struct ktlsaccel_counters {
 	/* Why inlined requests ran in the caller: enum ktlsaccel_inline_reason */
 	atomic64_t inline_reason[KTLSACCEL_INLINE_REASONS];
 	atomic64_t held;	/* completions held back for the flow's order */
-	atomic_t in_flight;	/* queued or at a card, not yet delivered */
-	atomic_t max_in_flight;
 	atomic64_t latency[KTLSACCEL_LAT_BUCKETS];
 };
 
@@ -93,21 +110,8 @@ struct ktlsaccel_flow {
 	u8 backoff;
 
 	struct ktlsaccel_counters c;
+	struct ktlsaccel_gauge in_flight;	/* queued or at a card */
 };
-
-/*
- * Requests in the engine as a whole and their peak. The device's peak cannot
- * be derived from the queues' peaks (they peak at different times), so the
- * engine keeps its own.
- */
-struct ktlsaccel_gauge {
-	atomic_t cur;
-	atomic_t max;
-};
-
-void ktlsaccel_gauge_inc(struct ktlsaccel_gauge *g);
-void ktlsaccel_gauge_dec(struct ktlsaccel_gauge *g);
-void ktlsaccel_gauge_reset(struct ktlsaccel_gauge *g);
 
 void ktlsaccel_counters_submit(struct ktlsaccel_counters *c, bool backlogged);
 void ktlsaccel_counters_done(struct ktlsaccel_counters *c, int err,
@@ -116,6 +120,11 @@ void ktlsaccel_counters_inline(struct ktlsaccel_counters *c, unsigned int reason
 			       int err, unsigned int bytes);
 void ktlsaccel_counters_snapshot(const struct ktlsaccel_counters *c,
 				 struct ktlsaccel_stats *s);
+void ktlsaccel_counters_sum(struct ktlsaccel_counters __percpu *pc,
+			    struct ktlsaccel_stats *s);
+void ktlsaccel_counters_reset_all(struct ktlsaccel_counters __percpu *pc);
+void ktlsaccel_gauge_snapshot(const struct ktlsaccel_gauge *g,
+			      struct ktlsaccel_stats *s);
 void ktlsaccel_stats_add(struct ktlsaccel_stats *sum,
 			 const struct ktlsaccel_stats *s);
 
