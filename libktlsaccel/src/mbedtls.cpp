@@ -575,6 +575,11 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 	}
 
 	if (tls13) {
+		/*
+		 * A 3.x built with MBEDTLS_SSL_CID_TLS1_3_PADDING_GRANULARITY > 1
+		 * pads TLS 1.3 records, which kTLS cannot: such a build must
+		 * refuse here with errc::record_padding (docs/mbedtls.md).
+		 */
 		if (cap.client_secret.empty() || cap.server_secret.empty())
 			return fail(errc::ssl_not_prepared);
 		secret &tx = server ? cap.server_secret : cap.client_secret;

@@ -473,3 +473,97 @@ TEST(LibSecureDefaults, MaxFragmentLengthRefusesTheHandOver)
 		ERR_clear_error();
 	}
 }
+
+namespace {
+
+// An OpenSSL server SSL, prepared, whose handshake with a plain client
+// finished at version v; `setup(ssl, before_prepare)` runs on it twice:
+// before ssl_prepare() and after it.
+template <typename Setup>
+result<session_keys> server_keys_after(int v, Setup setup)
+{
+	tcp_pair p;
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx(SSL_CTX_new(TLS_server_method()));
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx(SSL_CTX_new(TLS_client_method()));
+	for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
+		SSL_CTX_set_min_proto_version(c, v);
+		SSL_CTX_set_max_proto_version(c, v);
+	}
+	EXPECT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(), (pki_dir() / "leaf.pem").c_str()), 1);
+	EXPECT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
+					      SSL_FILETYPE_PEM), 1);
+	std::unique_ptr<SSL, ssl_del> srv(SSL_new(sctx.get())), cli(SSL_new(cctx.get()));
+	SSL_set_fd(srv.get(), p.server);
+	SSL_set_fd(cli.get(), p.client);
+	setup(srv.get(), true);
+	EXPECT_TRUE(ssl_prepare(srv.get()));
+	setup(srv.get(), false);
+	auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
+	EXPECT_EQ(SSL_connect(cli.get()), 1);
+	EXPECT_EQ(accepted.get(), 1);
+	auto keys = ssl_export_keys(srv.get());
+	ERR_clear_error();
+	return keys;
+}
+
+size_t pad_everything(SSL *, int, size_t len, void *)
+{
+	return len < 200 ? 200 - len : 0;
+}
+
+size_t pad_application_data(SSL *, int type, size_t, void *)
+{
+	return type == SSL3_RT_APPLICATION_DATA ? 100 : 0;
+}
+
+} // namespace
+
+/*
+ * kTLS cannot pad TLS 1.3 records: an SSL that would pad them (a padding
+ * callback or block padding, RFC 8446 §5.4) is refused, as with
+ * max_fragment_length, instead of silently losing its padding.
+ */
+TEST(LibSecureDefaults, RecordPaddingRefusesTheHandOver)
+{
+	struct padding_case {
+		const char *what;
+		void (*setup)(SSL *, bool before_prepare);
+	};
+	const padding_case cases[] = {
+		{"block padding set before ssl_prepare()",
+		 [](SSL *s, bool before) {
+			 if (before)
+				 SSL_set_block_padding(s, 64);
+		 }},
+		{"block padding set after ssl_prepare()",
+		 [](SSL *s, bool before) {
+			 if (!before)
+				 SSL_set_block_padding(s, 256);
+		 }},
+		{"a padding callback",
+		 [](SSL *s, bool before) {
+			 if (before)
+				 SSL_set_record_padding_callback(s, pad_everything);
+		 }},
+		{"a callback that pads application data only, with an argument",
+		 [](SSL *s, bool before) {
+			 static int arg;
+			 if (before) {
+				 SSL_set_record_padding_callback(s, pad_application_data);
+				 SSL_set_record_padding_callback_arg(s, &arg);
+			 }
+		 }},
+	};
+	for (const auto &c : cases) {
+		SCOPED_TRACE(c.what);
+		auto keys = server_keys_after(TLS1_3_VERSION, c.setup);
+		ASSERT_FALSE(keys);
+		EXPECT_EQ(keys.error(), errc::record_padding) << keys.error().message();
+		EXPECT_EQ(error_to_errno(keys.error()), EOPNOTSUPP);
+	}
+	/* the same SSL unpadded hands over; TLS 1.2 records have no padding to lose */
+	auto plain = server_keys_after(TLS1_3_VERSION, [](SSL *, bool) {});
+	EXPECT_TRUE(plain) << plain.error().message();
+	auto tls12 = server_keys_after(TLS1_2_VERSION, cases[0].setup);
+	EXPECT_TRUE(tls12) << tls12.error().message();
+}
