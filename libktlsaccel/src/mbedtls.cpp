@@ -590,10 +590,9 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 			return std::unexpected(!txi ? txi.error() : rxi.error());
 		keys.tx = std::move(*txi);
 		keys.rx = std::move(*rxi);
-		if (kernel_supports_rekey()) {
-			keys.tx_secret = std::move(tx);
-			keys.rx_secret = std::move(rx);
-		}
+		/* for KeyUpdate: install() keeps them where the socket can rekey */
+		keys.tx_secret = std::move(tx);
+		keys.rx_secret = std::move(rx);
 		return keys;
 	}
 	if (cap.master.empty())

@@ -508,11 +508,9 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 			return std::unexpected(rxi.error());
 		keys.tx = std::move(*txi);
 		keys.rx = std::move(*rxi);
-		/* kept only where a KeyUpdate can use them */
-		if (kernel_supports_rekey()) {
-			keys.tx_secret = std::move(tx);
-			keys.rx_secret = std::move(rx);
-		}
+		/* for KeyUpdate: install() keeps them where the socket can rekey */
+		keys.tx_secret = std::move(tx);
+		keys.rx_secret = std::move(rx);
 		t->client_secret.clear();
 		t->server_secret.clear();
 		return keys;

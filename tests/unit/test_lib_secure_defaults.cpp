@@ -18,6 +18,7 @@
 #endif
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -566,4 +567,69 @@ TEST(LibSecureDefaults, RecordPaddingRefusesTheHandOver)
 	EXPECT_TRUE(plain) << plain.error().message();
 	auto tls12 = server_keys_after(TLS1_2_VERSION, cases[0].setup);
 	EXPECT_TRUE(tls12) << tls12.error().message();
+}
+
+/*
+ * sendfile() in the userspace fallback on a non-blocking socket that fills
+ * up: the bytes that went out are counted (not an EAGAIN that loses them),
+ * the offset agrees, and resuming from it delivers the file byte-exact.
+ */
+TEST(LibSecureDefaults, FallbackSendfileCountsWhatWentOut)
+{
+	tcp_pair p;
+	auto r = run(p, client_options(), server_options());
+	ASSERT_TRUE(r.client && r.server);
+	if (r.server->info().kernel_offload)
+		GTEST_SKIP() << "this host has kernel TLS";
+	/* room for a few of sendfile()'s 64 KiB chunks, far from all of them */
+	int big = 1 << 20;
+	setsockopt(p.server, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(p.client, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	const std::size_t total = 16 << 20;
+	std::vector<char> content(total);
+	for (std::size_t i = 0; i < total; i++)
+		content[i] = static_cast<char>(i * 13 + i / 4096);
+	std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-fsf.XXXXXX").string();
+	int file = mkstemp(tmpl.data());
+	ASSERT_GE(file, 0);
+	fs::remove(tmpl);
+	ASSERT_EQ(::write(file, content.data(), total), static_cast<ssize_t>(total));
+	int fl = fcntl(p.server, F_GETFL);
+	ASSERT_EQ(fcntl(p.server, F_SETFL, fl | O_NONBLOCK), 0);
+
+	/* nobody reads yet: the socket fills */
+	off_t off = 0;
+	auto first = r.server->sendfile(file, &off, total);
+	ASSERT_TRUE(first) << "bytes went out, but the count was lost: " << first.error().message();
+	EXPECT_GT(*first, 0u);
+	EXPECT_LT(*first, total);
+	EXPECT_EQ(off, static_cast<off_t>(*first));
+
+	auto reader = std::async(std::launch::async, [&] {
+		std::vector<char> got(total);
+		std::size_t have = 0;
+		while (have < total) {
+			auto n = r.client->recv(std::as_writable_bytes(
+				std::span(got.data() + have, total - have)));
+			if (!n || *n == 0)
+				break;
+			have += *n;
+		}
+		got.resize(have);
+		return got;
+	});
+	while (static_cast<std::size_t>(off) < total) {
+		pollfd pfd{p.server, POLLOUT, 0};
+		poll(&pfd, 1, -1);
+		auto n = r.server->sendfile(file, &off, total - static_cast<std::size_t>(off));
+		if (!n) {
+			ASSERT_EQ(n.error(), std::errc::resource_unavailable_try_again)
+				<< n.error().message();
+			continue;
+		}
+	}
+	auto got = reader.get();
+	EXPECT_EQ(got.size(), total);
+	EXPECT_TRUE(got == content) << "the file did not arrive byte-exact";
+	close(file);
 }
