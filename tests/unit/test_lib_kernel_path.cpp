@@ -208,7 +208,8 @@ struct faked_connection {
 	int fd[2] = {-1, -1};
 	std::optional<connection> conn;
 
-	explicit faked_connection(bool can_rekey = true)
+	explicit faked_connection(bool can_rekey = true,
+				  std::optional<role> local_role = role::client)
 	{
 		fake_ktls::reset();
 		EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
@@ -225,7 +226,7 @@ struct faked_connection {
 		k.rx = *crypto_info_from_traffic_secret(k.cipher_type, s1, 0);
 		k.tx_secret = secret(s0);
 		k.rx_secret = secret(s1);
-		k.local_role = role::client;
+		k.local_role = local_role;
 		auto c = connection::install(fd[0], std::move(k));
 		EXPECT_TRUE(c) << c.error().message();
 		if (c)
@@ -332,6 +333,30 @@ TEST(LibKernelPath, RekeyOnASocketThatCan)
 	auto rec = f.records();
 	ASSERT_EQ(rec.size(), 1u);
 	EXPECT_EQ(rec[0].body, key_update_requested);
+}
+
+// install() takes our side from the keys: a server refuses the
+// NewSessionTicket only a server may send; with the side unknown it is
+// taken from either.
+TEST(LibKernelPath, InstallTakesTheRoleFromTheKeys)
+{
+	const std::vector<std::uint8_t> ticket{4, 0, 0, 0};
+	std::vector<std::byte> buf(64);
+	{
+		faked_connection server(true, role::server);
+		ASSERT_TRUE(server.conn);
+		server.peer_sends(22, ticket);
+		auto n = server.conn->recv(buf);
+		ASSERT_FALSE(n);
+		EXPECT_EQ(n.error(), errc::unexpected_message);
+	}
+	faked_connection unknown(true, std::nullopt);
+	ASSERT_TRUE(unknown.conn);
+	unknown.peer_sends(22, ticket);
+	unknown.peer_sends(23, {'d'});
+	auto n = unknown.conn->recv(buf);
+	ASSERT_TRUE(n) << n.error().message();
+	EXPECT_EQ(*n, 1u);
 }
 
 namespace {

@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -252,48 +253,67 @@ struct ssl_del {
 	void operator()(SSL *s) const { SSL_free(s); }
 };
 
+// An OpenSSL server, prepared, and a plain client over loopback at version
+// v, their handshake done (`done`). setup(srv, before_prepare) runs on the
+// server twice: before ssl_prepare() and after it.
+struct ossl_pair {
+	tcp_pair p;
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx{SSL_CTX_new(TLS_server_method())};
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx{SSL_CTX_new(TLS_client_method())};
+	std::unique_ptr<SSL, ssl_del> srv, cli;
+	bool done = false;
+
+	template <typename Setup> ossl_pair(int v, std::optional<size_t> tickets, Setup setup)
+	{
+		for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
+			SSL_CTX_set_min_proto_version(c, v);
+			SSL_CTX_set_max_proto_version(c, v);
+		}
+		if (tickets)
+			SSL_CTX_set_num_tickets(sctx.get(), *tickets);
+		EXPECT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(),
+							     (pki_dir() / "leaf.pem").c_str()), 1);
+		EXPECT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
+						      SSL_FILETYPE_PEM), 1);
+		srv.reset(SSL_new(sctx.get()));
+		cli.reset(SSL_new(cctx.get()));
+		SSL_set_fd(srv.get(), p.server);
+		SSL_set_fd(cli.get(), p.client);
+		setup(srv.get(), true);
+		EXPECT_TRUE(ssl_prepare(srv.get()));
+		setup(srv.get(), false);
+		auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
+		int connected = SSL_connect(cli.get());
+		done = accepted.get() == 1 && connected == 1;
+	}
+};
+
 } // namespace
 
 TEST(LibSecureDefaults, RefusedOffloadKeepsDecryptedPlaintextInTheSsl)
 {
 	for (int v : {TLS1_2_VERSION, TLS1_3_VERSION}) {
 		SCOPED_TRACE(v);
-		tcp_pair p;
-		std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx(SSL_CTX_new(TLS_server_method()));
-		std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx(SSL_CTX_new(TLS_client_method()));
-		for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
-			SSL_CTX_set_min_proto_version(c, v);
-			SSL_CTX_set_max_proto_version(c, v);
-		}
-		SSL_CTX_set_num_tickets(sctx.get(), 0);
-		ASSERT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(),
-							     (pki_dir() / "leaf.pem").c_str()), 1);
-		ASSERT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
-						      SSL_FILETYPE_PEM), 1);
-		std::unique_ptr<SSL, ssl_del> srv(SSL_new(sctx.get())), cli(SSL_new(cctx.get()));
-		SSL_set_fd(srv.get(), p.server);
-		SSL_set_fd(cli.get(), p.client);
-		ASSERT_TRUE(ssl_prepare(srv.get()));
-		auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
-		ASSERT_EQ(SSL_connect(cli.get()), 1);
-		ASSERT_EQ(accepted.get(), 1);
+		ossl_pair pair(v, 0, [](SSL *, bool) {});
+		ASSERT_TRUE(pair.done);
+		SSL *srv = pair.srv.get(), *cli = pair.cli.get();
 
 		const std::string msg = "0123456789 plaintext already decrypted";
-		ASSERT_EQ(SSL_write(cli.get(), msg.data(), static_cast<int>(msg.size())),
+		ASSERT_EQ(SSL_write(cli, msg.data(), static_cast<int>(msg.size())),
 			  static_cast<int>(msg.size()));
 		char first = 0;
-		ASSERT_EQ(SSL_read(srv.get(), &first, 1), 1);
-		ASSERT_EQ(SSL_pending(srv.get()), static_cast<int>(msg.size() - 1));
+		ASSERT_EQ(SSL_read(srv, &first, 1), 1);
+		ASSERT_EQ(SSL_pending(srv), static_cast<int>(msg.size() - 1));
 
-		auto conn = connection::offload(srv.get());
+		auto conn = connection::offload(srv);
 		if (conn && conn->info().kernel_offload)
 			GTEST_SKIP() << "this host has kernel TLS";
 		ASSERT_FALSE(conn);
 		EXPECT_EQ(conn.error(), errc::kernel_tls_unavailable) << conn.error().message();
 		/* "leaving the SSL usable": the rest of the record is still there */
-		ASSERT_EQ(SSL_pending(srv.get()), static_cast<int>(msg.size() - 1));
+		ASSERT_EQ(SSL_pending(srv), static_cast<int>(msg.size() - 1));
 		std::string rest(msg.size() - 1, '\0');
-		ASSERT_EQ(SSL_read(srv.get(), rest.data(), static_cast<int>(rest.size())),
+		ASSERT_EQ(SSL_read(srv, rest.data(), static_cast<int>(rest.size())),
 			  static_cast<int>(rest.size()));
 		EXPECT_EQ(first + rest, msg);
 		ERR_clear_error();
@@ -477,32 +497,13 @@ TEST(LibSecureDefaults, MaxFragmentLengthRefusesTheHandOver)
 
 namespace {
 
-// An OpenSSL server SSL, prepared, whose handshake with a plain client
-// finished at version v; `setup(ssl, before_prepare)` runs on it twice:
-// before ssl_prepare() and after it.
+// The keys of ossl_pair's server.
 template <typename Setup>
 result<session_keys> server_keys_after(int v, Setup setup)
 {
-	tcp_pair p;
-	std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx(SSL_CTX_new(TLS_server_method()));
-	std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx(SSL_CTX_new(TLS_client_method()));
-	for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
-		SSL_CTX_set_min_proto_version(c, v);
-		SSL_CTX_set_max_proto_version(c, v);
-	}
-	EXPECT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(), (pki_dir() / "leaf.pem").c_str()), 1);
-	EXPECT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
-					      SSL_FILETYPE_PEM), 1);
-	std::unique_ptr<SSL, ssl_del> srv(SSL_new(sctx.get())), cli(SSL_new(cctx.get()));
-	SSL_set_fd(srv.get(), p.server);
-	SSL_set_fd(cli.get(), p.client);
-	setup(srv.get(), true);
-	EXPECT_TRUE(ssl_prepare(srv.get()));
-	setup(srv.get(), false);
-	auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
-	EXPECT_EQ(SSL_connect(cli.get()), 1);
-	EXPECT_EQ(accepted.get(), 1);
-	auto keys = ssl_export_keys(srv.get());
+	ossl_pair pair(v, std::nullopt, setup);
+	EXPECT_TRUE(pair.done);
+	auto keys = ssl_export_keys(pair.srv.get());
 	ERR_clear_error();
 	return keys;
 }

@@ -519,12 +519,7 @@ TEST(MbedtlsKeysHandOver, UnpreparedConfigHandsOverFromTheContext)
 	ASSERT_TRUE(k) << k.error().message();
 	mbedtls_write(&conn.client->ssl, "unprepared");
 	expect_record_opens(conn.server->fd, k->tx, "unprepared");
-}
-
-TEST(MbedtlsKeysHandOver, PrepareAfterTheHandshakeStartedIsRefused)
-{
-	pair conn("TLS-PSK-WITH-AES-128-GCM-SHA256");
-	ASSERT_TRUE(conn.handshake());
+	/* prepare(ssl) after the handshake started says it is too late */
 	auto prepared = mbedtls::prepare(&conn.client->ssl);
 	ASSERT_FALSE(prepared);
 	EXPECT_EQ(prepared.error(), errc::ssl_not_ready);
