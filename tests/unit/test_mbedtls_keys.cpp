@@ -21,6 +21,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 
@@ -585,6 +586,46 @@ TEST(MbedtlsKeysPerContext, TwoContextsOfOneConfigGetTheirOwnKeys)
 	expect_record_opens(a.server->fd, ak->tx, "from a");
 	mbedtls_write(&b.client->ssl, "from b");
 	expect_record_opens(b.server->fd, bk->tx, "from b");
+}
+
+/*
+ * Two resumptions of one session: the same master secret, other randoms.
+ * Each context hands over its own keys, whichever is offloaded first.
+ */
+TEST(MbedtlsKeysPerContext, TwoResumptionsOfOneSessionGetTheirOwnKeys)
+{
+	mbedtls_ssl_cache_context cache;
+	mbedtls_ssl_cache_init(&cache);
+	mbedtls_ssl_session saved;
+	mbedtls_ssl_session_init(&saved);
+	{
+		pair first("TLS-PSK-WITH-AES-128-GCM-SHA256");
+		mbedtls_ssl_conf_session_cache(&first.server->conf, &cache, mbedtls_ssl_cache_get,
+					       mbedtls_ssl_cache_set);
+		ASSERT_TRUE(first.handshake());
+		ASSERT_EQ(mbedtls_ssl_get_session(&first.client->ssl, &saved), 0);
+	}
+	pair b("TLS-PSK-WITH-AES-128-GCM-SHA256"), c("TLS-PSK-WITH-AES-128-GCM-SHA256");
+	for (pair *p : {&b, &c}) {
+		mbedtls_ssl_conf_session_cache(&p->server->conf, &cache, mbedtls_ssl_cache_get,
+					       mbedtls_ssl_cache_set);
+		ASSERT_EQ(mbedtls_ssl_set_session(&p->client->ssl, &saved), 0);
+		ASSERT_TRUE(p->handshake());
+	}
+	ASSERT_EQ(std::memcmp(b.client->ssl.session->master, saved.master, 48), 0)
+		<< "the first handshake was not resumed";
+	ASSERT_EQ(std::memcmp(c.client->ssl.session->master, saved.master, 48), 0);
+	auto ck = mbedtls::export_keys(&c.client->ssl);
+	auto bk = mbedtls::export_keys(&b.client->ssl);
+	auto cs = mbedtls::export_keys(&c.server->ssl);
+	ASSERT_TRUE(ck && bk && cs);
+	EXPECT_NE(to_bytes(bk->tx.key()), to_bytes(ck->tx.key()));
+	mbedtls_write(&b.client->ssl, "resumed b");
+	expect_record_opens(b.server->fd, bk->tx, "resumed b");
+	mbedtls_write(&c.server->ssl, "resumed c");
+	expect_record_opens(c.client->fd, cs->tx, "resumed c");
+	mbedtls_ssl_session_free(&saved);
+	mbedtls_ssl_cache_free(&cache);
 }
 
 /*
