@@ -46,7 +46,8 @@
 
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
 #if !defined(MBEDTLS_SSL_CONTEXT_SERIALIZATION)
-#error "libktlsaccel's Mbed TLS 2.x backend needs MBEDTLS_SSL_CONTEXT_SERIALIZATION (transform randoms)"
+/* the transform keeps the randoms the keys are derived from only with it */
+#error "libktlsaccel's Mbed TLS 2.x backend needs MBEDTLS_SSL_CONTEXT_SERIALIZATION"
 #endif
 /* mbedtls_ssl_transform: the randoms and fixed IVs the keys come from */
 #include <mbedtls/ssl_internal.h>
@@ -438,7 +439,7 @@ result<void> prepare(mbedtls_ssl_config *conf)
 	/* kTLS cannot renegotiate; HelloRequests are declined after the hand-over */
 	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 #endif
-	/* 2.x: nothing else; the keys come from the context after the handshake */
+	/* the keys: 2.x reads them from the context after its handshake, 3.x hooks prepare(ssl) */
 	return {};
 }
 
