@@ -54,8 +54,11 @@ std::unexpected<std::error_code> fail(T e)
 	return std::unexpected(std::error_code(e));
 }
 
-// Sends one record of the given type through kTLS (TLS_SET_RECORD_TYPE).
-result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t> data)
+// Sends one record of the given type through kTLS (TLS_SET_RECORD_TYPE),
+// whole or not at all: its rest could only follow as another record.
+// flags: MSG_DONTWAIT or 0.
+result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t> data,
+			 int flags = 0)
 {
 	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
 	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
@@ -70,9 +73,12 @@ result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t
 	c->cmsg_len = CMSG_LEN(sizeof(type));
 	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
 	for (;;) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-		if (n >= 0)
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+		if (n >= 0 && static_cast<std::size_t>(n) == data.size())
 			return {};
+		/* part of the record is in kTLS's open record: nothing can complete it */
+		if (n >= 0)
+			return fail(detail::errno_error(EIO));
 		if (errno != EINTR)
 			return fail(detail::errno_error());
 	}
@@ -98,9 +104,11 @@ std::error_code install_error(int e)
 
 // Moves the record layer of fd into the kernel; wipes the keys either way.
 // On failure, *irreversible says whether userspace TLS can still continue.
-result<void> kernel_install(int fd, session_keys &keys, bool *irreversible)
+// *can_rekey: whether this socket takes TLS 1.3 KeyUpdates.
+result<void> kernel_install(int fd, session_keys &keys, bool *irreversible, bool *can_rekey)
 {
 	*irreversible = false;
+	*can_rekey = false;
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0 && errno != EEXIST) {
 		int e = errno;
 		keys.tx.wipe();
@@ -111,6 +119,15 @@ result<void> kernel_install(int fd, session_keys &keys, bool *irreversible)
 	}
 	int r = setsockopt(fd, SOL_TLS, TLS_TX, keys.tx.data(), static_cast<socklen_t>(keys.tx.size()));
 	int e = errno;
+	/*
+	 * Asked of the kernel, not read from its version: setting TLS_TX again
+	 * with the key and sequence number it has just taken, before any
+	 * record, is a rekey that changes nothing where rekeying exists (Linux
+	 * 6.14+, software kTLS) and EBUSY (or EOPNOTSUPP) where it does not.
+	 */
+	if (r == 0 && keys.version == tls_version::tls13)
+		*can_rekey = setsockopt(fd, SOL_TLS, TLS_TX, keys.tx.data(),
+					static_cast<socklen_t>(keys.tx.size())) == 0;
 	keys.tx.wipe();
 	if (r < 0) {
 		keys.rx.wipe();
@@ -137,7 +154,7 @@ struct KTLSACCEL_LOCAL connection::state {
 	// plaintext OpenSSL decrypted before the hand-over
 	std::vector<std::uint8_t> pending;
 	std::size_t pending_off = 0;
-	// TLS 1.3 traffic secrets, kept only where the kernel can rekey
+	// TLS 1.3 traffic secrets, kept only where the socket can rekey
 	secret tx_secret, rx_secret;
 	// a control record may arrive over several recvmsg() calls
 	std::vector<std::uint8_t> handshake_buf;
@@ -178,8 +195,17 @@ struct KTLSACCEL_LOCAL connection::state {
 	}
 	result<bool> on_handshake_bytes(std::span<const std::uint8_t> bytes);
 	result<void> rekey(bool tx, std::span<const std::uint8_t> next_secret);
-	result<void> send_key_update(bool request_peer);
-	result<void> flush_key_update();
+	result<void> send_key_update(bool request_peer, int flags);
+	result<std::size_t> sendfile_userspace(connection &c, int in_fd, off_t *offset,
+					       std::size_t count);
+	result<void> flush_key_update(int flags);
+	void keep_secrets(session_keys &keys, bool can_rekey)
+	{
+		if (!can_rekey)
+			return;	/* the caller's keys wipe them */
+		tx_secret = std::move(keys.tx_secret);
+		rx_secret = std::move(keys.rx_secret);
+	}
 
 	/* EAGAIN and EINTR say "try again", never that the connection is dead */
 	static bool transient(const std::error_code &ec)
@@ -222,8 +248,8 @@ result<connection> connection::install(int fd, session_keys keys)
 {
 	if (fd < 0 || keys.tx.size() == 0 || keys.rx.size() == 0)
 		return fail(errc::invalid_argument);
-	bool irreversible;
-	if (auto r = kernel_install(fd, keys, &irreversible); !r)
+	bool irreversible, can_rekey;
+	if (auto r = kernel_install(fd, keys, &irreversible, &can_rekey); !r)
 		return std::unexpected(r.error());
 	auto s = std::make_unique<state>();
 	s->fd = fd;
@@ -235,8 +261,7 @@ result<connection> connection::install(int fd, session_keys keys)
 	s->pending = std::move(keys.pending);
 	if (keys.local_role)
 		s->server = *keys.local_role == role::server;
-	s->tx_secret = std::move(keys.tx_secret);
-	s->rx_secret = std::move(keys.rx_secret);
+	s->keep_secrets(keys, can_rekey);
 	return connection(std::move(s));
 }
 
@@ -449,6 +474,12 @@ result<connection> connection::handshake(int fd, const options &o)
 		s->info.offload_error = why;
 		/* alpn_wire dies with this call; no later handshake needs it */
 		SSL_CTX_set_alpn_select_cb(ctx.get(), nullptr, nullptr);
+		/*
+		 * A write retried after EAGAIN must repeat the same bytes, but
+		 * they may sit elsewhere (sendfile() reads them again, an
+		 * application may copy them): OpenSSL would call that fatal.
+		 */
+		SSL_set_mode(ssl.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 		/* for ssl_run(): waits in poll(), outside the lock */
 		if (!detail::ssl_set_socket(ssl.get(), fd, true))
 			return result<connection>(fail(detail::openssl_error(errc::handshake_failed)));
@@ -463,8 +494,8 @@ result<connection> connection::handshake(int fd, const options &o)
 			return userspace(keys.error());
 		return std::unexpected(keys.error());
 	}
-	bool irreversible;
-	if (auto r = kernel_install(fd, *keys, &irreversible); !r) {
+	bool irreversible, can_rekey;
+	if (auto r = kernel_install(fd, *keys, &irreversible, &can_rekey); !r) {
 		/* OpenSSL still holds any plaintext it decrypted: nothing is lost */
 		if (o.allow_userspace_fallback && !irreversible)
 			return userspace(r.error());
@@ -479,8 +510,7 @@ result<connection> connection::handshake(int fd, const options &o)
 	s->info.kernel_offload = true;
 	s->server = server;
 	s->pending = std::move(pending);
-	s->tx_secret = std::move(keys->tx_secret);
-	s->rx_secret = std::move(keys->rx_secret);
+	s->keep_secrets(*keys, can_rekey);
 	/* ssl and ctx are freed here: OpenSSL wipes its copies of the keys */
 	return connection(std::move(s));
 }
@@ -515,7 +545,7 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
 	/* a KeyUpdate the peer asked for goes before our next data (§4.6.3) */
-	if (auto r = s_->flush_key_update(); !r)
+	if (auto r = s_->flush_key_update(flags & MSG_DONTWAIT); !r)
 		return std::unexpected(r.error());
 	for (;;) {
 		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
@@ -726,7 +756,8 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 			return fatal(make_error_code(errc::unexpected_message));
 		}
 
-		if (!kernel_supports_rekey() || rx_secret.empty())
+		/* kept only where the socket can rekey (kernel_install) */
+		if (rx_secret.empty())
 			return fatal(make_error_code(errc::key_update_unsupported));
 		auto next = traffic_secret_update(info.cipher_type, rx_secret.span());
 		if (!next)
@@ -739,12 +770,13 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 			 * Ours is due before our next application data, not at
 			 * once (§4.6.3): when another thread is sending, it
 			 * sends ours first; when the socket is full, the next
-			 * send() does. Errors that matter are already fatal.
+			 * send() does - recv() never waits to send it, whatever
+			 * the socket's mode. Errors that matter are already fatal.
 			 */
 			key_update_owed.store(true, std::memory_order_release);
 			std::unique_lock lock(tx_mutex, std::try_to_lock);
 			if (lock.owns_lock())
-				(void)flush_key_update();
+				(void)flush_key_update(MSG_DONTWAIT);
 			if (auto f = failure())
 				return std::unexpected(*f);
 		}
@@ -768,8 +800,8 @@ result<void> connection::state::rekey(bool tx, std::span<const std::uint8_t> nex
 	return {};
 }
 
-// The caller holds tx_mutex.
-result<void> connection::state::send_key_update(bool request_peer)
+// The caller holds tx_mutex. flags: MSG_DONTWAIT or 0.
+result<void> connection::state::send_key_update(bool request_peer, int flags)
 {
 	if (tx_secret.empty())
 		return fail(errc::key_update_unsupported);
@@ -779,7 +811,7 @@ result<void> connection::state::send_key_update(bool request_peer)
 	const std::uint8_t msg[5] = {detail::hs_key_update, 0, 0, 1,
 				     request_peer ? std::uint8_t(1) : std::uint8_t(0)};
 	/* fatal() keeps EAGAIN/EINTR retryable: nothing was sent then */
-	if (auto r = send_record(fd, record_handshake, msg); !r)
+	if (auto r = send_record(fd, record_handshake, msg, flags); !r)
 		return fatal(r.error());
 	/* any KeyUpdate of ours answers a request */
 	key_update_owed.store(false, std::memory_order_release);
@@ -791,57 +823,110 @@ result<void> connection::state::send_key_update(bool request_peer)
 }
 
 // Sends the KeyUpdate a peer asked for, if one is owed. The caller holds tx_mutex.
-result<void> connection::state::flush_key_update()
+result<void> connection::state::flush_key_update(int flags)
 {
 	if (!key_update_owed.load(std::memory_order_acquire))
 		return {};
-	return send_key_update(false);
+	return send_key_update(false, flags);
 }
+
+namespace {
+
+// sendfile(2) errors about in_fd or the arguments: nothing reached the socket.
+bool sendfile_input_error(int e)
+{
+	return e == EBADF || e == EINVAL || e == ESPIPE || e == EOVERFLOW || e == EFAULT;
+}
+
+} // namespace
 
 result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t count)
 {
 	if (auto f = s_->failure())
 		return std::unexpected(*f);
-	std::size_t done = 0;
-	/* send() takes tx_mutex itself */
-	if (s_->ssl) {
-		std::vector<std::byte> buf(64 * 1024);
-		while (done < count) {
-			std::size_t want = std::min(buf.size(), count - done);
-			ssize_t n = offset ? ::pread(in_fd, buf.data(), want, *offset)
-					   : ::read(in_fd, buf.data(), want);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return fail(detail::errno_error());
-			if (n == 0)
-				break;
-			if (auto r = send_all(std::span(buf.data(), static_cast<std::size_t>(n))); !r)
-				return std::unexpected(r.error());
-			if (offset)
-				*offset += n;
-			done += static_cast<std::size_t>(n);
-		}
-		return done;
-	}
+	if (s_->ssl)
+		return s_->sendfile_userspace(*this, in_fd, offset, count);
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
-	if (auto r = s_->flush_key_update(); !r)
+	if (auto r = s_->flush_key_update(0); !r)
 		return std::unexpected(r.error());
+	std::size_t done = 0;
 	while (done < count) {
 		ssize_t n = ::sendfile(s_->fd, in_fd, offset, count - done);
-		if (n < 0 && errno == EINTR)
+		if (n > 0) {
+			done += static_cast<std::size_t>(n);
 			continue;
-		if (n < 0) {
-			if (done > 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				break;
-			return fail(detail::errno_error());
 		}
 		if (n == 0)
 			break;
-		done += static_cast<std::size_t>(n);
+		int e = errno;
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN || e == EWOULDBLOCK) {
+			if (done > 0)
+				break;
+			return fail(detail::errno_error(e));
+		}
+		/* in_fd's fault before any byte went out: the stream is intact */
+		if (done == 0 && sendfile_input_error(e))
+			return fail(detail::errno_error(e));
+		/*
+		 * The socket failed, and kTLS may hold part of a record: the
+		 * connection is dead. The bytes that did go out are still
+		 * reported, like sendfile(2)'s short count; the next call
+		 * returns the error.
+		 */
+		auto f = s_->fatal(detail::errno_error(e));
+		if (done > 0)
+			break;
+		return f;
 	}
+	return done;
+}
+
+// Userspace fallback: read and send, from *offset or the file position
+// (moved past what was sent, as sendfile(2) does). A chunk sent in part
+// counts what went out: the caller resumes where the stream stopped.
+result<std::size_t> connection::state::sendfile_userspace(connection &c, int in_fd, off_t *offset,
+							  std::size_t count)
+{
+	off_t pos = offset ? *offset : ::lseek(in_fd, 0, SEEK_CUR);
+	if (pos < 0)
+		return fail(detail::errno_error());
+	std::vector<std::byte> buf(std::min<std::size_t>(count, 64 * 1024));
+	std::size_t done = 0;
+	std::error_code err;
+	while (done < count && !err) {
+		std::size_t want = std::min(buf.size(), count - done);
+		ssize_t n = ::pread(in_fd, buf.data(), want, pos + static_cast<off_t>(done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = detail::errno_error();
+			break;
+		}
+		if (n == 0)
+			break;
+		/* send() takes tx_mutex itself, and makes what is fatal so */
+		auto chunk = std::span(buf.data(), static_cast<std::size_t>(n));
+		while (!chunk.empty()) {
+			auto sent = c.send(chunk);
+			if (!sent) {
+				err = sent.error();
+				break;
+			}
+			chunk = chunk.subspan(*sent);
+			done += *sent;
+		}
+	}
+	off_t end = pos + static_cast<off_t>(done);
+	if (offset)
+		*offset = end;
+	else
+		(void)::lseek(in_fd, end, SEEK_SET);
+	if (done == 0 && err)
+		return std::unexpected(err);
 	return done;
 }
 
@@ -866,12 +951,11 @@ result<void> connection::key_update(bool request_peer)
 			return fail(detail::openssl_error(errc::handshake_failed));
 		return {};
 	}
-	if (!kernel_supports_rekey())
-		return fail(errc::key_update_unsupported);
+	/* send_key_update() says key_update_unsupported where the socket cannot rekey */
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
-	return s_->send_key_update(request_peer);
+	return s_->send_key_update(request_peer, 0);
 }
 
 result<void> connection::shutdown()
@@ -899,9 +983,9 @@ result<void> connection::shutdown()
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return {};
-	if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r) {
-		return r;
-	}
+	/* close_notify is sent once all its bytes are: a part of it breaks the stream */
+	if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r)
+		return s_->fatal(r.error());
 	s_->sent_close = true;
 	return {};
 }

@@ -60,6 +60,10 @@ public:
 		case errc::record_size_limited:
 			return "the peer limited the size of records (max_fragment_length), "
 			       "and kernel TLS writes records of up to 16 KiB";
+		case errc::record_padding:
+			return "the SSL pads its TLS 1.3 records (a record padding callback or "
+			       "block padding is set), which kernel TLS cannot do: remove the "
+			       "padding before the handshake, or keep the connection in userspace";
 		}
 		return "unknown ktlsaccel error";
 	}
@@ -72,6 +76,7 @@ public:
 		case errc::cipher_unsupported:
 		case errc::kernel_cipher_unsupported:
 		case errc::record_size_limited:
+		case errc::record_padding:
 			return std::errc::not_supported;
 		case errc::pending_input:
 			return std::errc::device_or_resource_busy;

@@ -7,7 +7,10 @@
 
 #include <linux/tls.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -384,15 +387,51 @@ int record_type_from_cmsg(const msghdr &msg) noexcept
 	return -1;
 }
 
+namespace {
+
+/*
+ * Asks the kernel: a loopback TCP connection takes a TLS 1.3 TX key, then
+ * the same key again - a rekey where the kernel has it, EBUSY where it has
+ * not (and no kTLS at all refuses the first). Version numbers say nothing
+ * of backports or of a kernel without CONFIG_TLS.
+ */
+bool probe_rekey() noexcept
+{
+	struct fd_guard {
+		int fd;
+		~fd_guard()
+		{
+			if (fd >= 0)
+				close(fd);
+		}
+	};
+	fd_guard listener{socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+	fd_guard client{socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+	if (listener.fd < 0 || client.fd < 0)
+		return false;
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	if (bind(listener.fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0 ||
+	    listen(listener.fd, 1) != 0 ||
+	    getsockname(listener.fd, reinterpret_cast<sockaddr *>(&a), &len) != 0 ||
+	    connect(client.fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) != 0)
+		return false;
+	if (setsockopt(client.fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) != 0)
+		return false;
+	crypto_info ci(tls_version::tls13, cipher::aes_128_gcm);
+	auto size = static_cast<socklen_t>(ci.size());
+	return setsockopt(client.fd, SOL_TLS, TLS_TX, ci.data(), size) == 0 &&
+	       setsockopt(client.fd, SOL_TLS, TLS_TX, ci.data(), size) == 0;
+}
+
+} // namespace
+
 bool kernel_supports_rekey() noexcept
 {
-	utsname u{};
-	if (uname(&u) != 0)
-		return false;
-	unsigned major = 0, minor = 0;
-	if (std::sscanf(u.release, "%u.%u", &major, &minor) != 2)
-		return false;
-	return major > 6 || (major == 6 && minor >= 14);
+	static const bool yes = probe_rekey();
+	return yes;
 }
 
 } // namespace ktlsaccel

@@ -3,18 +3,20 @@
 // The Mbed TLS handshake backend: Mbed TLS runs the handshake, the kernel
 // takes the records.
 //
-// Mbed TLS 2.28 has no getter for traffic keys. Its key-export callback
-// (mbedtls_ssl_conf_export_keys_ext_cb, MBEDTLS_SSL_EXPORT_KEYS) reports,
-// while the handshake derives its keys, the master secret, the key block
-// (RFC 5246 §6.3: client and server write keys, then write IVs; MAC keys
-// are empty for AEAD suites), the lengths and both randoms. The callback is
-// per configuration and is not told which context it serves, so captures
-// wait in a small registry until offload() claims one by the context's
-// master secret (ssl->session->master), and checks it against the fixed
-// IVs the context itself uses (its transforms), which also tells apart two
-// resumptions of one session. Mbed TLS 3.x calls a per-context callback
-// with the TLS 1.2 master secret and randoms, or the TLS 1.3 traffic
-// secrets: captures are then kept per context.
+// Mbed TLS 2.28 has no getter for traffic keys, and its key-export
+// callback (mbedtls_ssl_conf_export_keys_ext_cb) is per configuration, not
+// told which of the config's contexts it serves: captures kept for a
+// later offload() would need a process-wide table that outlives failed
+// handshakes and that a busy server fills. Instead the keys are derived
+// from the context itself after the handshake, as Mbed TLS's own context
+// serialization does (MBEDTLS_SSL_CONTEXT_SERIALIZATION, on by default):
+// the session's master secret (ssl->session->master) and the randoms the
+// transform keeps (transform->randbytes, server random first), through
+// the suite's PRF (RFC 5246 §6.3), checked against the fixed IVs the
+// transform uses. Nothing is copied before offload(), and the
+// application's own export callbacks are left alone. Mbed TLS 3.x calls a
+// per-context callback with the TLS 1.2 master secret and randoms, or the
+// TLS 1.3 traffic secrets: captures are then kept per context.
 //
 // Sequence numbers are Mbed TLS's own record counters, read after the
 // handshake: ssl->in_ctr (next record expected; 0 after ChangeCipherSpec,
@@ -43,10 +45,11 @@
 #include <mbedtls/x509_crt.h>
 
 #if MBEDTLS_VERSION_NUMBER < 0x03000000
-#if !defined(MBEDTLS_SSL_EXPORT_KEYS)
-#error "libktlsaccel's Mbed TLS backend needs MBEDTLS_SSL_EXPORT_KEYS"
+#if !defined(MBEDTLS_SSL_CONTEXT_SERIALIZATION)
+/* the transform keeps the randoms the keys are derived from only with it */
+#error "libktlsaccel's Mbed TLS 2.x backend needs MBEDTLS_SSL_CONTEXT_SERIALIZATION"
 #endif
-/* mbedtls_ssl_transform (fixed IVs), to match a capture to its context */
+/* mbedtls_ssl_transform: the randoms and fixed IVs the keys come from */
 #include <mbedtls/ssl_internal.h>
 #define KTLSACCEL_MBEDTLS_FIELD(x) x
 #else
@@ -62,7 +65,6 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -149,16 +151,16 @@ std::uint64_t be64(const unsigned char *p)
 	return v;
 }
 
-/* ---- what the key-export callbacks capture ----------------------------- */
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+
+/* ---- what the 3.x key-export callback captures -------------------------- */
 
 struct capture {
 	// TLS 1.2
 	secret master;
-	secret key_block;	// 2.x only; 3.x reports no key block
-	std::size_t maclen = 0, keylen = 0, ivlen = 0;
 	std::array<std::uint8_t, 32> client_random{}, server_random{};
 	int prf = 0;
-	// TLS 1.3 (3.x)
+	// TLS 1.3
 	secret client_secret, server_secret;
 };
 
@@ -166,18 +168,7 @@ constexpr std::size_t max_captures = 256;
 
 struct registry {
 	std::mutex mu;
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
-	struct hook {
-		mbedtls_ssl_export_keys_ext_t *prev_ext = nullptr;
-		mbedtls_ssl_export_keys_t *prev = nullptr;
-		void *prev_ctx = nullptr;
-	};
-	std::map<const mbedtls_ssl_config *, std::unique_ptr<hook>> hooks;
-	/* handshakes whose keys no offload() claimed yet, oldest first */
-	std::deque<capture> captures;
-#else
 	std::map<const mbedtls_ssl_context *, capture> captures;
-#endif
 };
 
 registry &reg()
@@ -185,42 +176,6 @@ registry &reg()
 	static registry r;
 	return r;
 }
-
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
-
-int on_export(void *p, const unsigned char *ms, const unsigned char *kb, size_t maclen,
-	      size_t keylen, size_t ivlen, const unsigned char client_random[32],
-	      const unsigned char server_random[32], mbedtls_tls_prf_types prf)
-{
-	auto *h = static_cast<registry::hook *>(p);
-	try {
-		capture c;
-		c.master = secret(std::span(ms, 48));
-		c.key_block = secret(std::span(kb, 2 * (maclen + keylen + ivlen)));
-		c.maclen = maclen;
-		c.keylen = keylen;
-		c.ivlen = ivlen;
-		std::memcpy(c.client_random.data(), client_random, 32);
-		std::memcpy(c.server_random.data(), server_random, 32);
-		c.prf = prf;
-		std::lock_guard lock(reg().mu);
-		/* a handshake that failed later never claims its capture */
-		if (reg().captures.size() >= max_captures)
-			reg().captures.pop_front();
-		reg().captures.push_back(std::move(c));
-	} catch (...) {
-		/* offload() will say the context was not prepared */
-	}
-	int ret = 0;
-	if (h && h->prev_ext)
-		ret = h->prev_ext(h->prev_ctx, ms, kb, maclen, keylen, ivlen, client_random,
-				  server_random, prf);
-	if (h && h->prev && ret == 0)
-		ret = h->prev(h->prev_ctx, ms, kb, maclen, keylen, ivlen);
-	return ret;
-}
-
-#else
 
 void on_export(void *p, mbedtls_ssl_key_export_type type, const unsigned char *s, size_t len,
 	       const unsigned char client_random[32], const unsigned char server_random[32],
@@ -262,21 +217,31 @@ std::optional<cipher> cipher_of_suite(int id)
 	if (!cs)
 		return std::nullopt;
 	auto type = static_cast<mbedtls_cipher_type_t>(cs->KTLSACCEL_MBEDTLS_FIELD(cipher));
+	std::optional<cipher> c;
 	switch (type) {
 	case MBEDTLS_CIPHER_AES_128_GCM:
-		return cipher::aes_128_gcm;
+		c = cipher::aes_128_gcm;
+		break;
 	case MBEDTLS_CIPHER_AES_256_GCM:
-		return cipher::aes_256_gcm;
+		c = cipher::aes_256_gcm;
+		break;
 	case MBEDTLS_CIPHER_CHACHA20_POLY1305:
-		return cipher::chacha20_poly1305;
+		c = cipher::chacha20_poly1305;
+		break;
 	case MBEDTLS_CIPHER_AES_128_CCM:
 		/* CCM_8 suites: kTLS only has the 16-byte tag */
 		if (cs->KTLSACCEL_MBEDTLS_FIELD(flags) & MBEDTLS_CIPHERSUITE_SHORT_TAG)
 			return std::nullopt;
-		return cipher::aes_128_ccm;
+		c = cipher::aes_128_ccm;
+		break;
 	default:
 		return std::nullopt;
 	}
+	/* the TLS 1.2 key block is derived here with the suite's PRF hash */
+	bool sha384 = cs->KTLSACCEL_MBEDTLS_FIELD(mac) == MBEDTLS_MD_SHA384;
+	if (sha384 != (cipher_digest(*c) == "SHA384"))
+		return std::nullopt;
+	return c;
 }
 
 /* Forward-secret suites kTLS can take, in Mbed TLS's order of preference. */
@@ -392,14 +357,12 @@ struct session {
 	}
 	~session()
 	{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
 		{
 			std::lock_guard lock(reg().mu);
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
-			reg().hooks.erase(&conf);
-#else
 			reg().captures.erase(&ssl);
-#endif
 		}
+#endif
 		mbedtls_ssl_free(&ssl);
 		mbedtls_ssl_config_free(&conf);
 		mbedtls_pk_free(&key);
@@ -476,20 +439,7 @@ result<void> prepare(mbedtls_ssl_config *conf)
 	/* kTLS cannot renegotiate; HelloRequests are declined after the hand-over */
 	mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
 #endif
-#if MBEDTLS_VERSION_NUMBER < 0x03000000
-	std::lock_guard lock(reg().mu);
-	if (conf->f_export_keys_ext == on_export)
-		return {};
-	auto h = std::make_unique<registry::hook>();
-	h->prev_ext = conf->f_export_keys_ext;
-	h->prev = conf->f_export_keys;
-	h->prev_ctx = conf->p_export_keys;
-	/* the old-style callback shares p_export_keys: ours calls it instead */
-	mbedtls_ssl_conf_export_keys_cb(conf, nullptr, nullptr);
-	mbedtls_ssl_conf_export_keys_ext_cb(conf, on_export, h.get());
-	/* a config at the address of a freed one replaces its hook */
-	reg().hooks[conf] = std::move(h);
-#endif
+	/* the keys: 2.x reads them from the context after its handshake, 3.x hooks prepare(ssl) */
 	return {};
 }
 
@@ -513,8 +463,6 @@ result<void> prepare(mbedtls_ssl_context *ssl)
 #else
 	if (!ssl->conf)
 		return fail(errc::invalid_argument);
-	if (ssl->conf->f_export_keys_ext != on_export)
-		return fail(errc::ssl_not_prepared);
 	if (ssl->state != MBEDTLS_SSL_HELLO_REQUEST)
 		return fail(errc::ssl_not_ready);
 #endif
@@ -606,47 +554,6 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 	role me = server ? role::server : role::client;
 	role peer = server ? role::client : role::server;
 
-	capture cap;
-	{
-		std::lock_guard lock(reg().mu);
-#if MBEDTLS_VERSION_NUMBER >= 0x03000000
-		auto it = reg().captures.find(ssl);
-		if (it == reg().captures.end())
-			return fail(errc::ssl_not_prepared);
-		cap = std::move(it->second);
-		reg().captures.erase(it);
-#else
-		/*
-		 * The capture of this handshake: same master secret, and key
-		 * block IVs equal to those the context's transforms use.
-		 */
-		auto &all = reg().captures;
-		const mbedtls_ssl_transform *out = ssl->transform_out, *in = ssl->transform_in;
-		if (!ssl->session || !out || !in)
-			return fail(errc::ssl_not_ready);
-		auto match = all.end();
-		for (auto it = all.begin(); it != all.end(); ++it) {
-			if (it->master.size() != 48 ||
-			    CRYPTO_memcmp(it->master.data(), ssl->session->master, 48) != 0)
-				continue;
-			std::size_t kb_iv = 2 * (it->maclen + it->keylen);
-			const std::uint8_t *client_iv = it->key_block.data() + kb_iv;
-			const std::uint8_t *server_iv = client_iv + it->ivlen;
-			const std::uint8_t *my_iv = server ? server_iv : client_iv;
-			const std::uint8_t *peer_iv = server ? client_iv : server_iv;
-			if (it->ivlen > sizeof(out->iv_enc) ||
-			    CRYPTO_memcmp(my_iv, out->iv_enc, it->ivlen) != 0 ||
-			    CRYPTO_memcmp(peer_iv, in->iv_dec, it->ivlen) != 0)
-				continue;
-			match = it;
-		}
-		if (match == all.end())
-			return fail(errc::ssl_not_prepared);
-		cap = std::move(*match);
-		all.erase(match);
-#endif
-	}
-
 	keys.version = tls13 ? tls_version::tls13 : tls_version::tls12;
 	keys.cipher_type = *c;
 	keys.local_role = me;
@@ -657,7 +564,23 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 		keys.alpn = alpn;
 #endif
 
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+	capture cap;
+	{
+		std::lock_guard lock(reg().mu);
+		auto it = reg().captures.find(ssl);
+		if (it == reg().captures.end())
+			return fail(errc::ssl_not_prepared);
+		cap = std::move(it->second);
+		reg().captures.erase(it);
+	}
+
 	if (tls13) {
+		/*
+		 * A 3.x built with MBEDTLS_SSL_CID_TLS1_3_PADDING_GRANULARITY > 1
+		 * pads TLS 1.3 records, which kTLS cannot: such a build must
+		 * refuse here with errc::record_padding (docs/mbedtls.md).
+		 */
 		if (cap.client_secret.empty() || cap.server_secret.empty())
 			return fail(errc::ssl_not_prepared);
 		secret &tx = server ? cap.server_secret : cap.client_secret;
@@ -668,33 +591,43 @@ result<session_keys> export_keys(mbedtls_ssl_context *ssl, bool take)
 			return std::unexpected(!txi ? txi.error() : rxi.error());
 		keys.tx = std::move(*txi);
 		keys.rx = std::move(*rxi);
-		if (kernel_supports_rekey()) {
-			keys.tx_secret = std::move(tx);
-			keys.rx_secret = std::move(rx);
-		}
+		/* for KeyUpdate: install() keeps them where the socket can rekey */
+		keys.tx_secret = std::move(tx);
+		keys.rx_secret = std::move(rx);
 		return keys;
 	}
-
 	if (cap.master.empty())
 		return fail(errc::ssl_not_prepared);
-	secret block;
-	if (!cap.key_block.empty()) {
-		/* 2.x: the key block Mbed TLS derived and uses */
-		if (cap.maclen != 0 || cap.key_block.size() < tls12_key_block_size(*c) ||
-		    cap.key_block.size() != 2 * (cap.keylen + cap.ivlen))
-			return fail(errc::cipher_unsupported);
-		block = std::move(cap.key_block);
-	} else {
-		/* 3.x reports the master secret: derive the key block */
-		auto b = tls12_key_block(*c, cap.master.span(), cap.client_random, cap.server_random);
-		if (!b)
-			return std::unexpected(b.error());
-		block = std::move(*b);
-	}
-	auto txi = crypto_info_from_key_block(*c, block.span(), me, wr_seq);
-	auto rxi = crypto_info_from_key_block(*c, block.span(), peer, rd_seq);
+	auto block = tls12_key_block(*c, cap.master.span(), cap.client_random, cap.server_random);
+#else
+	/*
+	 * The context's own: its session's master secret and the randoms its
+	 * transform keeps (server random first, the key expansion's order).
+	 */
+	const mbedtls_ssl_transform *t = ssl->transform_out;
+	if (!ssl->session || !t || ssl->transform_in != t)
+		return fail(errc::ssl_not_ready);
+	auto block = tls12_key_block(*c, std::span(ssl->session->master),
+				     std::span(t->randbytes).subspan(32, 32),
+				     std::span(t->randbytes).first(32));
+#endif
+	if (!block)
+		return std::unexpected(block.error());
+	auto txi = crypto_info_from_key_block(*c, block->span(), me, wr_seq);
+	auto rxi = crypto_info_from_key_block(*c, block->span(), peer, rd_seq);
 	if (!txi || !rxi)
 		return std::unexpected(!txi ? txi.error() : rxi.error());
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	/* the fixed IVs Mbed TLS itself uses: proof of the derivation and of the halves */
+	auto fixed_iv = [&](crypto_info &ci) {
+		return *c == cipher::chacha20_poly1305 ? ci.iv() : ci.salt();
+	};
+	auto tx_iv = fixed_iv(*txi), rx_iv = fixed_iv(*rxi);
+	if (tx_iv.size() > sizeof(t->iv_enc) ||
+	    CRYPTO_memcmp(tx_iv.data(), t->iv_enc, tx_iv.size()) != 0 ||
+	    CRYPTO_memcmp(rx_iv.data(), t->iv_dec, rx_iv.size()) != 0)
+		return fail(mbedtls_error(MBEDTLS_ERR_SSL_INTERNAL_ERROR));
+#endif
 	keys.tx = std::move(*txi);
 	keys.rx = std::move(*rxi);
 	return keys;

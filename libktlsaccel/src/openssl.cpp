@@ -45,10 +45,31 @@ struct direction {
 	int key_changes = 0;
 };
 
+/*
+ * OpenSSL 3.0 has no getter for a record padding callback or block
+ * padding: the TLS 1.3 records we wrote show it. The encrypted records
+ * that carried our handshake messages hold those messages, the inner
+ * content type and the tag; any more is padding.
+ */
+/* every suite cipher_of() takes: GCM, CCM (not CCM_8), ChaCha20-Poly1305 */
+constexpr std::size_t aead_tag_len = 16;
+
+struct padding_watch {
+	std::uint64_t records = 0, record_bytes = 0, message_bytes = 0;
+	std::size_t last_len = 0;	// the last record header we wrote
+	bool last_handshake = false;	// ... was an encrypted handshake record
+
+	bool padded(std::size_t tag_len) const
+	{
+		return record_bytes != message_bytes + records * (1 + tag_len);
+	}
+};
+
 struct tracker {
 	direction rd, wr;
 	secret client_secret, server_secret;	// TLS 1.3 traffic secrets 0
 	bool rekeyed = false;	// renegotiation or KeyUpdate seen
+	padding_watch padding;
 };
 
 struct ctx_hook {
@@ -97,8 +118,14 @@ void on_message(int write_p, int, int content_type, const void *buf, size_t len,
 		d.seq = 0;
 	};
 
+	const auto *bytes = static_cast<const unsigned char *>(buf);
+	padding_watch &pw = t->padding;
 	switch (content_type) {
 	case SSL3_RT_HEADER:
+		if (write_p && len >= SSL3_RT_HEADER_LENGTH) {
+			pw.last_len = std::size_t(bytes[3]) << 8 | bytes[4];
+			pw.last_handshake = false;
+		}
 		if (d.active)
 			d.seq++;
 		/*
@@ -111,7 +138,18 @@ void on_message(int write_p, int, int content_type, const void *buf, size_t len,
 		    static_cast<const unsigned char *>(buf)[0] == SSL3_RT_CHANGE_CIPHER_SPEC)
 			restart();
 		break;
+	case SSL3_RT_INNER_CONTENT_TYPE:
+		/* after the header of each TLS 1.3 record we encrypted */
+		if (write_p && len >= 1 && bytes[0] == SSL3_RT_HANDSHAKE) {
+			pw.records++;
+			pw.record_bytes += pw.last_len;
+			pw.last_handshake = true;
+		}
+		break;
 	case SSL3_RT_HANDSHAKE:
+		/* reported once all its records are written */
+		if (write_p && pw.last_handshake)
+			pw.message_bytes += len;
 		if (!tls13 || len < 1)
 			break;
 		switch (static_cast<const unsigned char *>(buf)[0]) {
@@ -429,6 +467,16 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 	if (SSL_SESSION *sess = SSL_get_session(ssl);
 	    sess && SSL_SESSION_get_max_fragment_length(sess) != TLSEXT_max_fragment_length_DISABLED)
 		return std::unexpected(make_error_code(errc::record_size_limited));
+	/*
+	 * Nor can kTLS pad TLS 1.3 records (RFC 8446 §5.4): an SSL that pads
+	 * would lose it silently. Seen in the handshake records it wrote, or
+	 * as a padding callback's argument (a callback that pads application
+	 * data only, and takes no argument, leaves no trace: OpenSSL 3.0 has
+	 * no getter). OpenSSL pads no TLS 1.2 record.
+	 */
+	if (tls13 && (SSL_get_record_padding_callback_arg(ssl) ||
+		      t->padding.padded(aead_tag_len)))
+		return std::unexpected(make_error_code(errc::record_padding));
 
 	/*
 	 * Plaintext OpenSSL already decrypted goes to the application first,
@@ -460,11 +508,9 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 			return std::unexpected(rxi.error());
 		keys.tx = std::move(*txi);
 		keys.rx = std::move(*rxi);
-		/* kept only where a KeyUpdate can use them */
-		if (kernel_supports_rekey()) {
-			keys.tx_secret = std::move(tx);
-			keys.rx_secret = std::move(rx);
-		}
+		/* for KeyUpdate: install() keeps them where the socket can rekey */
+		keys.tx_secret = std::move(tx);
+		keys.rx_secret = std::move(rx);
 		t->client_secret.clear();
 		t->server_secret.clear();
 		return keys;

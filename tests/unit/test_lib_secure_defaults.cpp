@@ -18,6 +18,7 @@
 #endif
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -35,6 +36,7 @@
 #include <filesystem>
 #include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,48 +253,67 @@ struct ssl_del {
 	void operator()(SSL *s) const { SSL_free(s); }
 };
 
+// An OpenSSL server, prepared, and a plain client over loopback at version
+// v, their handshake done (`done`). setup(srv, before_prepare) runs on the
+// server twice: before ssl_prepare() and after it.
+struct ossl_pair {
+	tcp_pair p;
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx{SSL_CTX_new(TLS_server_method())};
+	std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx{SSL_CTX_new(TLS_client_method())};
+	std::unique_ptr<SSL, ssl_del> srv, cli;
+	bool done = false;
+
+	template <typename Setup> ossl_pair(int v, std::optional<size_t> tickets, Setup setup)
+	{
+		for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
+			SSL_CTX_set_min_proto_version(c, v);
+			SSL_CTX_set_max_proto_version(c, v);
+		}
+		if (tickets)
+			SSL_CTX_set_num_tickets(sctx.get(), *tickets);
+		EXPECT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(),
+							     (pki_dir() / "leaf.pem").c_str()), 1);
+		EXPECT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
+						      SSL_FILETYPE_PEM), 1);
+		srv.reset(SSL_new(sctx.get()));
+		cli.reset(SSL_new(cctx.get()));
+		SSL_set_fd(srv.get(), p.server);
+		SSL_set_fd(cli.get(), p.client);
+		setup(srv.get(), true);
+		EXPECT_TRUE(ssl_prepare(srv.get()));
+		setup(srv.get(), false);
+		auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
+		int connected = SSL_connect(cli.get());
+		done = accepted.get() == 1 && connected == 1;
+	}
+};
+
 } // namespace
 
 TEST(LibSecureDefaults, RefusedOffloadKeepsDecryptedPlaintextInTheSsl)
 {
 	for (int v : {TLS1_2_VERSION, TLS1_3_VERSION}) {
 		SCOPED_TRACE(v);
-		tcp_pair p;
-		std::unique_ptr<SSL_CTX, ssl_ctx_del> sctx(SSL_CTX_new(TLS_server_method()));
-		std::unique_ptr<SSL_CTX, ssl_ctx_del> cctx(SSL_CTX_new(TLS_client_method()));
-		for (SSL_CTX *c : {sctx.get(), cctx.get()}) {
-			SSL_CTX_set_min_proto_version(c, v);
-			SSL_CTX_set_max_proto_version(c, v);
-		}
-		SSL_CTX_set_num_tickets(sctx.get(), 0);
-		ASSERT_EQ(SSL_CTX_use_certificate_chain_file(sctx.get(),
-							     (pki_dir() / "leaf.pem").c_str()), 1);
-		ASSERT_EQ(SSL_CTX_use_PrivateKey_file(sctx.get(), (pki_dir() / "leaf.key").c_str(),
-						      SSL_FILETYPE_PEM), 1);
-		std::unique_ptr<SSL, ssl_del> srv(SSL_new(sctx.get())), cli(SSL_new(cctx.get()));
-		SSL_set_fd(srv.get(), p.server);
-		SSL_set_fd(cli.get(), p.client);
-		ASSERT_TRUE(ssl_prepare(srv.get()));
-		auto accepted = std::async(std::launch::async, [&] { return SSL_accept(srv.get()); });
-		ASSERT_EQ(SSL_connect(cli.get()), 1);
-		ASSERT_EQ(accepted.get(), 1);
+		ossl_pair pair(v, 0, [](SSL *, bool) {});
+		ASSERT_TRUE(pair.done);
+		SSL *srv = pair.srv.get(), *cli = pair.cli.get();
 
 		const std::string msg = "0123456789 plaintext already decrypted";
-		ASSERT_EQ(SSL_write(cli.get(), msg.data(), static_cast<int>(msg.size())),
+		ASSERT_EQ(SSL_write(cli, msg.data(), static_cast<int>(msg.size())),
 			  static_cast<int>(msg.size()));
 		char first = 0;
-		ASSERT_EQ(SSL_read(srv.get(), &first, 1), 1);
-		ASSERT_EQ(SSL_pending(srv.get()), static_cast<int>(msg.size() - 1));
+		ASSERT_EQ(SSL_read(srv, &first, 1), 1);
+		ASSERT_EQ(SSL_pending(srv), static_cast<int>(msg.size() - 1));
 
-		auto conn = connection::offload(srv.get());
+		auto conn = connection::offload(srv);
 		if (conn && conn->info().kernel_offload)
 			GTEST_SKIP() << "this host has kernel TLS";
 		ASSERT_FALSE(conn);
 		EXPECT_EQ(conn.error(), errc::kernel_tls_unavailable) << conn.error().message();
 		/* "leaving the SSL usable": the rest of the record is still there */
-		ASSERT_EQ(SSL_pending(srv.get()), static_cast<int>(msg.size() - 1));
+		ASSERT_EQ(SSL_pending(srv), static_cast<int>(msg.size() - 1));
 		std::string rest(msg.size() - 1, '\0');
-		ASSERT_EQ(SSL_read(srv.get(), rest.data(), static_cast<int>(rest.size())),
+		ASSERT_EQ(SSL_read(srv, rest.data(), static_cast<int>(rest.size())),
 			  static_cast<int>(rest.size()));
 		EXPECT_EQ(first + rest, msg);
 		ERR_clear_error();
@@ -472,4 +493,144 @@ TEST(LibSecureDefaults, MaxFragmentLengthRefusesTheHandOver)
 		EXPECT_EQ(got, msg);
 		ERR_clear_error();
 	}
+}
+
+namespace {
+
+// The keys of ossl_pair's server.
+template <typename Setup>
+result<session_keys> server_keys_after(int v, Setup setup)
+{
+	ossl_pair pair(v, std::nullopt, setup);
+	EXPECT_TRUE(pair.done);
+	auto keys = ssl_export_keys(pair.srv.get());
+	ERR_clear_error();
+	return keys;
+}
+
+size_t pad_everything(SSL *, int, size_t len, void *)
+{
+	return len < 200 ? 200 - len : 0;
+}
+
+size_t pad_application_data(SSL *, int type, size_t, void *)
+{
+	return type == SSL3_RT_APPLICATION_DATA ? 100 : 0;
+}
+
+} // namespace
+
+/*
+ * kTLS cannot pad TLS 1.3 records: an SSL that would pad them (a padding
+ * callback or block padding, RFC 8446 §5.4) is refused, as with
+ * max_fragment_length, instead of silently losing its padding.
+ */
+TEST(LibSecureDefaults, RecordPaddingRefusesTheHandOver)
+{
+	struct padding_case {
+		const char *what;
+		void (*setup)(SSL *, bool before_prepare);
+	};
+	const padding_case cases[] = {
+		{"block padding set before ssl_prepare()",
+		 [](SSL *s, bool before) {
+			 if (before)
+				 SSL_set_block_padding(s, 64);
+		 }},
+		{"block padding set after ssl_prepare()",
+		 [](SSL *s, bool before) {
+			 if (!before)
+				 SSL_set_block_padding(s, 256);
+		 }},
+		{"a padding callback",
+		 [](SSL *s, bool before) {
+			 if (before)
+				 SSL_set_record_padding_callback(s, pad_everything);
+		 }},
+		{"a callback that pads application data only, with an argument",
+		 [](SSL *s, bool before) {
+			 static int arg;
+			 if (before) {
+				 SSL_set_record_padding_callback(s, pad_application_data);
+				 SSL_set_record_padding_callback_arg(s, &arg);
+			 }
+		 }},
+	};
+	for (const auto &c : cases) {
+		SCOPED_TRACE(c.what);
+		auto keys = server_keys_after(TLS1_3_VERSION, c.setup);
+		ASSERT_FALSE(keys);
+		EXPECT_EQ(keys.error(), errc::record_padding) << keys.error().message();
+		EXPECT_EQ(error_to_errno(keys.error()), EOPNOTSUPP);
+	}
+	/* the same SSL unpadded hands over; TLS 1.2 records have no padding to lose */
+	auto plain = server_keys_after(TLS1_3_VERSION, [](SSL *, bool) {});
+	EXPECT_TRUE(plain) << plain.error().message();
+	auto tls12 = server_keys_after(TLS1_2_VERSION, cases[0].setup);
+	EXPECT_TRUE(tls12) << tls12.error().message();
+}
+
+/*
+ * sendfile() in the userspace fallback on a non-blocking socket that fills
+ * up: the bytes that went out are counted (not an EAGAIN that loses them),
+ * the offset agrees, and resuming from it delivers the file byte-exact.
+ */
+TEST(LibSecureDefaults, FallbackSendfileCountsWhatWentOut)
+{
+	tcp_pair p;
+	auto r = run(p, client_options(), server_options());
+	ASSERT_TRUE(r.client && r.server);
+	if (r.server->info().kernel_offload)
+		GTEST_SKIP() << "this host has kernel TLS";
+	/* room for a few of sendfile()'s 64 KiB chunks, far from all of them */
+	int big = 1 << 20;
+	setsockopt(p.server, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	setsockopt(p.client, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	const std::size_t total = 16 << 20;
+	std::vector<char> content(total);
+	for (std::size_t i = 0; i < total; i++)
+		content[i] = static_cast<char>(i * 13 + i / 4096);
+	std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-fsf.XXXXXX").string();
+	int file = mkstemp(tmpl.data());
+	ASSERT_GE(file, 0);
+	fs::remove(tmpl);
+	ASSERT_EQ(::write(file, content.data(), total), static_cast<ssize_t>(total));
+	int fl = fcntl(p.server, F_GETFL);
+	ASSERT_EQ(fcntl(p.server, F_SETFL, fl | O_NONBLOCK), 0);
+
+	/* nobody reads yet: the socket fills */
+	off_t off = 0;
+	auto first = r.server->sendfile(file, &off, total);
+	ASSERT_TRUE(first) << "bytes went out, but the count was lost: " << first.error().message();
+	EXPECT_GT(*first, 0u);
+	EXPECT_LT(*first, total);
+	EXPECT_EQ(off, static_cast<off_t>(*first));
+
+	auto reader = std::async(std::launch::async, [&] {
+		std::vector<char> got(total);
+		std::size_t have = 0;
+		while (have < total) {
+			auto n = r.client->recv(std::as_writable_bytes(
+				std::span(got.data() + have, total - have)));
+			if (!n || *n == 0)
+				break;
+			have += *n;
+		}
+		got.resize(have);
+		return got;
+	});
+	while (static_cast<std::size_t>(off) < total) {
+		pollfd pfd{p.server, POLLOUT, 0};
+		poll(&pfd, 1, -1);
+		auto n = r.server->sendfile(file, &off, total - static_cast<std::size_t>(off));
+		if (!n && n.error() != std::errc::resource_unavailable_try_again) {
+			ADD_FAILURE() << n.error().message();
+			shutdown(p.server, SHUT_RDWR);	/* the reader must not wait forever */
+			break;
+		}
+	}
+	auto got = reader.get();
+	EXPECT_EQ(got.size(), total);
+	EXPECT_TRUE(got == content) << "the file did not arrive byte-exact";
+	close(file);
 }

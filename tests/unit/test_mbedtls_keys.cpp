@@ -21,6 +21,7 @@
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/version.h>
 
@@ -57,6 +58,8 @@ const unsigned char psk[32] = {
 	0x65, 0x73, 0x74, 0x20, 0x70, 0x73, 0x6b, 0x20, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37,
 };
 const char psk_identity[] = "ktlsaccel-unit";
+/* the same identity with another key: the handshake fails at Finished */
+const unsigned char wrong_psk[32] = {1};
 
 // What the application's own export callback saw (chained by prepare()).
 struct exported {
@@ -107,7 +110,9 @@ struct peer {
 	int fd = -1;
 	exported seen;
 
-	peer(bool server, const char *suite, int sock, bool do_prepare = true) : fd(sock)
+	peer(bool server, const char *suite, int sock, bool do_prepare = true,
+	     const unsigned char *key = psk)
+		: fd(sock)
 	{
 		mbedtls_entropy_init(&entropy);
 		mbedtls_ctr_drbg_init(&drbg);
@@ -124,7 +129,7 @@ struct peer {
 		EXPECT_NE(suites[0], 0) << suite;
 		mbedtls_ssl_conf_ciphersuites(&conf, suites);
 		mbedtls_ssl_conf_min_version(&conf, 3, MBEDTLS_SSL_MINOR_VERSION_3);
-		EXPECT_EQ(mbedtls_ssl_conf_psk(&conf, psk, sizeof(psk),
+		EXPECT_EQ(mbedtls_ssl_conf_psk(&conf, key, sizeof(psk),
 					       reinterpret_cast<const unsigned char *>(psk_identity),
 					       std::strlen(psk_identity)),
 			  0);
@@ -152,22 +157,34 @@ struct peer {
 struct pair {
 	std::unique_ptr<peer> client, server;
 
-	explicit pair(const char *suite, bool do_prepare = true)
+	explicit pair(const char *suite, bool do_prepare = true,
+		      const unsigned char *server_key = psk)
 	{
 		int sv[2];
 		EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 		client = std::make_unique<peer>(false, suite, sv[0], do_prepare);
-		server = std::make_unique<peer>(true, suite, sv[1], do_prepare);
+		server = std::make_unique<peer>(true, suite, sv[1], do_prepare, server_key);
+	}
+
+	/* both sides' results; shut down on failure so that neither waits */
+	std::pair<int, int> run_handshake()
+	{
+		int rs = 0;
+		std::thread t([&] {
+			rs = mbedtls_ssl_handshake(&server->ssl);
+			if (rs)
+				shutdown(server->fd, SHUT_RDWR);
+		});
+		int rc = mbedtls_ssl_handshake(&client->ssl);
+		if (rc)
+			shutdown(client->fd, SHUT_RDWR);
+		t.join();
+		return {rc, rs};
 	}
 
 	bool handshake()
 	{
-		int rs = 0;
-		std::thread t([&] { rs = mbedtls_ssl_handshake(&server->ssl); });
-		int rc = mbedtls_ssl_handshake(&client->ssl);
-		if (rc)
-			shutdown(client->fd, SHUT_RDWR);	/* unblock the server */
-		t.join();
+		auto [rc, rs] = run_handshake();
 		EXPECT_EQ(rc, 0) << "client handshake";
 		EXPECT_EQ(rs, 0) << "server handshake";
 		return rc == 0 && rs == 0;
@@ -387,6 +404,8 @@ TEST_P(MbedtlsKeys, KeyBlockMatchesOpensslPrfAndRecordsOpen)
 	ASSERT_TRUE(ck) << ck.error().message();
 	ASSERT_TRUE(sk) << sk.error().message();
 	EXPECT_EQ(ck->version, tls_version::tls12);
+	EXPECT_EQ(ck->local_role, role::client);
+	EXPECT_EQ(sk->local_role, role::server);
 	EXPECT_EQ(ck->cipher_type, p.c);
 	EXPECT_EQ(ck->cipher_suite, p.suite);
 	EXPECT_TRUE(ck->pending.empty());
@@ -487,16 +506,24 @@ TEST(MbedtlsKeysHandOver, HalfReadRecordIsRefusedAndContextStaysUsable)
 	EXPECT_EQ(mbedtls_read(&conn.client->ssl, 16), plain);
 }
 
-TEST(MbedtlsKeysHandOver, UnpreparedConfigIsRefused)
+/*
+ * 2.x reads the keys from the context itself: a config prepare() never saw
+ * (its renegotiation off by Mbed TLS's default) hands over all the same,
+ * and an application's export callback on it is its own business.
+ */
+TEST(MbedtlsKeysHandOver, UnpreparedConfigHandsOverFromTheContext)
 {
 	pair conn("TLS-PSK-WITH-AES-128-GCM-SHA256", false);
+	ASSERT_TRUE(conn.handshake());
+	EXPECT_TRUE(conn.client->seen.called);
+	auto k = mbedtls::export_keys(&conn.client->ssl);
+	ASSERT_TRUE(k) << k.error().message();
+	mbedtls_write(&conn.client->ssl, "unprepared");
+	expect_record_opens(conn.server->fd, k->tx, "unprepared");
+	/* prepare(ssl) after the handshake started says it is too late */
 	auto prepared = mbedtls::prepare(&conn.client->ssl);
 	ASSERT_FALSE(prepared);
-	EXPECT_EQ(prepared.error(), errc::ssl_not_prepared);
-	ASSERT_TRUE(conn.handshake());
-	auto k = mbedtls::export_keys(&conn.client->ssl);
-	ASSERT_FALSE(k);
-	EXPECT_EQ(k.error(), errc::ssl_not_prepared) << k.error().message();
+	EXPECT_EQ(prepared.error(), errc::ssl_not_ready);
 }
 
 TEST(MbedtlsKeysHandOver, SuiteWithoutKernelEquivalentIsRefused)
@@ -515,6 +542,154 @@ TEST(MbedtlsKeysHandOver, HandshakeNotFinishedIsRefused)
 	auto k = mbedtls::export_keys(&conn.client->ssl);
 	ASSERT_FALSE(k);
 	EXPECT_EQ(k.error(), errc::ssl_not_ready);
+}
+
+/*
+ * A busy server: many handshakes that failed (or whose contexts were freed
+ * without a hand-over) between a live one's handshake and its offload. The
+ * live one's keys must still be there, and be its own.
+ */
+TEST(MbedtlsKeysPerContext, LiveHandshakeOutlastsManyFailedOnes)
+{
+	pair live("TLS-PSK-WITH-AES-128-GCM-SHA256");
+	ASSERT_TRUE(live.handshake());
+	/* each failed one has derived keys on both sides: more than any small table holds */
+	for (int i = 0; i < 160; i++) {
+		pair failed("TLS-PSK-WITH-AES-128-GCM-SHA256", true, wrong_psk);
+		auto [rc, rs] = failed.run_handshake();
+		ASSERT_TRUE(rc != 0 && rs != 0) << "a wrong PSK must fail the handshake";
+	}
+	auto ck = mbedtls::export_keys(&live.client->ssl);
+	auto sk = mbedtls::export_keys(&live.server->ssl);
+	ASSERT_TRUE(ck) << ck.error().message();
+	ASSERT_TRUE(sk) << sk.error().message();
+	EXPECT_EQ(to_bytes(ck->tx.key()), to_bytes(sk->rx.key()));
+	EXPECT_EQ(to_bytes(sk->tx.key()), to_bytes(ck->rx.key()));
+	mbedtls_write(&live.client->ssl, "after the flood");
+	expect_record_opens(live.server->fd, ck->tx, "after the flood");
+}
+
+/*
+ * Another context's keys are never handed out: two handshakes of one
+ * config, offloaded in the other order, each get their own.
+ */
+TEST(MbedtlsKeysPerContext, TwoContextsOfOneConfigGetTheirOwnKeys)
+{
+	pair a("TLS-PSK-WITH-AES-128-GCM-SHA256"), b("TLS-PSK-WITH-AES-128-GCM-SHA256");
+	ASSERT_TRUE(a.handshake());
+	ASSERT_TRUE(b.handshake());
+	auto bk = mbedtls::export_keys(&b.client->ssl);
+	auto ak = mbedtls::export_keys(&a.client->ssl);
+	ASSERT_TRUE(ak && bk);
+	EXPECT_NE(to_bytes(ak->tx.key()), to_bytes(bk->tx.key()));
+	mbedtls_write(&a.client->ssl, "from a");
+	expect_record_opens(a.server->fd, ak->tx, "from a");
+	mbedtls_write(&b.client->ssl, "from b");
+	expect_record_opens(b.server->fd, bk->tx, "from b");
+}
+
+/*
+ * Two resumptions of one session: the same master secret, other randoms.
+ * Each context hands over its own keys, whichever is offloaded first.
+ */
+TEST(MbedtlsKeysPerContext, TwoResumptionsOfOneSessionGetTheirOwnKeys)
+{
+	mbedtls_ssl_cache_context cache;
+	mbedtls_ssl_cache_init(&cache);
+	mbedtls_ssl_session saved;
+	mbedtls_ssl_session_init(&saved);
+	{
+		pair first("TLS-PSK-WITH-AES-128-GCM-SHA256");
+		mbedtls_ssl_conf_session_cache(&first.server->conf, &cache, mbedtls_ssl_cache_get,
+					       mbedtls_ssl_cache_set);
+		ASSERT_TRUE(first.handshake());
+		ASSERT_EQ(mbedtls_ssl_get_session(&first.client->ssl, &saved), 0);
+	}
+	pair b("TLS-PSK-WITH-AES-128-GCM-SHA256"), c("TLS-PSK-WITH-AES-128-GCM-SHA256");
+	for (pair *p : {&b, &c}) {
+		mbedtls_ssl_conf_session_cache(&p->server->conf, &cache, mbedtls_ssl_cache_get,
+					       mbedtls_ssl_cache_set);
+		ASSERT_EQ(mbedtls_ssl_set_session(&p->client->ssl, &saved), 0);
+		ASSERT_TRUE(p->handshake());
+	}
+	ASSERT_EQ(std::memcmp(b.client->ssl.session->master, saved.master, 48), 0)
+		<< "the first handshake was not resumed";
+	ASSERT_EQ(std::memcmp(c.client->ssl.session->master, saved.master, 48), 0);
+	auto ck = mbedtls::export_keys(&c.client->ssl);
+	auto bk = mbedtls::export_keys(&b.client->ssl);
+	auto cs = mbedtls::export_keys(&c.server->ssl);
+	ASSERT_TRUE(ck && bk && cs);
+	EXPECT_NE(to_bytes(bk->tx.key()), to_bytes(ck->tx.key()));
+	mbedtls_write(&b.client->ssl, "resumed b");
+	expect_record_opens(b.server->fd, bk->tx, "resumed b");
+	mbedtls_write(&c.server->ssl, "resumed c");
+	expect_record_opens(c.client->fd, cs->tx, "resumed c");
+	mbedtls_ssl_session_free(&saved);
+	mbedtls_ssl_cache_free(&cache);
+}
+
+/*
+ * The application's export callbacks, set after prepare(): each is called
+ * with the application's own context and the right signature, and the
+ * hand-over still works. `hook_lookalike` sits where a library that took
+ * the application's context for its own would look for a callback.
+ */
+struct late_app {
+	mbedtls_ssl_export_keys_ext_t *hook_lookalike;
+	void *unused[2] = {};
+	int old_style_calls = 0;
+	bytes ms;
+};
+
+bool misread_as_hook = false;
+
+int trap(void *, const unsigned char *, const unsigned char *, size_t, size_t, size_t,
+	 const unsigned char[32], const unsigned char[32], mbedtls_tls_prf_types)
+{
+	misread_as_hook = true;
+	return 0;
+}
+
+int late_old_style(void *p, const unsigned char *ms, const unsigned char *, size_t, size_t, size_t)
+{
+	auto *a = static_cast<late_app *>(p);
+	a->old_style_calls++;
+	a->ms.assign(ms, ms + 48);
+	return 0;
+}
+
+TEST(MbedtlsKeysPerContext, ApplicationCallbacksSetAfterPrepare)
+{
+	misread_as_hook = false;
+	pair conn("TLS-PSK-WITH-AES-128-GCM-SHA256", false);
+	late_app app;
+	app.hook_lookalike = trap;
+	exported seen;
+	/*
+	 * Client: only the old-style callback, set after prepare(). Server:
+	 * the extended one, set after prepare(). (Both kinds share one
+	 * context pointer per config.)
+	 */
+	mbedtls_ssl_conf_export_keys_ext_cb(&conn.client->conf, nullptr, nullptr);
+	for (auto *p : {conn.client.get(), conn.server.get()}) {
+		ASSERT_TRUE(mbedtls::prepare(&p->conf));
+		ASSERT_TRUE(mbedtls::prepare(&p->ssl));
+	}
+	mbedtls_ssl_conf_export_keys_cb(&conn.client->conf, late_old_style, &app);
+	mbedtls_ssl_conf_export_keys_ext_cb(&conn.server->conf, app_export, &seen);
+	ASSERT_TRUE(conn.handshake());
+	EXPECT_FALSE(misread_as_hook) << "the application's context was used as the library's";
+	EXPECT_EQ(app.old_style_calls, 1);
+	EXPECT_TRUE(seen.called);
+	EXPECT_EQ(app.ms, seen.ms) << "both sides' callbacks saw the same master secret";
+
+	auto ck = mbedtls::export_keys(&conn.client->ssl);
+	auto sk = mbedtls::export_keys(&conn.server->ssl);
+	ASSERT_TRUE(ck) << ck.error().message();
+	ASSERT_TRUE(sk) << sk.error().message();
+	auto kb = openssl_key_block("SHA256", seen.ms, seen.client_random, seen.server_random, 40);
+	EXPECT_EQ(to_bytes(ck->tx.key()), bytes(kb.begin(), kb.begin() + 16));
+	EXPECT_EQ(to_bytes(sk->tx.key()), bytes(kb.begin() + 16, kb.begin() + 32));
 }
 
 #else /* MBEDTLS_VERSION_NUMBER >= 0x03000000 */

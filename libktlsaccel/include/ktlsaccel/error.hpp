@@ -34,6 +34,7 @@ enum class errc {
 	unexpected_eof,			// TCP closed without close_notify: data may be cut
 	invalid_argument,		// bad option or argument
 	record_size_limited,		// the peer limited record sizes: kTLS writes 16 KiB
+	record_padding,			// the TLS library pads records: kTLS cannot
 };
 
 const std::error_category &category() noexcept;

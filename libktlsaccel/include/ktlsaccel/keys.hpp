@@ -151,8 +151,8 @@ struct session_keys {
 	cipher cipher_type = cipher::aes_128_gcm;
 	crypto_info tx;
 	crypto_info rx;
-	// TLS 1.3 only, and only where the kernel can rekey (see
-	// kernel_supports_rekey()): the current traffic secrets, for KeyUpdate.
+	// TLS 1.3 only: the current traffic secrets, for KeyUpdate. install()
+	// keeps them only where the socket can rekey, and wipes them otherwise.
 	secret tx_secret;
 	secret rx_secret;
 	// Application data the backend already decrypted; recv() returns it first.
@@ -171,7 +171,9 @@ struct session_keys {
 int record_type_from_cmsg(const msghdr &msg) noexcept;
 
 // True when this kernel replaces kTLS keys in place (TLS 1.3 KeyUpdate),
-// which Linux has done since 6.14.
+// which Linux has done since 6.14: asked of the kernel once, on a loopback
+// TCP connection (setting a TLS_TX key twice), not read from its version.
+// A connection asks its own socket the same way when its keys go in.
 bool kernel_supports_rekey() noexcept;
 
 } // namespace ktlsaccel

@@ -123,10 +123,14 @@ public:
 	result<std::size_t> recv(std::span<std::byte> buffer, int flags = 0);
 	// Sends count bytes of in_fd from *offset (or its file position),
 	// encrypted by the kernel (sendfile(2)); falls back to read+send in
-	// userspace TLS. Returns bytes sent.
+	// userspace TLS. Returns bytes sent: fewer on a full non-blocking
+	// socket, or when the socket failed after some went out (the next call
+	// returns that error, which is fatal). An error about in_fd before any
+	// byte went out leaves the connection usable.
 	result<std::size_t> sendfile(int in_fd, off_t *offset, std::size_t count);
 	// TLS 1.3 KeyUpdate of our keys (and the peer's, if request_peer).
-	// errc::key_update_unsupported before Linux 6.14.
+	// errc::key_update_unsupported where the socket cannot rekey (before
+	// Linux 6.14, or device offload), and then nothing is sent.
 	result<void> key_update(bool request_peer = false);
 	// Sends close_notify. The socket stays open for reading the peer's.
 	// A failed try (EAGAIN) is not remembered: call it again.

@@ -28,7 +28,7 @@
 extern "C" {
 #endif
 
-/* Registers the key-export hook on conf; see ktlsaccel::mbedtls::prepare(). */
+/* Before the handshake: turns renegotiation off; see ktlsaccel::mbedtls::prepare(). */
 int ktlsaccel_mbedtls_prepare(mbedtls_ssl_config *conf);
 /* After mbedtls_ssl_setup(), before the handshake (the hook is per context on 3.x). */
 int ktlsaccel_mbedtls_prepare_ssl(mbedtls_ssl_context *ssl);

@@ -46,14 +46,15 @@ const std::error_category &category() noexcept;
 //  - allow_userspace_fallback is not offered: the error says why.
 result<connection> handshake(int fd, const options &opts);
 
-// Registers the library's key-export hook on an application's config;
-// call it before the handshakes that use it. A key-export callback the
-// application set before keeps being called. It also turns renegotiation
-// off. On Mbed TLS 3.x the hook is per context: call prepare(ssl) too.
+// Before the handshakes that use an application's config: turns
+// renegotiation off (kTLS cannot renegotiate). On Mbed TLS 2.x that is
+// all: the keys are read from the context after its handshake, and the
+// application's own key-export callbacks are left alone. On 3.x the hook
+// is per context: call prepare(ssl) too.
 result<void> prepare(mbedtls_ssl_config *conf);
 // After mbedtls_ssl_setup(), before the handshake: on Mbed TLS 3.x
 // registers the per-context hook (mbedtls_ssl_set_export_keys_cb); on 2.x
-// checks that the context's config was prepared.
+// only checks that the handshake has not started.
 result<void> prepare(mbedtls_ssl_context *ssl);
 
 // After the handshake of a prepared context: installs its keys on fd (the
@@ -66,7 +67,7 @@ result<connection> offload(mbedtls_ssl_context *ssl, int fd);
 
 // The keys offload() would install, without installing them (for a backend
 // of your own, and for tests): plaintext already decrypted is moved into
-// keys.pending. Consumes what the hook captured for this context.
+// keys.pending. On 3.x it consumes what the hook captured for this context.
 result<session_keys> export_keys(mbedtls_ssl_context *ssl);
 
 } // namespace ktlsaccel::mbedtls

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: MIT
+//
+// The kernel (kTLS) side of a connection, on a host without kTLS: this
+// file stands in for the kernel on the sockets a test hands to it. It
+// defines setsockopt(), sendmsg(), send() and recvmsg(), which the
+// library's calls reach before libc's (ELF interposition); on any other
+// socket they are libc's. On a faked socket:
+//  - TCP_ULP and SOL_TLS options succeed (a second TLS_TX, the rekey probe,
+//    only while `rekey` is on), and are counted;
+//  - a record (sendmsg() with TLS_SET_RECORD_TYPE, or send() of data) goes
+//    out framed as type, 16-bit length, body, and is logged with its flags;
+//    `full` refuses it as a full socket would (EAGAIN), `short_writes`
+//    takes 1 byte of it;
+//  - recvmsg() reads one such frame and reports its type as kTLS does
+//    (TLS_GET_RECORD_TYPE).
+// What is checked is the library's side of that contract: issue 19
+// item 9 (no blocking KeyUpdate reply in recv(), whole alerts, sendfile
+// errors, rekey asked of the kernel).
+#include <ktlsaccel/ktlsaccel.hpp>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/tls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace ktlsaccel;
+
+namespace fake_ktls {
+
+struct record {
+	int type;
+	int flags;
+	std::vector<std::uint8_t> body;
+};
+
+std::mutex mu;
+std::set<int> sockets;
+std::set<int> tx_set;
+bool rekey = true;
+bool full = false;
+bool short_writes = false;
+int tls_rx_sets = 0;
+std::vector<record> sent;
+
+bool faked(int fd)
+{
+	std::lock_guard lock(mu);
+	return sockets.contains(fd);
+}
+
+void reset()
+{
+	std::lock_guard lock(mu);
+	sockets.clear();
+	tx_set.clear();
+	rekey = true;
+	full = short_writes = false;
+	tls_rx_sets = 0;
+	sent.clear();
+}
+
+template <typename F> F *real(const char *name)
+{
+	return reinterpret_cast<F *>(dlsym(RTLD_NEXT, name));
+}
+
+ssize_t real_send(int fd, const void *buf, size_t len, int flags)
+{
+	static auto *f = real<ssize_t(int, const void *, size_t, int)>("send");
+	return f(fd, buf, len, flags);
+}
+
+// One record out, framed; what the library's call returns.
+ssize_t put_record(int fd, int type, const std::uint8_t *p, size_t len, int flags)
+{
+	{
+		std::lock_guard lock(mu);
+		sent.push_back({type, flags, std::vector<std::uint8_t>(p, p + len)});
+		if (full) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (short_writes && len > 1)
+			return real_send(fd, p, 1, flags);
+	}
+	std::vector<std::uint8_t> frame{static_cast<std::uint8_t>(type),
+					static_cast<std::uint8_t>(len >> 8),
+					static_cast<std::uint8_t>(len)};
+	frame.insert(frame.end(), p, p + len);
+	if (real_send(fd, frame.data(), frame.size(), flags & ~MSG_MORE) !=
+	    static_cast<ssize_t>(frame.size()))
+		return -1;
+	return static_cast<ssize_t>(len);
+}
+
+bool read_all(int fd, std::uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t r = ::recv(fd, p, n, 0);
+		if (r <= 0)
+			return false;
+		p += r;
+		n -= static_cast<size_t>(r);
+	}
+	return true;
+}
+
+} // namespace fake_ktls
+
+extern "C" int setsockopt(int fd, int level, int name, const void *val, socklen_t len) noexcept
+{
+	using namespace fake_ktls;
+	if (faked(fd) && (level == SOL_TLS || (level == SOL_TCP && name == TCP_ULP))) {
+		std::lock_guard lock(mu);
+		if (level == SOL_TLS && name == TLS_TX && !tx_set.insert(fd).second && !rekey) {
+			errno = EBUSY;
+			return -1;
+		}
+		if (level == SOL_TLS && name == TLS_RX)
+			tls_rx_sets++;
+		return 0;
+	}
+	static auto *f = real<int(int, int, int, const void *, socklen_t)>("setsockopt");
+	return f(fd, level, name, val, len);
+}
+
+extern "C" ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	using namespace fake_ktls;
+	if (faked(fd)) {
+		int type = 23;
+		for (cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr *>(msg), c))
+			if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_SET_RECORD_TYPE)
+				type = *CMSG_DATA(c);
+		std::vector<std::uint8_t> body;
+		for (size_t i = 0; i < msg->msg_iovlen; i++) {
+			auto *b = static_cast<const std::uint8_t *>(msg->msg_iov[i].iov_base);
+			body.insert(body.end(), b, b + msg->msg_iov[i].iov_len);
+		}
+		return put_record(fd, type, body.data(), body.size(), flags);
+	}
+	static auto *f = real<ssize_t(int, const msghdr *, int)>("sendmsg");
+	return f(fd, msg, flags);
+}
+
+extern "C" ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	using namespace fake_ktls;
+	if (faked(fd))
+		return put_record(fd, 23, static_cast<const std::uint8_t *>(buf), len, flags);
+	return real_send(fd, buf, len, flags);
+}
+
+extern "C" ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	using namespace fake_ktls;
+	if (faked(fd)) {
+		pollfd pfd{fd, POLLIN, 0};
+		if ((flags & MSG_DONTWAIT) && poll(&pfd, 1, 0) == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		std::uint8_t hdr[3];
+		if (!read_all(fd, hdr, sizeof(hdr)))
+			return 0;
+		size_t len = size_t(hdr[1]) << 8 | hdr[2];
+		if (msg->msg_iovlen < 1 || msg->msg_iov[0].iov_len < len) {
+			errno = EMSGSIZE;	/* the tests read with room for a record */
+			return -1;
+		}
+		if (!read_all(fd, static_cast<std::uint8_t *>(msg->msg_iov[0].iov_base), len))
+			return 0;
+		cmsghdr *c = CMSG_FIRSTHDR(msg);
+		c->cmsg_level = SOL_TLS;
+		c->cmsg_type = TLS_GET_RECORD_TYPE;
+		c->cmsg_len = CMSG_LEN(1);
+		*CMSG_DATA(c) = hdr[0];
+		msg->msg_controllen = CMSG_SPACE(1);
+		return static_cast<ssize_t>(len);
+	}
+	static auto *f = real<ssize_t(int, msghdr *, int)>("recvmsg");
+	return f(fd, msg, flags);
+}
+
+namespace {
+
+// A TLS 1.3 connection "in the kernel" on one end of a socketpair.
+struct faked_connection {
+	int fd[2] = {-1, -1};
+	std::optional<connection> conn;
+
+	explicit faked_connection(bool can_rekey = true,
+				  std::optional<role> local_role = role::client)
+	{
+		fake_ktls::reset();
+		EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fd), 0);
+		{
+			std::lock_guard lock(fake_ktls::mu);
+			fake_ktls::rekey = can_rekey;
+			fake_ktls::sockets.insert(fd[0]);
+		}
+		std::vector<std::uint8_t> s0(32, 0x11), s1(32, 0x22);
+		session_keys k;
+		k.version = tls_version::tls13;
+		k.cipher_type = cipher::aes_128_gcm;
+		k.tx = *crypto_info_from_traffic_secret(k.cipher_type, s0, 0);
+		k.rx = *crypto_info_from_traffic_secret(k.cipher_type, s1, 0);
+		k.tx_secret = secret(s0);
+		k.rx_secret = secret(s1);
+		k.local_role = local_role;
+		auto c = connection::install(fd[0], std::move(k));
+		EXPECT_TRUE(c) << c.error().message();
+		if (c)
+			conn.emplace(std::move(*c));
+	}
+	~faked_connection()
+	{
+		conn.reset();
+		fake_ktls::reset();
+		close(fd[0]);
+		close(fd[1]);
+	}
+	/* the peer's record, as the fake kernel frames it */
+	void peer_sends(int type, std::vector<std::uint8_t> body)
+	{
+		std::vector<std::uint8_t> f{static_cast<std::uint8_t>(type),
+					    static_cast<std::uint8_t>(body.size() >> 8),
+					    static_cast<std::uint8_t>(body.size())};
+		f.insert(f.end(), body.begin(), body.end());
+		ASSERT_EQ(::write(fd[1], f.data(), f.size()), static_cast<ssize_t>(f.size()));
+	}
+	std::vector<fake_ktls::record> records()
+	{
+		std::lock_guard lock(fake_ktls::mu);
+		return fake_ktls::sent;
+	}
+};
+
+const std::vector<std::uint8_t> key_update_requested{24, 0, 0, 1, 1};
+const std::vector<std::uint8_t> key_update_not_requested{24, 0, 0, 1, 0};
+
+} // namespace
+
+// RFC 8446 §4.6.3: our KeyUpdate is due before our next application data,
+// not at once. recv(MSG_DONTWAIT) must not wait to send it; the next
+// send() sends it first.
+TEST(LibKernelPath, KeyUpdateReplyNeverBlocksRecv)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	f.peer_sends(22, key_update_requested);
+	f.peer_sends(23, {'x'});
+	fake_ktls::full = true;	/* our socket has no room */
+	std::vector<std::byte> buf(64);
+	auto n = f.conn->recv(buf, MSG_DONTWAIT);
+	ASSERT_TRUE(n) << n.error().message();
+	EXPECT_EQ(*n, 1u);
+	EXPECT_EQ(fake_ktls::tls_rx_sets, 2) << "the peer's KeyUpdate rekeys RX";
+	for (const auto &r : f.records())
+		EXPECT_TRUE(r.flags & MSG_DONTWAIT)
+			<< "recv() tried to send a record of type " << r.type << " that could block";
+
+	fake_ktls::full = false;
+	const char y = 'y';
+	ASSERT_TRUE(f.conn->send(std::as_bytes(std::span(&y, 1))));
+	auto rec = f.records();
+	ASSERT_GE(rec.size(), 2u);
+	EXPECT_EQ(rec[rec.size() - 2].type, 22);
+	EXPECT_EQ(rec[rec.size() - 2].body, key_update_not_requested);
+	EXPECT_EQ(rec.back().type, 23) << "the KeyUpdate goes before the data";
+}
+
+// An alert is sent only once all its bytes are: a part of one is a broken
+// stream, not a sent close_notify.
+TEST(LibKernelPath, ShortAlertWriteIsNotSent)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	fake_ktls::short_writes = true;
+	auto r = f.conn->shutdown();
+	ASSERT_FALSE(r) << "close_notify of which 1 byte of 2 went out counted as sent";
+	fake_ktls::short_writes = false;
+	auto again = f.conn->shutdown();
+	ASSERT_FALSE(again);
+	EXPECT_EQ(again.error(), r.error()) << "the broken stream is the connection's error";
+	const char z = 'z';
+	EXPECT_FALSE(f.conn->send(std::as_bytes(std::span(&z, 1))));
+}
+
+// Where the socket cannot rekey (before Linux 6.14, device offload), the
+// secrets are not kept and a KeyUpdate is refused before any of it is sent.
+TEST(LibKernelPath, RekeyIsAskedOfTheSocket)
+{
+	faked_connection f(false);
+	ASSERT_TRUE(f.conn);
+	auto r = f.conn->key_update(false);
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), errc::key_update_unsupported);
+	for (const auto &rec : f.records())
+		EXPECT_NE(rec.type, 22) << "a KeyUpdate went out that the socket cannot follow";
+	/* the peer's KeyUpdate is refused alike */
+	f.peer_sends(22, key_update_requested);
+	std::vector<std::byte> buf(64);
+	auto n = f.conn->recv(buf);
+	ASSERT_FALSE(n);
+	EXPECT_EQ(n.error(), errc::key_update_unsupported);
+}
+
+TEST(LibKernelPath, RekeyOnASocketThatCan)
+{
+	faked_connection f(true);
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->key_update(true));
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 1u);
+	EXPECT_EQ(rec[0].body, key_update_requested);
+}
+
+// install() takes our side from the keys: a server refuses the
+// NewSessionTicket only a server may send; with the side unknown it is
+// taken from either.
+TEST(LibKernelPath, InstallTakesTheRoleFromTheKeys)
+{
+	const std::vector<std::uint8_t> ticket{4, 0, 0, 0};
+	std::vector<std::byte> buf(64);
+	{
+		faked_connection server(true, role::server);
+		ASSERT_TRUE(server.conn);
+		server.peer_sends(22, ticket);
+		auto n = server.conn->recv(buf);
+		ASSERT_FALSE(n);
+		EXPECT_EQ(n.error(), errc::unexpected_message);
+	}
+	faked_connection unknown(true, std::nullopt);
+	ASSERT_TRUE(unknown.conn);
+	unknown.peer_sends(22, ticket);
+	unknown.peer_sends(23, {'d'});
+	auto n = unknown.conn->recv(buf);
+	ASSERT_TRUE(n) << n.error().message();
+	EXPECT_EQ(*n, 1u);
+}
+
+namespace {
+
+struct temp_file {
+	std::filesystem::path path;
+	int fd = -1;
+	explicit temp_file(std::size_t size)
+	{
+		std::string tmpl = (std::filesystem::temp_directory_path() / "ktlsaccel-sf.XXXXXX").string();
+		fd = mkstemp(tmpl.data());
+		path = tmpl;
+		std::vector<char> b(size);
+		for (std::size_t i = 0; i < size; i++)
+			b[i] = static_cast<char>(i * 7 + 3);
+		EXPECT_EQ(::write(fd, b.data(), b.size()), static_cast<ssize_t>(size));
+	}
+	~temp_file()
+	{
+		close(fd);
+		std::filesystem::remove(path);
+	}
+};
+
+struct ignore_sigpipe {
+	struct sigaction old {};
+	ignore_sigpipe()
+	{
+		struct sigaction sa {};
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGPIPE, &sa, &old);
+	}
+	~ignore_sigpipe() { sigaction(SIGPIPE, &old, nullptr); }
+};
+
+} // namespace
+
+// The peer goes away in the middle of a sendfile(): what went out is
+// reported (the caller's offset agrees), and the connection is dead.
+TEST(LibKernelPath, SendfileReportsWhatWentOutWhenTheSocketFails)
+{
+	ignore_sigpipe quiet;
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	temp_file file(8 << 20);
+	std::thread peer([&] {
+		std::vector<char> b(100000);
+		std::size_t got = 0;
+		while (got < b.size()) {
+			ssize_t n = ::read(f.fd[1], b.data() + got, b.size() - got);
+			if (n <= 0)
+				break;
+			got += static_cast<std::size_t>(n);
+		}
+		close(f.fd[1]);
+		f.fd[1] = -1;
+	});
+	off_t off = 0;
+	auto n = f.conn->sendfile(file.fd, &off, 8 << 20);
+	peer.join();
+	ASSERT_TRUE(n) << "bytes went out, but the count was lost: " << n.error().message();
+	EXPECT_GT(*n, 0u);
+	EXPECT_LT(*n, std::size_t(8) << 20);
+	EXPECT_EQ(off, static_cast<off_t>(*n));
+	auto again = f.conn->sendfile(file.fd, &off, 1);
+	ASSERT_FALSE(again);
+	EXPECT_EQ(again.error(), std::errc::broken_pipe) << again.error().message();
+}
+
+// A bad in_fd sends nothing: the connection goes on.
+TEST(LibKernelPath, SendfileOfABadFileIsNotFatal)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	off_t off = 0;
+	auto n = f.conn->sendfile(-1, &off, 10);
+	ASSERT_FALSE(n);
+	EXPECT_EQ(n.error(), std::errc::bad_file_descriptor);
+	const char z = 'z';
+	EXPECT_TRUE(f.conn->send(std::as_bytes(std::span(&z, 1))));
+}
+
+// kernel_supports_rekey() asks the kernel: without kTLS there is no
+// rekeying, whatever the kernel's version says.
+TEST(LibKernelPath, KernelSupportsRekeyAsksTheKernel)
+{
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+	sockaddr_in a{};
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	ASSERT_EQ(bind(l, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
+	ASSERT_EQ(listen(l, 1), 0);
+	ASSERT_EQ(getsockname(l, reinterpret_cast<sockaddr *>(&a), &len), 0);
+	ASSERT_EQ(connect(c, reinterpret_cast<sockaddr *>(&a), sizeof(a)), 0);
+	bool ktls = ::setsockopt(c, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) == 0;
+	close(c);
+	close(l);
+	if (ktls)
+		GTEST_SKIP() << "this host has kTLS: the answer depends on its rekeying";
+	EXPECT_FALSE(kernel_supports_rekey()) << "no kTLS, so no rekeying, whatever uname says";
+}
