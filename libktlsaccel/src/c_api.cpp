@@ -126,6 +126,59 @@ int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
 	});
 }
 
+int ktlsaccel_set_coalescing(struct ktlsaccel_conn *conn, unsigned int max_delay_us,
+			     unsigned int flags)
+{
+	return guarded([&]() -> int {
+		if (!conn || (flags & ~KTLSACCEL_COALESCE_NO_THREAD))
+			return invalid();
+		std::optional<ktlsaccel::coalescing> mode;
+		if (max_delay_us > 0)
+			mode = ktlsaccel::coalescing{
+				.max_delay = std::chrono::microseconds(max_delay_us),
+				.timer_thread = !(flags & KTLSACCEL_COALESCE_NO_THREAD),
+			};
+		auto r = conn->conn.set_coalescing(mode);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_flush(struct ktlsaccel_conn *conn)
+{
+	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
+		auto r = conn->conn.flush();
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec *deadline)
+{
+	return guarded([&]() -> int {
+		if (!conn || !deadline)
+			return invalid();
+		auto d = conn->conn.flush_deadline();
+		if (!d)
+			return 0;
+		/* libstdc++'s steady_clock is CLOCK_MONOTONIC */
+		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d->time_since_epoch());
+		deadline->tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+		deadline->tv_nsec = static_cast<long>(ns.count() % 1000000000);
+		return 1;
+	});
+}
+
+int ktlsaccel_flush_due(struct ktlsaccel_conn *conn)
+{
+	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
+		auto r = conn->conn.flush_due();
+		return r ? 0 : set_error(r.error());
+	});
+}
+
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 {
 	return guarded([&]() -> int {

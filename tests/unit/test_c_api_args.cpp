@@ -17,6 +17,11 @@ TEST(CApiArgs, NullConnectionIsInvalid)
 	EXPECT_EQ(ktlsaccel_key_update(nullptr, 0), -EINVAL);
 	EXPECT_EQ(ktlsaccel_shutdown(nullptr), -EINVAL);
 	EXPECT_EQ(ktlsaccel_conn_fd(nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_set_coalescing(nullptr, 1000, 0), -EINVAL);
+	EXPECT_EQ(ktlsaccel_flush(nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_flush_due(nullptr), -EINVAL);
+	struct timespec ts = {};
+	EXPECT_EQ(ktlsaccel_flush_deadline(nullptr, &ts), -EINVAL);
 	EXPECT_STRNE(ktlsaccel_last_error(), "no error");
 	ktlsaccel_conn_free(nullptr);
 }

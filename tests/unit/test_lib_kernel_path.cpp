@@ -11,6 +11,9 @@
 //    out framed as type, 16-bit length, body, and is logged with its flags;
 //    `full` refuses it as a full socket would (EAGAIN), `short_writes`
 //    takes 1 byte of it;
+//  - an empty sendmsg() of application data closes kTLS's open record and
+//    sends nothing (logged, not framed); a record type with MSG_MORE is
+//    EINVAL, as in kTLS;
 //  - recvmsg() reads one such frame and reports its type as kTLS does
 //    (TLS_GET_RECORD_TYPE).
 // What is checked is the library's side of that contract: issue 19
@@ -30,7 +33,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -39,6 +44,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -95,6 +101,9 @@ ssize_t put_record(int fd, int type, const std::uint8_t *p, size_t len, int flag
 	{
 		std::lock_guard lock(mu);
 		sent.push_back({type, flags, std::vector<std::uint8_t>(p, p + len)});
+		/* kTLS closes its open record and writes no empty one */
+		if (len == 0)
+			return 0;
 		if (full) {
 			errno = EAGAIN;
 			return -1;
@@ -149,8 +158,13 @@ extern "C" ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (faked(fd)) {
 		int type = 23;
 		for (cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(const_cast<msghdr *>(msg), c))
-			if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_SET_RECORD_TYPE)
+			if (c->cmsg_level == SOL_TLS && c->cmsg_type == TLS_SET_RECORD_TYPE) {
+				if (flags & MSG_MORE) {
+					errno = EINVAL;
+					return -1;
+				}
 				type = *CMSG_DATA(c);
+			}
 		std::vector<std::uint8_t> body;
 		for (size_t i = 0; i < msg->msg_iovlen; i++) {
 			auto *b = static_cast<const std::uint8_t *>(msg->msg_iov[i].iov_base);
@@ -458,4 +472,190 @@ TEST(LibKernelPath, KernelSupportsRekeyAsksTheKernel)
 	if (ktls)
 		GTEST_SKIP() << "this host has kTLS: the answer depends on its rekeying";
 	EXPECT_FALSE(kernel_supports_rekey()) << "no kTLS, so no rekeying, whatever uname says";
+}
+
+// ---- send coalescing (issue 20) ----------------------------------------
+
+namespace {
+
+using namespace std::chrono_literals;
+
+bool is_close(const fake_ktls::record &r)
+{
+	return r.type == 23 && r.body.empty();
+}
+
+std::size_t closes(const std::vector<fake_ktls::record> &rec)
+{
+	return static_cast<std::size_t>(std::count_if(rec.begin(), rec.end(), is_close));
+}
+
+void send_text(connection &c, std::string_view text)
+{
+	auto r = c.send_all(std::as_bytes(std::span(text.data(), text.size())));
+	ASSERT_TRUE(r) << r.error().message();
+}
+
+// Waits up to 20 s for a close of the open record: a bound, not a timing.
+bool wait_for_close(faked_connection &f, std::size_t want = 1)
+{
+	for (int i = 0; i < 2000; i++) {
+		if (closes(f.records()) >= want)
+			return true;
+		std::this_thread::sleep_for(10ms);
+	}
+	return false;
+}
+
+} // namespace
+
+// Every send() holds the record open (MSG_MORE); flush() closes it, and
+// only then: a record is what kTLS encrypts, so data waits until then.
+TEST(LibCoalescing, SendsHoldTheRecordUntilFlush)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
+	EXPECT_FALSE(f.conn->flush_deadline()) << "nothing is held yet";
+	auto before = std::chrono::steady_clock::now();
+	send_text(*f.conn, "one");
+	send_text(*f.conn, "two");
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 2u);
+	for (const auto &r : rec)
+		EXPECT_TRUE(r.flags & MSG_MORE) << "a send() closed its record";
+	auto deadline = f.conn->flush_deadline();
+	ASSERT_TRUE(deadline);
+	EXPECT_GE(*deadline, before + 1s) << "the deadline counts from the last send()";
+	ASSERT_TRUE(f.conn->flush());
+	rec = f.records();
+	ASSERT_EQ(rec.size(), 3u);
+	EXPECT_TRUE(is_close(rec[2]));
+	EXPECT_FALSE(rec[2].flags & MSG_MORE);
+	EXPECT_TRUE(rec[2].flags & MSG_DONTWAIT) << "a flush waits for room";
+	EXPECT_FALSE(f.conn->flush_deadline());
+}
+
+// Request, then wait for the answer: recv() closes the request's record
+// before it reads, or both ends would wait for each other forever.
+TEST(LibCoalescing, RecvClosesTheHeldRecordFirst)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
+	send_text(*f.conn, "request");
+	f.peer_sends(23, {'o', 'k'});
+	std::vector<std::byte> buf(64);
+	auto n = f.conn->recv(buf);
+	ASSERT_TRUE(n) << n.error().message();
+	EXPECT_EQ(*n, 2u);
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 2u);
+	EXPECT_TRUE(is_close(rec[1])) << "recv() left the request in an open record";
+	EXPECT_FALSE(f.conn->flush_deadline());
+}
+
+// A writer that stops without flushing: the timer thread closes its
+// record once it went quiet, though the writer makes no further call.
+TEST(LibCoalescing, TimerClosesTheRecordOfAQuietWriter)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 2ms}));
+	send_text(*f.conn, "last words");
+	EXPECT_TRUE(wait_for_close(f)) << "the record stayed open: its data would never leave";
+	EXPECT_FALSE(f.conn->flush_deadline());
+	EXPECT_EQ(f.records().size(), 2u) << "one close for one quiet writer";
+}
+
+// Without the timer thread nothing closes the record but the application:
+// flush_due() at the deadline, or its next send() after it.
+TEST(LibCoalescing, WithoutTimerThreadTheApplicationCloses)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1ms, .timer_thread = false}));
+	send_text(*f.conn, "a");
+	ASSERT_TRUE(f.conn->flush_due());
+	auto deadline = f.conn->flush_deadline();
+	ASSERT_TRUE(deadline);
+	std::this_thread::sleep_until(*deadline + 1ms);
+	EXPECT_EQ(closes(f.records()), 0u) << "no timer was asked for";
+	ASSERT_TRUE(f.conn->flush_due());
+	EXPECT_EQ(closes(f.records()), 1u) << "flush_due() past the deadline closes the record";
+	EXPECT_FALSE(f.conn->flush_deadline());
+
+	send_text(*f.conn, "b");
+	std::this_thread::sleep_until(*f.conn->flush_deadline() + 1ms);
+	send_text(*f.conn, "c");
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 5u);
+	EXPECT_TRUE(is_close(rec[3])) << "\"b\" waited past its deadline behind \"c\"";
+	EXPECT_TRUE(rec[4].flags & MSG_MORE);
+}
+
+// close_notify and KeyUpdate are records of their own: kTLS closes the
+// open record before them, so nothing is left to close afterwards.
+TEST(LibCoalescing, ControlRecordsCloseTheHeldRecord)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
+	send_text(*f.conn, "x");
+	ASSERT_TRUE(f.conn->key_update(false));
+	EXPECT_FALSE(f.conn->flush_deadline());
+	send_text(*f.conn, "y");
+	ASSERT_TRUE(f.conn->shutdown());
+	EXPECT_FALSE(f.conn->flush_deadline());
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 4u);
+	EXPECT_EQ(rec[1].type, 22);
+	EXPECT_EQ(rec[3].type, 21);
+	EXPECT_EQ(closes(rec), 0u);
+}
+
+// Off again: the held record is closed, and sends are plain again.
+TEST(LibCoalescing, TurningItOffClosesTheHeldRecord)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
+	send_text(*f.conn, "held");
+	ASSERT_TRUE(f.conn->set_coalescing(std::nullopt));
+	send_text(*f.conn, "plain");
+	auto rec = f.records();
+	ASSERT_EQ(rec.size(), 3u);
+	EXPECT_TRUE(is_close(rec[1]));
+	EXPECT_FALSE(rec[2].flags & MSG_MORE);
+	EXPECT_FALSE(f.conn->flush_deadline());
+}
+
+// The connection closes its held record on the way out, and the timer
+// never touches the socket (the caller's, maybe reused) afterwards.
+TEST(LibCoalescing, DestructionClosesAndTheTimerLetsGo)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1ms}));
+	/* a long send keeps the timer from closing it first, mostly; either way one close */
+	send_text(*f.conn, "bye");
+	f.conn.reset();
+	auto n = f.records().size();
+	EXPECT_EQ(closes(f.records()), 1u);
+	std::this_thread::sleep_for(50ms);
+	EXPECT_EQ(f.records().size(), n) << "the timer wrote to a socket no connection owns";
+}
+
+TEST(LibCoalescing, BadDelayIsRefused)
+{
+	faked_connection f;
+	ASSERT_TRUE(f.conn);
+	auto r = f.conn->set_coalescing(coalescing{.max_delay = 0us});
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), errc::invalid_argument);
+	r = f.conn->set_coalescing(coalescing{.max_delay = 2s});
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error(), errc::invalid_argument);
+	send_text(*f.conn, "z");
+	EXPECT_FALSE(f.records().back().flags & MSG_MORE) << "a refused mode was applied";
 }

@@ -21,6 +21,7 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +57,26 @@ ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int f
 ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count);
 /* TLS 1.3 KeyUpdate; -EOPNOTSUPP before Linux 6.14. */
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer);
+/*
+ * Send coalescing for small writes (see ktlsaccel::coalescing and the
+ * README's "Small writes"): every send holds kTLS's record open, closed
+ * by ktlsaccel_flush(), a recv, a shutdown, or max_delay_us (1 to
+ * 1000000) after the last send. flags: 0, or KTLSACCEL_COALESCE_NO_THREAD
+ * (no library thread: call ktlsaccel_flush_due() by the deadline). A
+ * max_delay_us of 0 turns it off. -EINVAL for an argument out of range.
+ */
+#define KTLSACCEL_COALESCE_NO_THREAD 1u
+int ktlsaccel_set_coalescing(struct ktlsaccel_conn *conn, unsigned int max_delay_us,
+			     unsigned int flags);
+/* Closes the record held open (coalescing or MSG_MORE); never waits for room. */
+int ktlsaccel_flush(struct ktlsaccel_conn *conn);
+/*
+ * 1 and *deadline (CLOCK_MONOTONIC) when a held record must be closed by
+ * ktlsaccel_flush_due() then; 0 when none is held; -EINVAL for NULLs.
+ */
+int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec *deadline);
+/* Closes the held record if its deadline passed. */
+int ktlsaccel_flush_due(struct ktlsaccel_conn *conn);
 /* Sends close_notify; after a failure (-EAGAIN) it may be called again. */
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn);
 /* The socket, or -EINVAL for a NULL conn. */
