@@ -72,6 +72,14 @@ int ktlsaccel_prepare_ssl(SSL *ssl)
 	});
 }
 
+int ktlsaccel_prepare_ssl_ctx(SSL_CTX *ctx)
+{
+	return guarded([&]() -> int {
+		auto r = ktlsaccel::ssl_ctx_prepare(ctx);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
 int ktlsaccel_offload_ssl(SSL *ssl, struct ktlsaccel_conn **connp)
 {
 	return guarded([&]() -> int {

@@ -66,6 +66,8 @@ struct padding_watch {
 };
 
 struct tracker {
+	/* the SSL_CTX whose keylog callback we checked: an SNI callback may switch it */
+	const SSL_CTX *ctx = nullptr;
 	direction rd, wr;
 	secret client_secret, server_secret;	// TLS 1.3 traffic secrets 0
 	bool rekeyed = false;	// renegotiation or KeyUpdate seen
@@ -104,11 +106,63 @@ tracker *tracker_of(const SSL *ssl)
 	return ssl_index < 0 ? nullptr : static_cast<tracker *>(SSL_get_ex_data(ssl, ssl_index));
 }
 
+void on_keylog(const SSL *ssl, const char *line);
+
+/*
+ * SSLs of one SSL_CTX may be prepared on several threads: unlocked, a
+ * second thread could read on_keylog as the "previous" callback, and
+ * on_keylog would then call itself forever.
+ */
+std::mutex keylog_mutex;
+
+// Makes ctx's keylog callback ours, chained to the one it had (once).
+result<void> hook_keylog(SSL_CTX *ctx)
+{
+	std::lock_guard lock(keylog_mutex);
+	if (SSL_CTX_get_keylog_callback(ctx) == on_keylog)
+		return {};
+	auto hook = std::make_unique<ctx_hook>();
+	hook->previous = SSL_CTX_get_keylog_callback(ctx);
+	if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
+		return std::unexpected(detail::openssl_error(errc::invalid_argument));
+	hook.release();
+	SSL_CTX_set_keylog_callback(ctx, on_keylog);
+	return {};
+}
+
+/*
+ * OpenSSL asks the SSL's current SSL_CTX for the keylog callback, and an
+ * SNI callback may have switched it (SSL_set_SSL_CTX(), nginx's virtual
+ * hosts) to one ssl_prepare() never saw. The message callback belongs to
+ * the SSL and sees the ServerHello go out before any secret is derived:
+ * hook the new SSL_CTX there, and take back what the switch may have
+ * copied into the SSL's options. ssl_ctx_prepare() at start-up does the
+ * same without writing to an SSL_CTX that other threads use.
+ */
+void follow_ctx(SSL *ssl, tracker *t)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	if (ctx == t->ctx)
+		return;
+	try {
+		if (!hook_keylog(ctx))
+			return;	/* secrets stay missing: the hand-over says ssl_not_prepared */
+	} catch (...) {
+		return;	/* no exception crosses OpenSSL's C code */
+	}
+	t->ctx = ctx;
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_ENABLE_KTLS
+	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+#endif
+}
+
 void on_message(int write_p, int, int content_type, const void *buf, size_t len, SSL *ssl, void *)
 {
 	tracker *t = tracker_of(ssl);
 	if (!t)
 		return;
+	follow_ctx(ssl, t);
 	direction &d = write_p ? t->wr : t->rd;
 	bool tls13 = SSL_version(ssl) == TLS1_3_VERSION;
 	auto restart = [&] {
@@ -303,23 +357,10 @@ result<void> ssl_prepare(SSL *ssl)
 		t.release();
 	}
 	SSL_set_msg_callback(ssl, on_message);
-
-	/*
-	 * SSLs of one SSL_CTX may be prepared on several threads: unlocked, a
-	 * second thread could read on_keylog as the "previous" callback, and
-	 * on_keylog would then call itself forever.
-	 */
-	static std::mutex keylog_mutex;
-	std::lock_guard lock(keylog_mutex);
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
-	if (SSL_CTX_get_keylog_callback(ctx) != on_keylog) {
-		auto hook = std::make_unique<ctx_hook>();
-		hook->previous = SSL_CTX_get_keylog_callback(ctx);
-		if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
-			return std::unexpected(detail::openssl_error(errc::invalid_argument));
-		hook.release();
-		SSL_CTX_set_keylog_callback(ctx, on_keylog);
-	}
+	if (auto r = hook_keylog(ctx); !r)
+		return r;
+	tracker_of(ssl)->ctx = ctx;
 
 	/*
 	 * Bytes read ahead would be stranded in OpenSSL when the kernel takes
@@ -330,6 +371,23 @@ result<void> ssl_prepare(SSL *ssl)
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
 #ifdef SSL_OP_ENABLE_KTLS
 	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+#endif
+	return {};
+}
+
+result<void> ssl_ctx_prepare(SSL_CTX *ctx)
+{
+	if (!ctx)
+		return std::unexpected(make_error_code(errc::invalid_argument));
+	if (!init_indexes())
+		return std::unexpected(detail::openssl_error(errc::invalid_argument));
+	if (auto r = hook_keylog(ctx); !r)
+		return r;
+	/* for SSLs made from it later, and for code that copies its options into an SSL (nginx) */
+	SSL_CTX_set_read_ahead(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_ENABLE_KTLS
+	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 #endif
 	return {};
 }

@@ -29,6 +29,7 @@ TEST(CApiArgs, NullConnectionIsInvalid)
 TEST(CApiArgs, NullOutputPointerIsInvalid)
 {
 	EXPECT_EQ(ktlsaccel_offload_ssl(nullptr, nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_prepare_ssl_ctx(nullptr), -EINVAL);
 	struct ktlsaccel_conn *c = reinterpret_cast<struct ktlsaccel_conn *>(1);
 	EXPECT_EQ(ktlsaccel_offload_ssl(nullptr, &c), -EINVAL);
 	EXPECT_EQ(c, nullptr);

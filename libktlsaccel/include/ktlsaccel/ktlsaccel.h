@@ -28,10 +28,16 @@ extern "C" {
 #endif
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 struct ktlsaccel_conn;
 
 /* Call before SSL_connect()/SSL_accept(): see ktlsaccel::ssl_prepare(). */
 int ktlsaccel_prepare_ssl(SSL *ssl);
+/*
+ * For every SSL_CTX an SNI callback may switch an SSL to (virtual hosts),
+ * at start-up: see ktlsaccel::ssl_ctx_prepare().
+ */
+int ktlsaccel_prepare_ssl_ctx(SSL_CTX *ctx);
 
 /*
  * After the handshake: installs the keys in the kernel and returns a

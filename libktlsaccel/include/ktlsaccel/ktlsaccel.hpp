@@ -33,6 +33,7 @@
 #include <vector>
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace ktlsaccel {
 
@@ -186,8 +187,21 @@ private:
 // (for sequence numbers), TLS 1.3 traffic secrets captured through the
 // SSL_CTX's keylog callback (an existing one keeps being called), read-ahead
 // and renegotiation turned off, OpenSSL's own kTLS disabled. Call it before
-// SSL_connect/SSL_accept. It replaces the SSL's message callback.
+// SSL_connect/SSL_accept. It replaces the SSL's message callback. An SNI
+// callback that switches the SSL's SSL_CTX (SSL_set_SSL_CTX(), virtual
+// hosts) is followed: the new SSL_CTX's keylog callback is hooked during
+// the handshake, before any secret exists. Prefer ssl_ctx_prepare() on
+// every SSL_CTX the callback may switch to, at start-up: that hooks them
+// before other threads use them.
 result<void> ssl_prepare(SSL *ssl);
+
+// The SSL_CTX half of ssl_prepare(), for every SSL_CTX an SSL may use
+// (virtual hosts): its keylog callback captures TLS 1.3 secrets (chained
+// to an existing one), and read-ahead, renegotiation and OpenSSL's own
+// kTLS are off for the SSLs made from it and for code that copies its
+// options into an SSL. Call it before the SSL_CTX is shared between
+// threads. ssl_prepare() is still needed on each SSL.
+result<void> ssl_ctx_prepare(SSL_CTX *ctx);
 
 // The keys offload() would install, without installing them (for a backend
 // of your own, and for tests), from an SSL prepared by ssl_prepare() whose
