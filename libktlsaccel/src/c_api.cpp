@@ -204,6 +204,29 @@ int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)
 	return conn->conn.fd();
 }
 
+const char *ktlsaccel_conn_server_name(const struct ktlsaccel_conn *conn)
+{
+	if (!conn || conn->conn.info().server_name.empty())
+		return nullptr;
+	return conn->conn.info().server_name.c_str();
+}
+
+const unsigned char *ktlsaccel_conn_peer_certificate(const struct ktlsaccel_conn *conn,
+						     size_t *len)
+{
+	const auto *der = conn ? &conn->conn.info().peer_certificate : nullptr;
+	if (len)
+		*len = der ? der->size() : 0;
+	return der && !der->empty() ? der->data() : nullptr;
+}
+
+const char *ktlsaccel_conn_peer_subject(const struct ktlsaccel_conn *conn)
+{
+	if (!conn || conn->conn.info().peer_subject.empty())
+		return nullptr;
+	return conn->conn.info().peer_subject.c_str();
+}
+
 void ktlsaccel_conn_free(struct ktlsaccel_conn *conn)
 {
 	delete conn;

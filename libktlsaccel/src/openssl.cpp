@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
+#include <openssl/x509.h>
 
 #include <sys/socket.h>
 
@@ -470,6 +471,42 @@ const BIO_METHOD *socket_method(bool nonblocking)
 
 } // namespace
 
+namespace {
+
+struct x509_free_t {
+	void operator()(X509 *x) const { X509_free(x); }
+};
+struct bio_free_t {
+	void operator()(BIO *b) const { BIO_free(b); }
+};
+
+void describe_peer(SSL *ssl, connection_info &info)
+{
+	std::unique_ptr<X509, x509_free_t> cert(SSL_get1_peer_certificate(ssl));
+	info.peer_certificate.clear();
+	info.peer_subject.clear();
+	if (!cert)
+		return;
+	int len = i2d_X509(cert.get(), nullptr);
+	if (len > 0) {
+		info.peer_certificate.resize(static_cast<std::size_t>(len));
+		unsigned char *p = info.peer_certificate.data();
+		if (i2d_X509(cert.get(), &p) != len)
+			info.peer_certificate.clear();
+	}
+	std::unique_ptr<BIO, bio_free_t> mem(BIO_new(BIO_s_mem()));
+	if (mem && X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert.get()), 0,
+				      XN_FLAG_RFC2253) >= 0) {
+		char *text = nullptr;
+		long n = BIO_get_mem_data(mem.get(), &text);
+		if (n > 0)
+			info.peer_subject.assign(text, static_cast<std::size_t>(n));
+	}
+	ERR_clear_error();
+}
+
+} // namespace
+
 bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking)
 {
 	const BIO_METHOD *m = socket_method(nonblocking);
@@ -494,6 +531,9 @@ void ssl_describe(SSL *ssl, connection_info &info)
 	info.version = SSL_version(ssl) == TLS1_3_VERSION ? tls_version::tls13 : tls_version::tls12;
 	if (auto c = cipher_of(SSL_get_current_cipher(ssl), SSL_version(ssl) == TLS1_3_VERSION))
 		info.cipher_type = *c;
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	info.server_name = sni ? sni : "";
+	describe_peer(ssl, info);
 }
 
 result<session_keys> ssl_export_keys(SSL *ssl)

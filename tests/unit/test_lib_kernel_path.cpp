@@ -19,6 +19,7 @@
 // What is checked is the library's side of that contract: issue 19
 // item 9 (no blocking KeyUpdate reply in recv(), whole alerts, sendfile
 // errors, rekey asked of the kernel).
+#include <ktlsaccel/ktlsaccel.h>
 #include <ktlsaccel/ktlsaccel.hpp>
 
 #include <dlfcn.h>
@@ -31,6 +32,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,6 +43,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -658,4 +664,114 @@ TEST(LibCoalescing, BadDelayIsRefused)
 	EXPECT_EQ(r.error(), errc::invalid_argument);
 	send_text(*f.conn, "z");
 	EXPECT_FALSE(f.records().back().flags & MSG_MORE) << "a refused mode was applied";
+}
+
+// ---- the C API on a handed-over OpenSSL connection (issue 20) ----------
+
+namespace {
+
+struct x509_key {
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = X509_new();
+	// self-signed, O=Example, CN=faked.example: made here, so the DER is known
+	x509_key()
+	{
+		X509_set_version(cert, 2);
+		ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+		X509_gmtime_adj(X509_getm_notBefore(cert), 0);
+		X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+		X509_set_pubkey(cert, key);
+		X509_NAME *n = X509_get_subject_name(cert);
+		X509_NAME_add_entry_by_txt(n, "O", MBSTRING_ASC,
+					   reinterpret_cast<const unsigned char *>("Example"), -1, -1, 0);
+		X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					   reinterpret_cast<const unsigned char *>("faked.example"), -1,
+					   -1, 0);
+		X509_set_issuer_name(cert, n);
+		X509_sign(cert, key, EVP_sha256());
+	}
+	~x509_key()
+	{
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
+	std::vector<std::uint8_t> der() const
+	{
+		unsigned char *p = nullptr;
+		int len = i2d_X509(cert, &p);
+		std::vector<std::uint8_t> v(p, p + std::max(len, 0));
+		OPENSSL_free(p);
+		return v;
+	}
+};
+
+} // namespace
+
+// A real OpenSSL handshake on a socketpair, then the client handed over
+// through the C API to the stand-in kernel: the info accessors, and
+// coalescing.
+TEST(LibKernelPathCApi, InfoAccessorsAndCoalescingAfterOffload)
+{
+	fake_ktls::reset();
+	int sv[2];
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	x509_key id;
+	SSL_CTX *sctx = SSL_CTX_new(TLS_server_method());
+	SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+	ASSERT_EQ(SSL_CTX_use_certificate(sctx, id.cert), 1);
+	ASSERT_EQ(SSL_CTX_use_PrivateKey(sctx, id.key), 1);
+	SSL *srv = SSL_new(sctx), *cli = SSL_new(cctx);
+	SSL_set_fd(srv, sv[0]);
+	SSL_set_fd(cli, sv[1]);
+	SSL_set_tlsext_host_name(cli, "faked.example");
+	ASSERT_EQ(ktlsaccel_prepare_ssl(cli), 0) << ktlsaccel_last_error();
+	std::thread accept([&] { EXPECT_EQ(SSL_accept(srv), 1); });
+	EXPECT_EQ(SSL_connect(cli), 1);
+	accept.join();
+	{
+		std::lock_guard lock(fake_ktls::mu);
+		fake_ktls::sockets.insert(sv[1]);
+	}
+	struct ktlsaccel_conn *c = nullptr;
+	ASSERT_EQ(ktlsaccel_offload_ssl(cli, &c), 0) << ktlsaccel_last_error();
+
+	EXPECT_STREQ(ktlsaccel_conn_server_name(c), "faked.example");
+	EXPECT_STREQ(ktlsaccel_conn_peer_subject(c), "CN=faked.example,O=Example");
+	size_t len = 1;
+	const unsigned char *der = ktlsaccel_conn_peer_certificate(c, &len);
+	ASSERT_NE(der, nullptr);
+	EXPECT_EQ(std::vector<std::uint8_t>(der, der + len), id.der());
+	EXPECT_EQ(ktlsaccel_conn_peer_certificate(nullptr, &len), nullptr);
+	EXPECT_EQ(len, 0u);
+	EXPECT_EQ(ktlsaccel_conn_server_name(nullptr), nullptr);
+
+	EXPECT_EQ(ktlsaccel_set_coalescing(c, 1000000, 2), -EINVAL) << "unknown flag";
+	ASSERT_EQ(ktlsaccel_set_coalescing(c, 1000000, 0), 0) << ktlsaccel_last_error();
+	ASSERT_EQ(ktlsaccel_send(c, "x", 1, 0), 1);
+	timespec ts{};
+	EXPECT_EQ(ktlsaccel_flush_deadline(c, &ts), 1);
+	timespec now{};
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	EXPECT_GT(ts.tv_sec, now.tv_sec) << "a deadline 1 s away, on CLOCK_MONOTONIC";
+	EXPECT_LE(ts.tv_sec, now.tv_sec + 2);
+	ASSERT_EQ(ktlsaccel_flush(c), 0);
+	EXPECT_EQ(ktlsaccel_flush_deadline(c, &ts), 0);
+	auto rec = [] {
+		std::lock_guard lock(fake_ktls::mu);
+		return fake_ktls::sent;
+	}();
+	ASSERT_EQ(rec.size(), 2u);
+	EXPECT_TRUE(rec[0].flags & MSG_MORE);
+	EXPECT_TRUE(rec[1].body.empty());
+	EXPECT_EQ(ktlsaccel_set_coalescing(c, 0, 0), 0);
+	EXPECT_EQ(ktlsaccel_flush_deadline(c, &ts), 0);
+
+	ktlsaccel_conn_free(c);
+	SSL_free(srv);
+	SSL_free(cli);
+	SSL_CTX_free(sctx);
+	SSL_CTX_free(cctx);
+	fake_ktls::reset();
+	close(sv[0]);
+	close(sv[1]);
 }

@@ -85,6 +85,18 @@ int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec 
 int ktlsaccel_flush_due(struct ktlsaccel_conn *conn);
 /* Sends close_notify; after a failure (-EAGAIN) it may be called again. */
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn);
+/*
+ * What the handshake told (ktlsaccel::connection_info), valid while conn
+ * lives; NULL (and *len 0) when there is none or conn is NULL. The SNI
+ * host name: a server's, the one the client asked for; a client's, the
+ * one it sent.
+ */
+const char *ktlsaccel_conn_server_name(const struct ktlsaccel_conn *conn);
+/* The peer's certificate (DER), its length in *len. */
+const unsigned char *ktlsaccel_conn_peer_certificate(const struct ktlsaccel_conn *conn,
+						     size_t *len);
+/* The peer certificate's subject, RFC 2253 ("CN=example.org,O=Example"). */
+const char *ktlsaccel_conn_peer_subject(const struct ktlsaccel_conn *conn);
 /* The socket, or -EINVAL for a NULL conn. */
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn);
 /* Frees the connection; does not close the socket. NULL is fine. */

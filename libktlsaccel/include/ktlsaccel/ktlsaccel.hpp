@@ -86,6 +86,14 @@ struct connection_info {
 	// offload_error says why the kernel did not take it.
 	bool kernel_offload = false;
 	std::error_code offload_error;
+	// The SNI host name: a server's, the one the client asked for (the
+	// virtual host); a client's, the one it sent. Empty if none.
+	std::string server_name;
+	// The certificate the peer presented (DER), and its subject (RFC 2253,
+	// "CN=example.org,O=Example"); empty if it sent none. Checked only as
+	// far as verify_peer asked. Filled by the OpenSSL backend.
+	std::vector<std::uint8_t> peer_certificate;
+	std::string peer_subject;
 };
 
 // Send coalescing for small writes (connection::set_coalescing(); see
