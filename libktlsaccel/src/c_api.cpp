@@ -60,6 +60,18 @@ int invalid() noexcept
 	return set_error(make_error_code(ktlsaccel::errc::invalid_argument));
 }
 
+/* A call on conn that gives result<void>: 0 or -errno. */
+template <typename F>
+int conn_call(ktlsaccel_conn *conn, F &&f) noexcept
+{
+	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
+		auto r = f(conn->conn);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
 } // namespace
 
 extern "C" {
@@ -126,39 +138,26 @@ ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset
 
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
 {
-	return guarded([&]() -> int {
-		if (!conn)
-			return invalid();
-		auto r = conn->conn.key_update(request_peer != 0);
-		return r ? 0 : set_error(r.error());
-	});
+	return conn_call(conn, [&](auto &c) { return c.key_update(request_peer != 0); });
 }
 
 int ktlsaccel_set_coalescing(struct ktlsaccel_conn *conn, unsigned int max_delay_us,
 			     unsigned int flags)
 {
-	return guarded([&]() -> int {
-		if (!conn || (flags & ~KTLSACCEL_COALESCE_NO_THREAD))
-			return invalid();
-		std::optional<ktlsaccel::coalescing> mode;
-		if (max_delay_us > 0)
-			mode = ktlsaccel::coalescing{
-				.max_delay = std::chrono::microseconds(max_delay_us),
-				.timer_thread = !(flags & KTLSACCEL_COALESCE_NO_THREAD),
-			};
-		auto r = conn->conn.set_coalescing(mode);
-		return r ? 0 : set_error(r.error());
-	});
+	if (flags & ~KTLSACCEL_COALESCE_NO_THREAD)
+		return invalid();
+	std::optional<ktlsaccel::coalescing> mode;
+	if (max_delay_us > 0)
+		mode = ktlsaccel::coalescing{
+			.max_delay = std::chrono::microseconds(max_delay_us),
+			.timer_thread = !(flags & KTLSACCEL_COALESCE_NO_THREAD),
+		};
+	return conn_call(conn, [&](auto &c) { return c.set_coalescing(mode); });
 }
 
 int ktlsaccel_flush(struct ktlsaccel_conn *conn)
 {
-	return guarded([&]() -> int {
-		if (!conn)
-			return invalid();
-		auto r = conn->conn.flush();
-		return r ? 0 : set_error(r.error());
-	});
+	return conn_call(conn, [](auto &c) { return c.flush(); });
 }
 
 int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec *deadline)
@@ -179,22 +178,12 @@ int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec 
 
 int ktlsaccel_flush_due(struct ktlsaccel_conn *conn)
 {
-	return guarded([&]() -> int {
-		if (!conn)
-			return invalid();
-		auto r = conn->conn.flush_due();
-		return r ? 0 : set_error(r.error());
-	});
+	return conn_call(conn, [](auto &c) { return c.flush_due(); });
 }
 
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 {
-	return guarded([&]() -> int {
-		if (!conn)
-			return invalid();
-		auto r = conn->conn.shutdown();
-		return r ? 0 : set_error(r.error());
-	});
+	return conn_call(conn, [](auto &c) { return c.shutdown(); });
 }
 
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)

@@ -4,14 +4,12 @@
 // per process that closes the records of connections that went quiet.
 #include "coalesce.hpp"
 
-#include <linux/tls.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <condition_variable>
-#include <cstring>
 #include <map>
 #include <thread>
 
@@ -136,18 +134,8 @@ private:
 
 std::error_code close_open_record(int fd)
 {
-	std::uint8_t type = record_application_data;
-	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
-	msghdr msg{};
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(sizeof(type));
-	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
 	for (;;) {
-		if (::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0)
+		if (send_typed(fd, record_application_data, {}, MSG_DONTWAIT) >= 0)
 			return {};
 		int e = errno;
 		if (e == EINTR)

@@ -61,20 +61,8 @@ std::unexpected<std::error_code> fail(T e)
 result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t> data,
 			 int flags = 0)
 {
-	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
-	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
-	msghdr msg{};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(sizeof(type));
-	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
 	for (;;) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+		ssize_t n = detail::send_typed(fd, type, data, flags);
 		if (n >= 0 && static_cast<std::size_t>(n) == data.size())
 			return {};
 		/* part of the record is in kTLS's open record: nothing can complete it */
@@ -145,6 +133,23 @@ result<void> kernel_install(int fd, session_keys &keys, bool *irreversible, bool
 }
 
 } // namespace
+
+ssize_t detail::send_typed(int fd, std::uint8_t type, std::span<const std::uint8_t> data, int flags)
+{
+	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
+	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = data.empty() ? 0 : 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_TLS;
+	c->cmsg_type = TLS_SET_RECORD_TYPE;
+	c->cmsg_len = CMSG_LEN(sizeof(type));
+	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
+	return ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+}
 
 struct KTLSACCEL_LOCAL connection::state {
 	int fd = -1;

@@ -502,8 +502,17 @@ void send_text(connection &c, std::string_view text)
 	ASSERT_TRUE(r) << r.error().message();
 }
 
+// A faked connection with coalescing on.
+struct coalescing_connection : faked_connection {
+	explicit coalescing_connection(coalescing mode)
+	{
+		auto r = conn ? conn->set_coalescing(mode) : result<void>{};
+		EXPECT_TRUE(r) << r.error().message();
+	}
+};
+
 // Waits up to 20 s for a close of the open record: a bound, not a timing.
-bool wait_for_close(faked_connection &f, std::size_t want = 1)
+bool wait_for_close(coalescing_connection &f, std::size_t want = 1)
 {
 	for (int i = 0; i < 2000; i++) {
 		if (closes(f.records()) >= want)
@@ -519,9 +528,8 @@ bool wait_for_close(faked_connection &f, std::size_t want = 1)
 // only then: a record is what kTLS encrypts, so data waits until then.
 TEST(LibCoalescing, SendsHoldTheRecordUntilFlush)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1s});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
 	EXPECT_FALSE(f.conn->flush_deadline()) << "nothing is held yet";
 	auto before = std::chrono::steady_clock::now();
 	send_text(*f.conn, "one");
@@ -546,9 +554,8 @@ TEST(LibCoalescing, SendsHoldTheRecordUntilFlush)
 // before it reads, or both ends would wait for each other forever.
 TEST(LibCoalescing, RecvClosesTheHeldRecordFirst)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1s});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
 	send_text(*f.conn, "request");
 	f.peer_sends(23, {'o', 'k'});
 	std::vector<std::byte> buf(64);
@@ -565,9 +572,8 @@ TEST(LibCoalescing, RecvClosesTheHeldRecordFirst)
 // record once it went quiet, though the writer makes no further call.
 TEST(LibCoalescing, TimerClosesTheRecordOfAQuietWriter)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 2ms});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 2ms}));
 	send_text(*f.conn, "last words");
 	EXPECT_TRUE(wait_for_close(f)) << "the record stayed open: its data would never leave";
 	EXPECT_FALSE(f.conn->flush_deadline());
@@ -578,9 +584,8 @@ TEST(LibCoalescing, TimerClosesTheRecordOfAQuietWriter)
 // flush_due() at the deadline, or its next send() after it.
 TEST(LibCoalescing, WithoutTimerThreadTheApplicationCloses)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1ms, .timer_thread = false});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1ms, .timer_thread = false}));
 	send_text(*f.conn, "a");
 	ASSERT_TRUE(f.conn->flush_due());
 	auto deadline = f.conn->flush_deadline();
@@ -604,9 +609,8 @@ TEST(LibCoalescing, WithoutTimerThreadTheApplicationCloses)
 // open record before them, so nothing is left to close afterwards.
 TEST(LibCoalescing, ControlRecordsCloseTheHeldRecord)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1s});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
 	send_text(*f.conn, "x");
 	ASSERT_TRUE(f.conn->key_update(false));
 	EXPECT_FALSE(f.conn->flush_deadline());
@@ -623,9 +627,8 @@ TEST(LibCoalescing, ControlRecordsCloseTheHeldRecord)
 // Off again: the held record is closed, and sends are plain again.
 TEST(LibCoalescing, TurningItOffClosesTheHeldRecord)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1s});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1s}));
 	send_text(*f.conn, "held");
 	ASSERT_TRUE(f.conn->set_coalescing(std::nullopt));
 	send_text(*f.conn, "plain");
@@ -640,9 +643,8 @@ TEST(LibCoalescing, TurningItOffClosesTheHeldRecord)
 // never touches the socket (the caller's, maybe reused) afterwards.
 TEST(LibCoalescing, DestructionClosesAndTheTimerLetsGo)
 {
-	faked_connection f;
+	coalescing_connection f({.max_delay = 1ms});
 	ASSERT_TRUE(f.conn);
-	ASSERT_TRUE(f.conn->set_coalescing(coalescing{.max_delay = 1ms}));
 	/* a long send keeps the timer from closing it first, mostly; either way one close */
 	send_text(*f.conn, "bye");
 	f.conn.reset();

@@ -108,12 +108,8 @@ run_result run_pieces(tls_version v, const std::optional<coalescing> &mode,
 TEST_P(LibCoalescingWithModule, SmallWritesKeepRecordsInFlightAndAQuietWriterIsDelivered)
 {
 	loaded_module module;
-	auto ctl = ControlClient::open();
-	ASSERT_TRUE(ctl) << ctl.error().message();
-	/* as in LibWithModule: a latency that keeps records visible in the rings under TCG */
-	ConfigChange change;
-	change.latency_us = 20000;
-	ASSERT_TRUE(ctl->set_config(change));
+	/* as in LibWithModule (test_lib_module.cpp) */
+	ASSERT_NO_FATAL_FAILURE(set_pipeline_latency(20000));
 
 	const auto v = GetParam();
 	const auto data = pattern(1 << 20, 31);
