@@ -140,7 +140,12 @@ std::error_code close_open_record(int fd)
 		int e = errno;
 		if (e == EINTR)
 			continue;
-		if (e == EAGAIN || e == EWOULDBLOCK)
+		/*
+		 * EINPROGRESS: an asynchronous crypto driver took the record.
+		 * kTLS waited for it before returning, but an empty sendmsg()
+		 * has no byte count to hide the push's -EINPROGRESS behind.
+		 */
+		if (e == EAGAIN || e == EWOULDBLOCK || e == EINPROGRESS)
 			return {};
 		return errno_error(e);
 	}

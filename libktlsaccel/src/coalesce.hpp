@@ -22,7 +22,8 @@ using steady = std::chrono::steady_clock;
 // does before any control record, on every kernel with kTLS (an empty
 // send() does so only from Linux 6.5 on). Never waits for socket space:
 // kTLS queues a closed record the socket has no room for and sends it as
-// room frees, so EAGAIN means closed here.
+// room frees, so EAGAIN means closed here; so does EINPROGRESS, which
+// kTLS returns when an asynchronous crypto driver took the record.
 KTLSACCEL_LOCAL std::error_code close_open_record(int fd);
 
 /*

@@ -237,6 +237,20 @@ struct KTLSACCEL_LOCAL connection::state {
 		rx_secret = std::move(keys.rx_secret);
 	}
 
+	/*
+	 * The socket is the caller's and may be reused once we are gone (a
+	 * connection destroyed or moved over): the timer thread must not
+	 * touch it after this. A record held open is closed on the way out,
+	 * without waiting for room.
+	 */
+	~state()
+	{
+		std::lock_guard lock(hold->m);
+		(void)hold->close_locked();
+		hold->fd = -1;
+		hold->enabled.store(false, std::memory_order_release);
+	}
+
 	/* EAGAIN and EINTR say "try again", never that the connection is dead */
 	static bool transient(const std::error_code &ec)
 	{
@@ -265,20 +279,7 @@ connection::connection(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
 connection::connection(connection &&) noexcept = default;
 connection &connection::operator=(connection &&) noexcept = default;
 
-connection::~connection()
-{
-	if (!s_)
-		return;
-	/*
-	 * The socket is the caller's and may be reused once we are gone: the
-	 * timer thread must not touch it after this. A record held open is
-	 * closed on the way out, without waiting for room.
-	 */
-	std::lock_guard lock(s_->hold->m);
-	(void)s_->hold->close_locked();
-	s_->hold->fd = -1;
-	s_->hold->enabled.store(false, std::memory_order_release);
-}
+connection::~connection() = default;
 
 int connection::fd() const noexcept { return s_->fd; }
 
@@ -1051,8 +1052,10 @@ result<void> connection::shutdown()
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return {};
-	/* close_notify is sent once all its bytes are: a part of it breaks the stream */
-	/* kTLS closes a record held open before it writes the alert's */
+	/*
+	 * close_notify is sent once all its bytes are: a part of it breaks the
+	 * stream. kTLS closes a record held open before it writes the alert's.
+	 */
 	if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r)
 		return s_->fatal(r.error());
 	s_->sent_close = true;
