@@ -60,6 +60,18 @@ int invalid() noexcept
 	return set_error(make_error_code(ktlsaccel::errc::invalid_argument));
 }
 
+/* A call on conn that gives result<void>: 0 or -errno. */
+template <typename F>
+int conn_call(ktlsaccel_conn *conn, F &&f) noexcept
+{
+	return guarded([&]() -> int {
+		if (!conn)
+			return invalid();
+		auto r = f(conn->conn);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
 } // namespace
 
 extern "C" {
@@ -68,6 +80,14 @@ int ktlsaccel_prepare_ssl(SSL *ssl)
 {
 	return guarded([&]() -> int {
 		auto r = ktlsaccel::ssl_prepare(ssl);
+		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_prepare_ssl_ctx(SSL_CTX *ctx)
+{
+	return guarded([&]() -> int {
+		auto r = ktlsaccel::ssl_ctx_prepare(ctx);
 		return r ? 0 : set_error(r.error());
 	});
 }
@@ -118,22 +138,52 @@ ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset
 
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer)
 {
+	return conn_call(conn, [&](auto &c) { return c.key_update(request_peer != 0); });
+}
+
+int ktlsaccel_set_coalescing(struct ktlsaccel_conn *conn, unsigned int max_delay_us,
+			     unsigned int flags)
+{
+	if (flags & ~KTLSACCEL_COALESCE_NO_THREAD)
+		return invalid();
+	std::optional<ktlsaccel::coalescing> mode;
+	if (max_delay_us > 0)
+		mode = ktlsaccel::coalescing{
+			.max_delay = std::chrono::microseconds(max_delay_us),
+			.timer_thread = !(flags & KTLSACCEL_COALESCE_NO_THREAD),
+		};
+	return conn_call(conn, [&](auto &c) { return c.set_coalescing(mode); });
+}
+
+int ktlsaccel_flush(struct ktlsaccel_conn *conn)
+{
+	return conn_call(conn, [](auto &c) { return c.flush(); });
+}
+
+int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec *deadline)
+{
 	return guarded([&]() -> int {
-		if (!conn)
+		if (!conn || !deadline)
 			return invalid();
-		auto r = conn->conn.key_update(request_peer != 0);
-		return r ? 0 : set_error(r.error());
+		auto d = conn->conn.flush_deadline();
+		if (!d)
+			return 0;
+		/* libstdc++'s steady_clock is CLOCK_MONOTONIC */
+		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d->time_since_epoch());
+		deadline->tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+		deadline->tv_nsec = static_cast<long>(ns.count() % 1000000000);
+		return 1;
 	});
+}
+
+int ktlsaccel_flush_due(struct ktlsaccel_conn *conn)
+{
+	return conn_call(conn, [](auto &c) { return c.flush_due(); });
 }
 
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 {
-	return guarded([&]() -> int {
-		if (!conn)
-			return invalid();
-		auto r = conn->conn.shutdown();
-		return r ? 0 : set_error(r.error());
-	});
+	return conn_call(conn, [](auto &c) { return c.shutdown(); });
 }
 
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)
@@ -141,6 +191,29 @@ int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)
 	if (!conn)
 		return -EINVAL;
 	return conn->conn.fd();
+}
+
+const char *ktlsaccel_conn_server_name(const struct ktlsaccel_conn *conn)
+{
+	if (!conn || conn->conn.info().server_name.empty())
+		return nullptr;
+	return conn->conn.info().server_name.c_str();
+}
+
+const unsigned char *ktlsaccel_conn_peer_certificate(const struct ktlsaccel_conn *conn,
+						     size_t *len)
+{
+	const auto *der = conn ? &conn->conn.info().peer_certificate : nullptr;
+	if (len)
+		*len = der ? der->size() : 0;
+	return der && !der->empty() ? der->data() : nullptr;
+}
+
+const char *ktlsaccel_conn_peer_subject(const struct ktlsaccel_conn *conn)
+{
+	if (!conn || conn->conn.info().peer_subject.empty())
+		return nullptr;
+	return conn->conn.info().peer_subject.c_str();
 }
 
 void ktlsaccel_conn_free(struct ktlsaccel_conn *conn)

@@ -2,6 +2,7 @@
 //
 // ktlsaccel::connection: the record layer after the handshake, in the
 // kernel (kTLS) or, as an opt-in fallback, in OpenSSL.
+#include "coalesce.hpp"
 #include "internal.hpp"
 #include "post_handshake.hpp"
 
@@ -60,20 +61,8 @@ std::unexpected<std::error_code> fail(T e)
 result<void> send_record(int fd, std::uint8_t type, std::span<const std::uint8_t> data,
 			 int flags = 0)
 {
-	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
-	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
-	msghdr msg{};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_TLS;
-	c->cmsg_type = TLS_SET_RECORD_TYPE;
-	c->cmsg_len = CMSG_LEN(sizeof(type));
-	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
 	for (;;) {
-		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+		ssize_t n = detail::send_typed(fd, type, data, flags);
 		if (n >= 0 && static_cast<std::size_t>(n) == data.size())
 			return {};
 		/* part of the record is in kTLS's open record: nothing can complete it */
@@ -145,6 +134,23 @@ result<void> kernel_install(int fd, session_keys &keys, bool *irreversible, bool
 
 } // namespace
 
+ssize_t detail::send_typed(int fd, std::uint8_t type, std::span<const std::uint8_t> data, int flags)
+{
+	alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(type))] = {};
+	iovec iov{const_cast<std::uint8_t *>(data.data()), data.size()};
+	msghdr msg{};
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = data.empty() ? 0 : 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_TLS;
+	c->cmsg_type = TLS_SET_RECORD_TYPE;
+	c->cmsg_len = CMSG_LEN(sizeof(type));
+	std::memcpy(CMSG_DATA(c), &type, sizeof(type));
+	return ::sendmsg(fd, &msg, MSG_NOSIGNAL | flags);
+}
+
 struct KTLSACCEL_LOCAL connection::state {
 	int fd = -1;
 	connection_info info;
@@ -172,6 +178,8 @@ struct KTLSACCEL_LOCAL connection::state {
 	 */
 	std::mutex tx_mutex;
 	bool sent_close = false;
+	// send coalescing (set_coalescing()); shared with the timer thread
+	std::shared_ptr<detail::held_record> hold = std::make_shared<detail::held_record>();
 	// a peer asked for our KeyUpdate and it is not sent yet (§4.6.3)
 	std::atomic<bool> key_update_owed{false};
 
@@ -187,6 +195,22 @@ struct KTLSACCEL_LOCAL connection::state {
 	}
 
 	result<std::size_t> kernel_recv(std::span<std::byte> buf, int flags);
+	/*
+	 * An application that waits for an answer must not wait for its own
+	 * question, held in an open record. A send() in progress in another
+	 * thread holds tx_mutex: recv() never waits for it (nor to send), and
+	 * that send() is not quiet anyway.
+	 */
+	void close_held_record_for_recv()
+	{
+		if (!hold->enabled.load(std::memory_order_acquire))
+			return;
+		std::unique_lock tx(tx_mutex, std::try_to_lock);
+		if (!tx.owns_lock())
+			return;
+		std::lock_guard lock(hold->m);
+		(void)hold->close_locked();
+	}
 	int ssl_run(int flags, const std::function<int(SSL *)> &op);
 	std::unexpected<std::error_code> too_many_control_messages()
 	{
@@ -199,12 +223,32 @@ struct KTLSACCEL_LOCAL connection::state {
 	result<std::size_t> sendfile_userspace(connection &c, int in_fd, off_t *offset,
 					       std::size_t count);
 	result<void> flush_key_update(int flags);
+	// The caller holds tx_mutex: a record a control record closed is no longer open.
+	void record_closed()
+	{
+		std::lock_guard lock(hold->m);
+		hold->open = false;
+	}
 	void keep_secrets(session_keys &keys, bool can_rekey)
 	{
 		if (!can_rekey)
 			return;	/* the caller's keys wipe them */
 		tx_secret = std::move(keys.tx_secret);
 		rx_secret = std::move(keys.rx_secret);
+	}
+
+	/*
+	 * The socket is the caller's and may be reused once we are gone (a
+	 * connection destroyed or moved over): the timer thread must not
+	 * touch it after this. A record held open is closed on the way out,
+	 * without waiting for room.
+	 */
+	~state()
+	{
+		std::lock_guard lock(hold->m);
+		(void)hold->close_locked();
+		hold->fd = -1;
+		hold->enabled.store(false, std::memory_order_release);
 	}
 
 	/* EAGAIN and EINTR say "try again", never that the connection is dead */
@@ -234,6 +278,7 @@ private:
 connection::connection(std::unique_ptr<state> s) noexcept : s_(std::move(s)) {}
 connection::connection(connection &&) noexcept = default;
 connection &connection::operator=(connection &&) noexcept = default;
+
 connection::~connection() = default;
 
 int connection::fd() const noexcept { return s_->fd; }
@@ -547,8 +592,23 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 	/* a KeyUpdate the peer asked for goes before our next data (§4.6.3) */
 	if (auto r = s_->flush_key_update(flags & MSG_DONTWAIT); !r)
 		return std::unexpected(r.error());
+	auto &hold = s_->hold;
+	bool coalesce = hold->enabled.load(std::memory_order_relaxed);
+	if (coalesce) {
+		std::lock_guard held(hold->m);
+		/* no timer closed it in time: this call does, before more data waits behind it */
+		if (hold->open && detail::steady::now() >= hold->deadline()) {
+			if (auto e = hold->close_locked())
+				return s_->fatal(e);
+		}
+		flags |= MSG_MORE;
+	}
 	for (;;) {
 		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
+		if (n > 0 && coalesce) {
+			std::lock_guard held(hold->m);
+			detail::held_record::note_open(hold, detail::steady::now());
+		}
 		if (n >= 0)
 			return static_cast<std::size_t>(n);
 		if (errno == EINTR)
@@ -578,6 +638,7 @@ result<std::size_t> connection::recv(std::span<std::byte> buf, int flags)
 	 */
 	if (flags & MSG_PEEK)
 		return fail(errc::invalid_argument);
+	s_->close_held_record_for_recv();
 	if (s_->pending_off < s_->pending.size()) {
 		std::size_t n = std::min(buf.size(), s_->pending.size() - s_->pending_off);
 		std::memcpy(buf.data(), s_->pending.data() + s_->pending_off, n);
@@ -882,6 +943,11 @@ result<std::size_t> connection::sendfile(int in_fd, off_t *offset, std::size_t c
 			break;
 		return f;
 	}
+	/* sendfile(2)'s last piece may be held open like a send()'s: the deadline covers it */
+	if (done > 0 && s_->hold->enabled.load(std::memory_order_relaxed)) {
+		std::lock_guard hl(s_->hold->m);
+		detail::held_record::note_open(s_->hold, detail::steady::now());
+	}
 	return done;
 }
 
@@ -955,7 +1021,10 @@ result<void> connection::key_update(bool request_peer)
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return fail(errc::connection_closed);
-	return s_->send_key_update(request_peer, 0);
+	auto r = s_->send_key_update(request_peer, 0);
+	if (r)
+		s_->record_closed();
+	return r;
 }
 
 result<void> connection::shutdown()
@@ -983,10 +1052,94 @@ result<void> connection::shutdown()
 	std::lock_guard lock(s_->tx_mutex);
 	if (s_->sent_close)
 		return {};
-	/* close_notify is sent once all its bytes are: a part of it breaks the stream */
+	/*
+	 * close_notify is sent once all its bytes are: a part of it breaks the
+	 * stream. kTLS closes a record held open before it writes the alert's.
+	 */
 	if (auto r = send_alert(s_->fd, alert_warning, alert_close_notify); !r)
 		return s_->fatal(r.error());
 	s_->sent_close = true;
+	s_->record_closed();
+	return {};
+}
+
+/* ---- send coalescing ---------------------------------------------------- */
+
+result<void> connection::set_coalescing(std::optional<coalescing> mode)
+{
+	using namespace std::chrono;
+	if (mode && (mode->max_delay < microseconds(1) || mode->max_delay > seconds(1)))
+		return fail(errc::invalid_argument);
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	/* the userspace fallback writes each send() at once: nothing to hold */
+	if (s_->ssl)
+		return {};
+	if (mode && mode->timer_thread) {
+		if (auto e = detail::start_flush_timer())
+			return std::unexpected(e);
+	}
+	std::lock_guard tx(s_->tx_mutex);
+	auto &hold = s_->hold;
+	std::lock_guard lock(hold->m);
+	if (!mode) {
+		hold->enabled.store(false, std::memory_order_release);
+		hold->timer = false;
+		if (auto e = hold->close_locked())
+			return s_->fatal(e);
+		return {};
+	}
+	hold->fd = s_->fd;
+	hold->tx = &s_->tx_mutex;
+	hold->max_delay = duration_cast<detail::steady::duration>(mode->max_delay);
+	hold->timer = mode->timer_thread;
+	if (hold->open)
+		detail::held_record::note_open(hold, hold->last);
+	hold->enabled.store(true, std::memory_order_release);
+	return {};
+}
+
+result<void> connection::flush()
+{
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (s_->ssl)
+		return {};
+	std::lock_guard tx(s_->tx_mutex);
+	/* close_notify closed the last record */
+	if (s_->sent_close)
+		return {};
+	std::lock_guard lock(s_->hold->m);
+	/* also a record the application's own MSG_MORE left open */
+	s_->hold->open = false;
+	if (auto e = detail::close_open_record(s_->fd))
+		return s_->fatal(e);
+	return {};
+}
+
+std::optional<std::chrono::steady_clock::time_point> connection::flush_deadline() const
+{
+	auto &hold = s_->hold;
+	if (!hold->enabled.load(std::memory_order_acquire))
+		return std::nullopt;
+	std::lock_guard lock(hold->m);
+	if (!hold->open)
+		return std::nullopt;
+	return hold->deadline();
+}
+
+result<void> connection::flush_due()
+{
+	if (auto f = s_->failure())
+		return std::unexpected(*f);
+	if (!s_->hold->enabled.load(std::memory_order_acquire))
+		return {};
+	std::lock_guard tx(s_->tx_mutex);
+	std::lock_guard lock(s_->hold->m);
+	if (!s_->hold->open || detail::steady::now() < s_->hold->deadline())
+		return {};
+	if (auto e = s_->hold->close_locked())
+		return s_->fatal(e);
 	return {};
 }
 

@@ -8,8 +8,12 @@
 
 #include <openssl/ssl.h>
 
+#include <sys/types.h>
+
 #include <cerrno>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <system_error>
 #include <vector>
 
@@ -59,6 +63,11 @@ KTLSACCEL_LOCAL bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking = false);
 struct KTLSACCEL_LOCAL connection_access {
 	static std::vector<std::uint8_t> &pending(connection &c);
 };
+
+// One sendmsg() of data as a record of the given type (kTLS's
+// TLS_SET_RECORD_TYPE); MSG_NOSIGNAL is added. Returns what sendmsg() does.
+KTLSACCEL_LOCAL ssize_t send_typed(int fd, std::uint8_t type, std::span<const std::uint8_t> data,
+				   int flags);
 
 // Fills the names a SSL knows into info.
 KTLSACCEL_LOCAL void ssl_describe(SSL *ssl, connection_info &info);

@@ -26,6 +26,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/tls1.h>
+#include <openssl/x509.h>
 
 #include <sys/socket.h>
 
@@ -66,6 +67,8 @@ struct padding_watch {
 };
 
 struct tracker {
+	/* the SSL_CTX whose keylog callback we checked: an SNI callback may switch it */
+	const SSL_CTX *ctx = nullptr;
 	direction rd, wr;
 	secret client_secret, server_secret;	// TLS 1.3 traffic secrets 0
 	bool rekeyed = false;	// renegotiation or KeyUpdate seen
@@ -104,11 +107,63 @@ tracker *tracker_of(const SSL *ssl)
 	return ssl_index < 0 ? nullptr : static_cast<tracker *>(SSL_get_ex_data(ssl, ssl_index));
 }
 
+void on_keylog(const SSL *ssl, const char *line);
+
+/*
+ * SSLs of one SSL_CTX may be prepared on several threads: unlocked, a
+ * second thread could read on_keylog as the "previous" callback, and
+ * on_keylog would then call itself forever.
+ */
+std::mutex keylog_mutex;
+
+// Makes ctx's keylog callback ours, chained to the one it had (once).
+result<void> hook_keylog(SSL_CTX *ctx)
+{
+	std::lock_guard lock(keylog_mutex);
+	if (SSL_CTX_get_keylog_callback(ctx) == on_keylog)
+		return {};
+	auto hook = std::make_unique<ctx_hook>();
+	hook->previous = SSL_CTX_get_keylog_callback(ctx);
+	if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
+		return std::unexpected(detail::openssl_error(errc::invalid_argument));
+	hook.release();
+	SSL_CTX_set_keylog_callback(ctx, on_keylog);
+	return {};
+}
+
+/*
+ * OpenSSL asks the SSL's current SSL_CTX for the keylog callback, and an
+ * SNI callback may have switched it (SSL_set_SSL_CTX(), nginx's virtual
+ * hosts) to one ssl_prepare() never saw. The message callback belongs to
+ * the SSL and sees the ServerHello go out before any secret is derived:
+ * hook the new SSL_CTX there, and take back what the switch may have
+ * copied into the SSL's options. ssl_ctx_prepare() at start-up does the
+ * same without writing to an SSL_CTX that other threads use.
+ */
+void follow_ctx(SSL *ssl, tracker *t)
+{
+	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
+	if (ctx == t->ctx)
+		return;
+	try {
+		if (!hook_keylog(ctx))
+			return;	/* secrets stay missing: the hand-over says ssl_not_prepared */
+	} catch (...) {
+		return;	/* no exception crosses OpenSSL's C code */
+	}
+	t->ctx = ctx;
+	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_ENABLE_KTLS
+	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+#endif
+}
+
 void on_message(int write_p, int, int content_type, const void *buf, size_t len, SSL *ssl, void *)
 {
 	tracker *t = tracker_of(ssl);
 	if (!t)
 		return;
+	follow_ctx(ssl, t);
 	direction &d = write_p ? t->wr : t->rd;
 	bool tls13 = SSL_version(ssl) == TLS1_3_VERSION;
 	auto restart = [&] {
@@ -303,23 +358,10 @@ result<void> ssl_prepare(SSL *ssl)
 		t.release();
 	}
 	SSL_set_msg_callback(ssl, on_message);
-
-	/*
-	 * SSLs of one SSL_CTX may be prepared on several threads: unlocked, a
-	 * second thread could read on_keylog as the "previous" callback, and
-	 * on_keylog would then call itself forever.
-	 */
-	static std::mutex keylog_mutex;
-	std::lock_guard lock(keylog_mutex);
 	SSL_CTX *ctx = SSL_get_SSL_CTX(ssl);
-	if (SSL_CTX_get_keylog_callback(ctx) != on_keylog) {
-		auto hook = std::make_unique<ctx_hook>();
-		hook->previous = SSL_CTX_get_keylog_callback(ctx);
-		if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
-			return std::unexpected(detail::openssl_error(errc::invalid_argument));
-		hook.release();
-		SSL_CTX_set_keylog_callback(ctx, on_keylog);
-	}
+	if (auto r = hook_keylog(ctx); !r)
+		return r;
+	tracker_of(ssl)->ctx = ctx;
 
 	/*
 	 * Bytes read ahead would be stranded in OpenSSL when the kernel takes
@@ -330,6 +372,23 @@ result<void> ssl_prepare(SSL *ssl)
 	SSL_set_options(ssl, SSL_OP_NO_RENEGOTIATION);
 #ifdef SSL_OP_ENABLE_KTLS
 	SSL_clear_options(ssl, SSL_OP_ENABLE_KTLS);
+#endif
+	return {};
+}
+
+result<void> ssl_ctx_prepare(SSL_CTX *ctx)
+{
+	if (!ctx)
+		return std::unexpected(make_error_code(errc::invalid_argument));
+	if (!init_indexes())
+		return std::unexpected(detail::openssl_error(errc::invalid_argument));
+	if (auto r = hook_keylog(ctx); !r)
+		return r;
+	/* for SSLs made from it later, and for code that copies its options into an SSL (nginx) */
+	SSL_CTX_set_read_ahead(ctx, 0);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+#ifdef SSL_OP_ENABLE_KTLS
+	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 #endif
 	return {};
 }
@@ -412,6 +471,42 @@ const BIO_METHOD *socket_method(bool nonblocking)
 
 } // namespace
 
+namespace {
+
+struct x509_free_t {
+	void operator()(X509 *x) const { X509_free(x); }
+};
+struct bio_free_t {
+	void operator()(BIO *b) const { BIO_free(b); }
+};
+
+void describe_peer(SSL *ssl, connection_info &info)
+{
+	std::unique_ptr<X509, x509_free_t> cert(SSL_get1_peer_certificate(ssl));
+	info.peer_certificate.clear();
+	info.peer_subject.clear();
+	if (!cert)
+		return;
+	int len = i2d_X509(cert.get(), nullptr);
+	if (len > 0) {
+		info.peer_certificate.resize(static_cast<std::size_t>(len));
+		unsigned char *p = info.peer_certificate.data();
+		if (i2d_X509(cert.get(), &p) != len)
+			info.peer_certificate.clear();
+	}
+	std::unique_ptr<BIO, bio_free_t> mem(BIO_new(BIO_s_mem()));
+	if (mem && X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert.get()), 0,
+				      XN_FLAG_RFC2253) >= 0) {
+		char *text = nullptr;
+		long n = BIO_get_mem_data(mem.get(), &text);
+		if (n > 0)
+			info.peer_subject.assign(text, static_cast<std::size_t>(n));
+	}
+	ERR_clear_error();
+}
+
+} // namespace
+
 bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking)
 {
 	const BIO_METHOD *m = socket_method(nonblocking);
@@ -436,6 +531,9 @@ void ssl_describe(SSL *ssl, connection_info &info)
 	info.version = SSL_version(ssl) == TLS1_3_VERSION ? tls_version::tls13 : tls_version::tls12;
 	if (auto c = cipher_of(SSL_get_current_cipher(ssl), SSL_version(ssl) == TLS1_3_VERSION))
 		info.cipher_type = *c;
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	info.server_name = sni ? sni : "";
+	describe_peer(ssl, info);
 }
 
 result<session_keys> ssl_export_keys(SSL *ssl)

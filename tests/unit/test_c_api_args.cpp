@@ -17,6 +17,11 @@ TEST(CApiArgs, NullConnectionIsInvalid)
 	EXPECT_EQ(ktlsaccel_key_update(nullptr, 0), -EINVAL);
 	EXPECT_EQ(ktlsaccel_shutdown(nullptr), -EINVAL);
 	EXPECT_EQ(ktlsaccel_conn_fd(nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_set_coalescing(nullptr, 1000, 0), -EINVAL);
+	EXPECT_EQ(ktlsaccel_flush(nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_flush_due(nullptr), -EINVAL);
+	struct timespec ts = {};
+	EXPECT_EQ(ktlsaccel_flush_deadline(nullptr, &ts), -EINVAL);
 	EXPECT_STRNE(ktlsaccel_last_error(), "no error");
 	ktlsaccel_conn_free(nullptr);
 }
@@ -24,6 +29,7 @@ TEST(CApiArgs, NullConnectionIsInvalid)
 TEST(CApiArgs, NullOutputPointerIsInvalid)
 {
 	EXPECT_EQ(ktlsaccel_offload_ssl(nullptr, nullptr), -EINVAL);
+	EXPECT_EQ(ktlsaccel_prepare_ssl_ctx(nullptr), -EINVAL);
 	struct ktlsaccel_conn *c = reinterpret_cast<struct ktlsaccel_conn *>(1);
 	EXPECT_EQ(ktlsaccel_offload_ssl(nullptr, &c), -EINVAL);
 	EXPECT_EQ(c, nullptr);

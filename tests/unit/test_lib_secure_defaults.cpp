@@ -27,11 +27,14 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <future>
@@ -152,6 +155,10 @@ TEST(LibSecureDefaults, NonVerifyingClientNeedsNoServerName)
 	auto r = run(p, co, server_options());
 	ASSERT_TRUE(r.client) << r.client.error().message();
 	ASSERT_TRUE(r.server) << r.server.error().message();
+	/* info() (issue 20): no SNI was sent, no client certificate */
+	EXPECT_EQ(r.server->info().server_name, "");
+	EXPECT_TRUE(r.server->info().peer_certificate.empty());
+	EXPECT_EQ(r.server->info().peer_subject, "");
 }
 
 #ifdef KTLSACCEL_HAVE_MBEDTLS
@@ -169,6 +176,44 @@ TEST(LibSecureDefaults, MbedtlsVerifyingClientWithoutServerNameIsRefused)
 	EXPECT_EQ(r.error(), errc::invalid_argument) << r.error().message();
 }
 #endif
+
+// info() (issue 20): the SNI name the client asked for, and the peer's
+// certificate, compared with the file the peer loaded it from.
+TEST(LibSecureDefaults, InfoNamesTheSniHostAndThePeerCertificate)
+{
+	tcp_pair p;
+	auto so = server_options();
+	so.verify_peer = true;	/* asks for the client's certificate */
+	so.ca_file = pki_dir() / "ca.pem";
+	auto co = client_options();
+	co.cert_file = pki_dir() / "leaf.pem";
+	co.key_file = pki_dir() / "leaf.key";
+	auto r = run(p, co, so);
+	ASSERT_TRUE(r.client) << r.client.error().message();
+	ASSERT_TRUE(r.server) << r.server.error().message();
+
+	std::vector<std::uint8_t> leaf_der;
+	{
+		std::unique_ptr<FILE, int (*)(FILE *)> f(fopen((pki_dir() / "leaf.pem").c_str(), "r"),
+							 fclose);
+		ASSERT_TRUE(f);
+		X509 *x = PEM_read_X509(f.get(), nullptr, nullptr, nullptr);
+		ASSERT_TRUE(x);
+		unsigned char *der = nullptr;
+		int len = i2d_X509(x, &der);
+		ASSERT_GT(len, 0);
+		leaf_der.assign(der, der + len);
+		OPENSSL_free(der);
+		X509_free(x);
+	}
+	for (auto *c : {&*r.client, &*r.server}) {
+		const auto &i = c->info();
+		SCOPED_TRACE(c == &*r.client ? "client" : "server");
+		EXPECT_EQ(i.server_name, "localhost");
+		EXPECT_EQ(i.peer_subject, "CN=localhost");
+		EXPECT_EQ(i.peer_certificate, leaf_der);
+	}
+}
 
 TEST(LibSecureDefaults, DefaultListNeverNegotiatesAes256Ccm)
 {

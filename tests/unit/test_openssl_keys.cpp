@@ -31,6 +31,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -321,3 +322,95 @@ INSTANTIATE_TEST_SUITE_P(
 				ch = '_';
 		return std::string(i.param.version == tls_version::tls13 ? "Tls13_" : "Tls12_") + n;
 	});
+
+// ---- an SNI callback that switches SSL_CTX (issue 20) -------------------
+
+namespace {
+
+struct vhost_case {
+	bool ctx_prepared;	/* ssl_ctx_prepare() on both SSL_CTXs at start-up */
+	const char *name;
+};
+
+class OpensslKeysSni : public testing::TestWithParam<vhost_case> {};
+
+std::vector<std::string> vhost_keylog;
+
+void vhost_app_keylog(const SSL *, const char *line)
+{
+	vhost_keylog.emplace_back(line);
+}
+
+int switch_to_vhost(SSL *ssl, int *, void *arg)
+{
+	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	if (name && std::string_view(name) == "vhost.example")
+		SSL_set_SSL_CTX(ssl, static_cast<SSL_CTX *>(arg));
+	return SSL_TLSEXT_ERR_OK;
+}
+
+std::unique_ptr<SSL_CTX, ctx_del> tls13_server_ctx()
+{
+	std::unique_ptr<SSL_CTX, ctx_del> c(SSL_CTX_new(TLS_server_method()));
+	SSL_CTX_set_min_proto_version(c.get(), TLS1_3_VERSION);
+	SSL_CTX_use_certificate_chain_file(c.get(), (pki_dir() / "leaf.pem").c_str());
+	SSL_CTX_use_PrivateKey_file(c.get(), (pki_dir() / "leaf.key").c_str(), SSL_FILETYPE_PEM);
+	return c;
+}
+
+} // namespace
+
+// nginx's virtual hosts: the SSL is made from the default server's
+// SSL_CTX and prepared, then its SNI callback switches it to the virtual
+// host's, whose keylog callback OpenSSL calls from then on. The server's
+// exported TLS 1.3 keys must still be right - the oracle is the client's
+// record layer - and the virtual host's own keylog callback still called.
+TEST_P(OpensslKeysSni, HandOverAfterTheSniCallbackSwitchedSslCtx)
+{
+	vhost_keylog.clear();
+	int sv[2];
+	ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	auto default_ctx = tls13_server_ctx();
+	auto vhost_ctx = tls13_server_ctx();
+	SSL_CTX_set_keylog_callback(vhost_ctx.get(), vhost_app_keylog);
+	SSL_CTX_set_tlsext_servername_callback(default_ctx.get(), switch_to_vhost);
+	SSL_CTX_set_tlsext_servername_arg(default_ctx.get(), vhost_ctx.get());
+	if (GetParam().ctx_prepared) {
+		ASSERT_TRUE(ssl_ctx_prepare(default_ctx.get()));
+		ASSERT_TRUE(ssl_ctx_prepare(vhost_ctx.get()));
+	}
+	std::unique_ptr<SSL_CTX, ctx_del> cctx(SSL_CTX_new(TLS_client_method()));
+	SSL_CTX_set_min_proto_version(cctx.get(), TLS1_3_VERSION);
+
+	std::unique_ptr<SSL, ssl_del> srv(SSL_new(default_ctx.get())), cli(SSL_new(cctx.get()));
+	SSL_set_fd(srv.get(), sv[0]);
+	SSL_set_fd(cli.get(), sv[1]);
+	SSL_set_tlsext_host_name(cli.get(), "vhost.example");
+	ASSERT_TRUE(ssl_prepare(srv.get()));
+	auto connected = std::async(std::launch::async, [&] { return SSL_connect(cli.get()); });
+	ASSERT_EQ(SSL_accept(srv.get()), 1);
+	ASSERT_EQ(connected.get(), 1);
+	ASSERT_EQ(SSL_get_SSL_CTX(srv.get()), vhost_ctx.get()) << "the SNI callback did not switch";
+
+	auto keys = ssl_export_keys(srv.get());
+	ASSERT_TRUE(keys) << keys.error().message();
+	EXPECT_EQ(keys->version, tls_version::tls13);
+	EXPECT_EQ(keys->local_role, role::server);
+	EXPECT_FALSE(vhost_keylog.empty()) << "the virtual host's own keylog callback was lost";
+
+	/* the client reads (and with it the server's tickets) once the server's keys are out */
+	ASSERT_EQ(SSL_write(cli.get(), "to the vhost", 12), 12);
+	ASSERT_NO_FATAL_FAILURE(expect_record_opens(sv[0], keys->rx, "to the vhost"));
+	ASSERT_NO_FATAL_FAILURE(send_sealed_record(sv[0], keys->tx, "from the vhost"));
+	EXPECT_EQ(ssl_read_n(cli.get(), 14), "from the vhost");
+	ERR_clear_error();
+	close(sv[0]);
+	close(sv[1]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sni, OpensslKeysSni,
+			 testing::Values(vhost_case{false, "FollowedFromTheSsl"},
+					 vhost_case{true, "EverySslCtxPrepared"}),
+			 [](const testing::TestParamInfo<vhost_case> &i) {
+				 return std::string(i.param.name);
+			 });

@@ -510,6 +510,16 @@ std::string flow_watch::describe_all()
 	return s;
 }
 
+void set_pipeline_latency(std::uint32_t us)
+{
+	auto ctl = ControlClient::open();
+	ASSERT_TRUE(ctl) << ctl.error().message();
+	ConfigChange change;
+	change.latency_us = us;
+	auto r = ctl->set_config(change);
+	ASSERT_TRUE(r) << r.error().message();
+}
+
 std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d)
 {
 	std::uint64_t n = 0;

@@ -187,6 +187,13 @@ private:
 	std::uint64_t after_;
 };
 
+/*
+ * With ktlsaccel.ko loaded: the modelled pipeline latency, which keeps
+ * records in the rings long enough to see them there under TCG. Fatal
+ * failures: call it inside ASSERT_NO_FATAL_FAILURE().
+ */
+void set_pipeline_latency(std::uint32_t us);
+
 /* Sum of the bytes of @flows that ran in direction @d (TX: encrypt, RX: decrypt). */
 std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d);
 

@@ -26,8 +26,6 @@ class LibWithModule : public testing::TestWithParam<tls_version> {};
 TEST_P(LibWithModule, OneMiBWriteKeepsManyRecordsInFlight)
 {
 	loaded_module module;
-	auto ctl = ControlClient::open();
-	ASSERT_TRUE(ctl) << ctl.error().message();
 	/*
 	 * A modelled pipeline latency keeps records in the rings long enough
 	 * to see them there even on an emulated CPU: about latency / (the
@@ -35,9 +33,7 @@ TEST_P(LibWithModule, OneMiBWriteKeepsManyRecordsInFlight)
 	 * distribution kernels but 6 under KASAN, where each record costs the
 	 * sender ~10 times more; 20 ms leaves room for that.
 	 */
-	ConfigChange change;
-	change.latency_us = 20000;
-	ASSERT_TRUE(ctl->set_config(change));
+	ASSERT_NO_FATAL_FAILURE(set_pipeline_latency(20000));
 	auto watch = flow_watch::start();
 	ASSERT_TRUE(watch);
 

@@ -21,16 +21,23 @@
 
 #include <sys/types.h>
 #include <stddef.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 struct ktlsaccel_conn;
 
 /* Call before SSL_connect()/SSL_accept(): see ktlsaccel::ssl_prepare(). */
 int ktlsaccel_prepare_ssl(SSL *ssl);
+/*
+ * For every SSL_CTX an SNI callback may switch an SSL to (virtual hosts),
+ * at start-up: see ktlsaccel::ssl_ctx_prepare().
+ */
+int ktlsaccel_prepare_ssl_ctx(SSL_CTX *ctx);
 
 /*
  * After the handshake: installs the keys in the kernel and returns a
@@ -56,8 +63,40 @@ ssize_t ktlsaccel_recv(struct ktlsaccel_conn *conn, void *buf, size_t len, int f
 ssize_t ktlsaccel_sendfile(struct ktlsaccel_conn *conn, int in_fd, off_t *offset, size_t count);
 /* TLS 1.3 KeyUpdate; -EOPNOTSUPP before Linux 6.14. */
 int ktlsaccel_key_update(struct ktlsaccel_conn *conn, int request_peer);
+/*
+ * Send coalescing for small writes (see ktlsaccel::coalescing and the
+ * README's "Small writes"): every send holds kTLS's record open, closed
+ * by ktlsaccel_flush(), a recv, a shutdown, or max_delay_us (1 to
+ * 1000000) after the last send. flags: 0, or KTLSACCEL_COALESCE_NO_THREAD
+ * (no library thread: call ktlsaccel_flush_due() by the deadline). A
+ * max_delay_us of 0 turns it off. -EINVAL for an argument out of range.
+ */
+#define KTLSACCEL_COALESCE_NO_THREAD 1u
+int ktlsaccel_set_coalescing(struct ktlsaccel_conn *conn, unsigned int max_delay_us,
+			     unsigned int flags);
+/* Closes the record held open (coalescing or MSG_MORE); never waits for room. */
+int ktlsaccel_flush(struct ktlsaccel_conn *conn);
+/*
+ * 1 and *deadline (CLOCK_MONOTONIC) when a held record must be closed by
+ * ktlsaccel_flush_due() then; 0 when none is held; -EINVAL for NULLs.
+ */
+int ktlsaccel_flush_deadline(const struct ktlsaccel_conn *conn, struct timespec *deadline);
+/* Closes the held record if its deadline passed. */
+int ktlsaccel_flush_due(struct ktlsaccel_conn *conn);
 /* Sends close_notify; after a failure (-EAGAIN) it may be called again. */
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn);
+/*
+ * What the handshake told (ktlsaccel::connection_info), valid while conn
+ * lives; NULL (and *len 0) when there is none or conn is NULL. The SNI
+ * host name: a server's, the one the client asked for; a client's, the
+ * one it sent.
+ */
+const char *ktlsaccel_conn_server_name(const struct ktlsaccel_conn *conn);
+/* The peer's certificate (DER), its length in *len. */
+const unsigned char *ktlsaccel_conn_peer_certificate(const struct ktlsaccel_conn *conn,
+						     size_t *len);
+/* The peer certificate's subject, RFC 2253 ("CN=example.org,O=Example"). */
+const char *ktlsaccel_conn_peer_subject(const struct ktlsaccel_conn *conn);
 /* The socket, or -EINVAL for a NULL conn. */
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn);
 /* Frees the connection; does not close the socket. NULL is fine. */

@@ -22,6 +22,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <expected>
@@ -32,6 +33,7 @@
 #include <vector>
 
 typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace ktlsaccel {
 
@@ -84,6 +86,32 @@ struct connection_info {
 	// offload_error says why the kernel did not take it.
 	bool kernel_offload = false;
 	std::error_code offload_error;
+	// The SNI host name: a server's, the one the client asked for (the
+	// virtual host); a client's, the one it sent. Empty if none.
+	std::string server_name;
+	// The certificate the peer presented (DER), and its subject (RFC 2253,
+	// "CN=example.org,O=Example"); empty if it sent none. Checked only as
+	// far as verify_peer asked. Filled by the OpenSSL backend.
+	std::vector<std::uint8_t> peer_certificate;
+	std::string peer_subject;
+};
+
+// Send coalescing for small writes (connection::set_coalescing(); see
+// README "Small writes"): send() keeps kTLS's record open (MSG_MORE), so
+// that the records of many small writes are encrypted together, and the
+// library closes it when the application calls flush(), recv(),
+// shutdown() or key_update(), or goes quiet for max_delay.
+struct coalescing {
+	// How long a record may stay open after the last send() that left
+	// it open (1 µs to 1 s). A steady trickle of writes, each within
+	// max_delay of the last, keeps it open until it fills (16 KiB).
+	std::chrono::microseconds max_delay{1000};
+	// true: a library thread (one per process, started with the first
+	// connection that asks for it) closes records that went quiet.
+	// false: nothing does unless the application calls flush_due() by
+	// flush_deadline() (event loops with their own timers) or another
+	// call of this connection; until then the data waits in the kernel.
+	bool timer_thread = true;
 };
 
 class connection {
@@ -110,7 +138,8 @@ public:
 
 	// Sends up to data.size() bytes; returns how many (like send(2); a
 	// blocking socket sends all). flags: MSG_MORE (keep records in flight,
-	// more follows), MSG_DONTWAIT, MSG_NOSIGNAL (always added).
+	// more follows), MSG_DONTWAIT, MSG_NOSIGNAL (always added). With
+	// coalescing on, every send() holds the record open (MSG_MORE).
 	result<std::size_t> send(std::span<const std::byte> data, int flags = 0);
 	// Sends everything, retrying partial sends.
 	result<void> send_all(std::span<const std::byte> data, int flags = 0);
@@ -132,6 +161,22 @@ public:
 	// errc::key_update_unsupported where the socket cannot rekey (before
 	// Linux 6.14, or device offload), and then nothing is sent.
 	result<void> key_update(bool request_peer = false);
+	// Coalescing (see struct coalescing): on, or off with nullopt (the
+	// open record is closed first). errc::invalid_argument for a
+	// max_delay out of range. A connection in the userspace fallback
+	// takes it and writes every send() at once as before.
+	result<void> set_coalescing(std::optional<coalescing> mode);
+	// Closes the record send(MSG_MORE) or coalescing left open, so that
+	// the kernel encrypts and sends it; works without coalescing too.
+	// Never waits for socket space: a closed record the socket has no
+	// room for yet goes out as room frees, as after any send().
+	result<void> flush();
+	// Coalescing: the time by which flush_due() must run to keep the
+	// max_delay promise; nullopt while no record is held open.
+	std::optional<std::chrono::steady_clock::time_point> flush_deadline() const;
+	// Closes the open record if its deadline passed; otherwise nothing.
+	result<void> flush_due();
+
 	// Sends close_notify. The socket stays open for reading the peer's.
 	// A failed try (EAGAIN) is not remembered: call it again.
 	result<void> shutdown();
@@ -150,8 +195,21 @@ private:
 // (for sequence numbers), TLS 1.3 traffic secrets captured through the
 // SSL_CTX's keylog callback (an existing one keeps being called), read-ahead
 // and renegotiation turned off, OpenSSL's own kTLS disabled. Call it before
-// SSL_connect/SSL_accept. It replaces the SSL's message callback.
+// SSL_connect/SSL_accept. It replaces the SSL's message callback. An SNI
+// callback that switches the SSL's SSL_CTX (SSL_set_SSL_CTX(), virtual
+// hosts) is followed: the new SSL_CTX's keylog callback is hooked during
+// the handshake, before any secret exists. Prefer ssl_ctx_prepare() on
+// every SSL_CTX the callback may switch to, at start-up: that hooks them
+// before other threads use them.
 result<void> ssl_prepare(SSL *ssl);
+
+// The SSL_CTX half of ssl_prepare(), for every SSL_CTX an SSL may use
+// (virtual hosts): its keylog callback captures TLS 1.3 secrets (chained
+// to an existing one), and read-ahead, renegotiation and OpenSSL's own
+// kTLS are off for the SSLs made from it and for code that copies its
+// options into an SSL. Call it before the SSL_CTX is shared between
+// threads. ssl_prepare() is still needed on each SSL.
+result<void> ssl_ctx_prepare(SSL_CTX *ctx);
 
 // The keys offload() would install, without installing them (for a backend
 // of your own, and for tests), from an SSL prepared by ssl_prepare() whose
