@@ -348,18 +348,21 @@ static void flow_complete(struct ktlsaccel_rctx *rctx)
  * send(), a request/response) gains nothing from the queue and loses the
  * hand-over to another CPU and back.
  *
- * A record shorter than a full one ends the caller's data: kTLS fills
- * records to the maximum while data lasts, so nothing of the same call
- * follows it. It runs inline. A full record may be followed by more: after
+ * A record to encrypt shorter than a full one ends the caller's data:
+ * kTLS fills records to the maximum while data lasts, so nothing of the
+ * same call follows it. It runs inline. (Not so on receive, where one
+ * recvmsg() submits every record that has arrived, short or not: decrypts
+ * go by the policy, or probe.) A full record may be followed by more: after
  * a queued one that nothing overlapped, run the next ones inline, and
  * probe with a queued one again after 1, 2, 4 ... MAX_BACKOFF of them;
  * while records of the flow keep finding others in flight, keep queueing.
  * Only the submitter writes these fields (one socket's records are
  * submitted under its lock).
  */
-static bool lone_record(struct ktlsaccel_flow *flow, unsigned int cryptlen)
+static bool lone_record(struct ktlsaccel_flow *flow, bool encrypt,
+			unsigned int cryptlen)
 {
-	if (cryptlen < FULL_RECORD)
+	if (encrypt && cryptlen < FULL_RECORD)
 		return true;
 	if (flow->async_mode) {
 		if (flow->overlapped) {
@@ -413,7 +416,7 @@ static int inline_reason(const struct ktlsaccel_engine_knobs *k,
 		return KTLSACCEL_INLINE_POLICY;
 	if (k->inline_mode == KTLSACCEL_INLINE_NEVER)
 		return -1;
-	return lone_record(flow, req->cryptlen) ? KTLSACCEL_INLINE_LONE : -1;
+	return lone_record(flow, encrypt, req->cryptlen) ? KTLSACCEL_INLINE_LONE : -1;
 }
 
 static struct ktlsaccel_queue *pick_queue(const struct ktlsaccel_qset *qs,

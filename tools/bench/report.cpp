@@ -710,7 +710,7 @@ int write_report(const std::vector<fs::path> &inputs, const fs::path &out_dir, c
 		     << "| write size | mode | MiB/s | model limit MiB/s | achieved/limit | records in flight: max | mean (Little) | record bytes |\n"
 		     << "|---|---|---|---|---|---|---|---|\n";
 		for (auto size : sizes_of(k, "pipeline"))
-			for (std::string mode : {"send", "send+MSG_MORE", "sendfile"}) {
+			for (std::string mode : {"send", "send+MSG_MORE", "sendfile", "library coalescing"}) {
 				auto g = [&](const char *metric) {
 					return k.get("pipeline", "d", "aes128gcm", "1.2", size, mode, metric);
 				};

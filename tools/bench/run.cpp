@@ -477,11 +477,12 @@ void runner::pipeline_cells()
 	};
 	std::vector<cell> cells;
 	for (auto size : o_.pipeline_sizes)
-		for (auto m : {tx_mode::plain, tx_mode::more, tx_mode::sendfile})
+		for (auto m : {tx_mode::plain, tx_mode::more, tx_mode::sendfile, tx_mode::lib_coalesced})
 			cells.push_back({size, m});
 	for (auto [size, mode] : cells) {
 		reset_stats();
-		double s = ktls_tx(k, data_, size, mode, file_fd_);
+		double s = mode == tx_mode::lib_coalesced ? lib_tx_coalesced(data_, size)
+							   : ktls_tx(k, data_, size, mode, file_fd_);
 		auto d = device();
 		const auto &st = d.stats;
 		double rate = static_cast<double>(data_.size()) / s;

@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/sendfile.h>
@@ -226,6 +227,7 @@ std::string to_string(tx_mode m)
 	case tx_mode::plain: return "send";
 	case tx_mode::more: return "send+MSG_MORE";
 	case tx_mode::sendfile: return "sendfile";
+	case tx_mode::lib_coalesced: return "library coalescing";
 	}
 	return "?";
 }
@@ -309,6 +311,52 @@ double ktls_tx(const raw_crypto_info &k, const std::vector<std::uint8_t> &data, 
 	// close() pushes what kTLS still holds, then FIN.
 	p.a.reset();
 	rx.join();
+	double s = since(t0);
+	if (wire < data.size())
+		throw std::runtime_error("TX: the receiver got fewer bytes than were sent");
+	return s;
+}
+
+double lib_tx_coalesced(const std::vector<std::uint8_t> &data, std::size_t write_size)
+{
+	auto p = tcp_loopback_pair();
+	session_keys keys;
+	keys.version = tls_version::tls12;
+	keys.cipher_type = ktlsaccel::cipher::aes_128_gcm;
+	keys.local_role = role::client;
+	for (auto *ci : {&keys.tx, &keys.rx}) {
+		*ci = crypto_info(keys.version, keys.cipher_type);
+		for (auto part : {ci->key(), ci->iv(), ci->salt()})
+			if (RAND_bytes(part.data(), static_cast<int>(part.size())) != 1)
+				throw std::runtime_error("RAND_bytes failed");
+	}
+	std::size_t wire = 0;
+	clock::time_point t0;
+	{
+		auto conn = connection::install(p.a.get(), std::move(keys));
+		if (!conn)
+			throw std::runtime_error("install: " + conn.error().message());
+		if (auto r = conn->set_coalescing(coalescing{}); !r)
+			throw std::runtime_error("set_coalescing: " + r.error().message());
+		t0 = clock::now();
+		std::thread rx([&] { wire = drain(p.b.get()); });
+		std::string err;
+		for (std::size_t off = 0; off < data.size() && err.empty(); off += write_size) {
+			std::size_t n = std::min(write_size, data.size() - off);
+			auto r = conn->send_all(std::as_bytes(std::span(data.data() + off, n)));
+			if (!r)
+				err = "send: " + r.error().message();
+		}
+		if (auto r = conn->flush(); err.empty() && !r)
+			err = "flush: " + r.error().message();
+		if (!err.empty())
+			::shutdown(p.b.get(), SHUT_RDWR);
+		else
+			::shutdown(p.a.get(), SHUT_WR);
+		rx.join();
+		if (!err.empty())
+			throw std::runtime_error(err);
+	}
 	double s = since(t0);
 	if (wire < data.size())
 		throw std::runtime_error("TX: the receiver got fewer bytes than were sent");

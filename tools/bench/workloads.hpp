@@ -43,7 +43,7 @@ pki make_pki(const std::filesystem::path &dir);
 // Deterministic bytes to send (not secret, just not all zero).
 std::vector<std::uint8_t> pattern(std::size_t n);
 
-enum class tx_mode { plain, more, sendfile };
+enum class tx_mode { plain, more, sendfile, lib_coalesced };
 std::string to_string(tx_mode m);
 
 // TX only: a kTLS sender writes `total` bytes of `data` in `write_size`
@@ -51,6 +51,11 @@ std::string to_string(tx_mode m);
 // seconds from the first write until the receiver saw EOF.
 double ktls_tx(const raw_crypto_info &k, const std::vector<std::uint8_t> &data,
 	       std::size_t write_size, tx_mode mode, int file_fd);
+
+// Through libktlsaccel with send coalescing on (issue 20): connection::
+// install() with fresh AES-128-GCM TLS 1.2 keys, write_size send()s, one
+// flush() at the end; the receiver drains raw TCP. Seconds.
+double lib_tx_coalesced(const std::vector<std::uint8_t> &data, std::size_t write_size);
 
 // The wire bytes kTLS makes of `data` with key `k` (64 KiB writes, so
 // full 16 KiB records with consecutive sequence numbers from 1).
