@@ -22,6 +22,7 @@
 #include <cstring>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
@@ -333,9 +334,10 @@ double lib_tx_coalesced(const std::vector<std::uint8_t> &data, std::size_t write
 	std::size_t wire = 0;
 	clock::time_point t0;
 	{
-		auto conn = connection::install(p.a.get(), std::move(keys));
-		if (!conn)
-			throw std::runtime_error("install: " + conn.error().message());
+		auto made = connection::install(p.a.get(), std::move(keys));
+		if (!made)
+			throw std::runtime_error("install: " + made.error().message());
+		std::optional<connection> conn(std::move(*made));
 		if (auto r = conn->set_coalescing(coalescing{}); !r)
 			throw std::runtime_error("set_coalescing: " + r.error().message());
 		t0 = clock::now();
@@ -349,13 +351,16 @@ double lib_tx_coalesced(const std::vector<std::uint8_t> &data, std::size_t write
 		}
 		if (auto r = conn->flush(); err.empty() && !r)
 			err = "flush: " + r.error().message();
-		if (!err.empty())
+		if (!err.empty()) {
 			::shutdown(p.b.get(), SHUT_RDWR);
-		else
-			::shutdown(p.a.get(), SHUT_WR);
-		rx.join();
-		if (!err.empty())
+			rx.join();
 			throw std::runtime_error(err);
+		}
+		// As ktls_tx(): close() waits for the records still being
+		// encrypted and sends them, then FIN (shutdown() would not wait).
+		conn.reset();
+		p.a.reset();
+		rx.join();
 	}
 	double s = since(t0);
 	if (wire < data.size())
