@@ -52,6 +52,7 @@
 #include <linux/rcupdate.h>
 #include <linux/refcount.h>
 #include <linux/sched.h>
+#include <linux/sched/clock.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -170,11 +171,27 @@ static void account_submit(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rct
 	ktlsaccel_counters_submit(&rctx->flow->c, backlogged);
 }
 
+/*
+ * The latency histograms' clock. local_clock() reads the TSC; ktime_get_ns()
+ * reads the clocksource, which is the HPET wherever the TSC is not trusted
+ * (our TCG guests): a device read each time, twice per queued request.
+ * The two stamps of a request may come from different CPUs: the TSCs of
+ * one machine agree to well below the histograms' microsecond, and where
+ * they are unstable local_clock() keeps each CPU within a tick of the
+ * others, which the histograms tolerate (a negative span counts as 0).
+ * Deadlines (the model, delay faults) use ktime_get_ns(), as the hrtimers
+ * that wait for them do.
+ */
+static inline u64 stamp_ns(void)
+{
+	return local_clock();
+}
+
 /* Must run before the request is completed: it reads the request. */
 static void account_done(struct ktlsaccel_queue *q, struct ktlsaccel_rctx *rctx,
 			 int err)
 {
-	u64 now = ktime_get_ns();
+	u64 now = stamp_ns();
 
 	ktlsaccel_counters_done(qc(q), err, rctx->req->cryptlen,
 				rctx->submit_ns, now);
@@ -561,7 +578,7 @@ static bool queue_complete_due(struct ktlsaccel_queue *q)
 	LIST_HEAD(promoted);
 	LIST_HEAD(due);
 	u64 now = ktime_get_ns();
-	u64 extra;
+	u64 extra, deadline;
 
 	spin_lock_irq(&q->lock);
 	list_for_each_entry_safe(rctx, tmp, &q->done, node) {
@@ -604,9 +621,9 @@ static bool queue_complete_due(struct ktlsaccel_queue *q)
 	extra = q->latency_ns + (u64)k->fault.delay_us * NSEC_PER_USEC;
 	rcu_read_unlock();
 	spin_lock_irq(&q->lock);
-	now = ktime_get_ns();
+	deadline = extra ? ktime_get_ns() + extra : 0;
 	list_for_each_entry(rctx, &promoted, node)
-		rctx->deadline_ns = now + extra;
+		rctx->deadline_ns = deadline;
 	list_splice_tail(&promoted, &q->pending);
 	spin_unlock_irq(&q->lock);
 	return true;
@@ -711,6 +728,7 @@ int ktlsaccel_engine_submit(struct ktlsaccel_flow *flow, struct crypto_aead *car
 	struct ktlsaccel_rctx *rctx = req_rctx(req);
 	const struct ktlsaccel_engine_knobs *k;
 	struct ktlsaccel_queue *q;
+	u64 extra_ns, deadline_ns;
 	unsigned long flags;
 	bool direct = false;
 	int reason = -1;
@@ -731,7 +749,10 @@ int ktlsaccel_engine_submit(struct ktlsaccel_flow *flow, struct crypto_aead *car
 	if (reason >= 0)
 		goto run_here;
 
-	rctx->submit_ns = ktime_get_ns();
+	rctx->submit_ns = stamp_ns();
+	/* The clock of the deadlines is read only when there is one. */
+	extra_ns = q->latency_ns + (u64)k->fault.delay_us * NSEC_PER_USEC;
+	deadline_ns = extra_ns ? ktime_get_ns() + extra_ns : 0;
 	spin_lock_irqsave(&q->lock, flags);
 	if ((q->in_ring < q->depth && list_empty(&q->backlog)) ||
 	    (!(req->base.flags & CRYPTO_TFM_REQ_MAY_BACKLOG) && !flow_idle(flow))) {
@@ -744,8 +765,7 @@ int ktlsaccel_engine_submit(struct ktlsaccel_flow *flow, struct crypto_aead *car
 		q->in_ring++;
 		account_submit(q, rctx, false);
 		order_add(rctx);
-		rctx->deadline_ns = rctx->submit_ns + q->latency_ns +
-				    (u64)k->fault.delay_us * NSEC_PER_USEC;
+		rctx->deadline_ns = deadline_ns;
 		if (card && !queue_models(q, k) && list_empty(&q->pending) &&
 		    !queue_stalled(q)) {
 			direct = true;

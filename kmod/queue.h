@@ -45,8 +45,8 @@ struct ktlsaccel_rctx {
 	struct ktlsaccel_flow *flow;
 	struct crypto_aead *card;	/* NULL: the CPU runs it */
 	void *queue;			/* the queue holding its slot */
-	u64 submit_ns;			/* when the caller handed it over */
-	u64 deadline_ns;		/* modelled completion time */
+	u64 submit_ns;			/* handed over (local_clock(): histograms) */
+	u64 deadline_ns;		/* modelled completion (ktime_get_ns(), 0: none) */
 	int result;
 	bool encrypt;
 	bool done;			/* result known, waiting for its turn */

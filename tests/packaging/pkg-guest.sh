@@ -4,12 +4,19 @@
 # In the guest (run by scripts/vm-run): install the Debian packages the way
 # an administrator does, use them, purge them, and check nothing is left.
 #
-#   pkg-guest.sh DEBDIR SRCDIR [UPGRADE_KVER]
+#   pkg-guest.sh DEBDIR SRCDIR                one boot: install, use, purge
+#   pkg-guest.sh DEBDIR SRCDIR upgrade KVER   install, upgrade, use; keep
+#   pkg-guest.sh DEBDIR SRCDIR reboot TAR     boot into KVER, use, purge
 #
-# UPGRADE_KVER, a newer kernel with headers, plays a kernel upgrade after the
-# install: dkms's hook /etc/kernel/postinst.d/dkms, which the kernel
-# package's postinst runs, must build and install ktlsaccel.ko for it
-# (AUTOINSTALL), and the purge must take that copy out again.
+# "upgrade KVER" plays a kernel upgrade after the install: dkms's hook
+# /etc/kernel/postinst.d/dkms, which the new kernel package's postinst runs,
+# must build and install ktlsaccel.ko for KVER (AUTOINSTALL). The root's
+# changes are then saved to $KTLSACCEL_RESULTS/root-changes.tar instead of
+# being purged, and "reboot TAR", run by a guest booted into KVER, restores
+# them: the module the hook built must load there, the programs work, and
+# the purge must take out the copies of both kernels. That is the path an
+# administrator takes (install, upgrade, reboot, remove), and it costs one
+# dkms build and one purge fewer than testing each kernel on its own.
 #
 # The guest's root is the host's, read-only over 9p. /etc, /usr and /var get
 # a writable overlayfs each (upper layer in the guest's tmpfs), so the real
@@ -25,7 +32,16 @@ set -euo pipefail
 
 debs=$1
 src=$2
-upgrade=${3:-}
+mode=${3:-once}
+upgrade='' state_tar=''
+# (set by the saved state in reboot mode)
+state_upgrade='' state_installed_on='' mandb_off=0
+case $mode in
+once) ;;
+upgrade) upgrade=${4:?upgrade: which kernel} ;;
+reboot) state_tar=${4:?reboot: which saved root} ;;
+*) echo "pkg-guest.sh: unknown mode $mode"; exit 2 ;;
+esac
 kver=$(uname -r)
 work=/tmp/pkgtest
 lower=$work/lower
@@ -58,6 +74,17 @@ pkgs=(ktlsaccel-dkms libktlsaccel0 libktlsaccel-dev ktlsaccel-tools)
 mkdir -p "$lower"
 mount --bind / "$lower"
 modprobe overlay
+if [[ $mode == reboot ]]; then
+	# The previous boot's changes (whiteouts and overlayfs's xattrs too).
+	mkdir -p "$work/ov"
+	tar -C "$work/ov" --numeric-owner --xattrs --xattrs-include='trusted.*' \
+		-xpf "$state_tar" || { echo "FAIL reboot: cannot restore $state_tar"; exit 1; }
+	# shellcheck source=/dev/null
+	. "$work/ov/state"
+	rm "$work/ov/state"
+	[[ -n $state_upgrade && $kver == "$state_upgrade" ]] ||
+		{ echo "FAIL reboot: booted $kver, the upgrade was to $state_upgrade"; exit 1; }
+fi
 for d in etc usr var; do
 	mkdir -p "$work/ov/$d/upper" "$work/ov/$d/work"
 	mount -t overlay overlay \
@@ -73,51 +100,62 @@ export DEBIAN_FRONTEND=noninteractive
 # question man-db/auto-update switches); it is put back before the
 # leftovers are looked for.
 mandb_flag=/var/lib/man-db/auto-update
-mandb_off=0
-if [[ -e $mandb_flag ]]; then
-	rm "$mandb_flag"
-	mandb_off=1
+if [[ $mode != reboot ]]; then
+	if [[ -e $mandb_flag ]]; then
+		rm "$mandb_flag"
+		mandb_off=1
+	fi
+	ok "overlay over /etc /usr /var"
+else
+	ok "overlay over /etc /usr /var with the changes of the boot into $state_installed_on"
 fi
-ok "overlay over /etc /usr /var"
 
 # ---- install ---------------------------------------------------------------
 shopt -s nullglob
-if [[ -n $upgrade ]]; then
-	[[ $upgrade != "$kver" && -e /lib/modules/$upgrade/build/Makefile ]] ||
-		fail install "upgrade kernel $upgrade: no headers, or it is the running one"
-fi
-debfiles=("$debs"/*.deb)
-[[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
-# common.postinst builds for the running and the newest kernel with headers.
-# Under TCG one dkms build takes minutes, so by default the other kernels'
-# headers are hidden (an empty directory mounted over them) while dpkg -i
-# runs; KTLSACCEL_PKGTEST_ALL_KERNELS=1 keeps them, and the module must then
-# get built for each of them too (by the postinst or dkms's kernel hook).
 hidden=()
-if [[ ${KTLSACCEL_PKGTEST_ALL_KERNELS:-0} != 1 ]]; then
-	mkdir -p "$work/empty"
-	for b in /lib/modules/*/build; do
-		k=$(basename "$(dirname "$b")")
-		[[ $k != "$kver" && -e $b/Makefile ]] || continue
-		hdr=$(readlink -f "$b")
-		mount --bind "$work/empty" "$hdr"
-		hidden+=("$hdr")
+if [[ $mode == reboot ]]; then
+	for p in "${pkgs[@]}"; do
+		[[ $(dpkg-query -W -f='${Status}' "$p") == "install ok installed" ]] ||
+			fail reboot "$p is not installed after the reboot"
 	done
+	ok "after the reboot: ${#pkgs[@]} packages installed"
+else
+	if [[ -n $upgrade ]]; then
+		[[ $upgrade != "$kver" && -e /lib/modules/$upgrade/build/Makefile ]] ||
+			fail install "upgrade kernel $upgrade: no headers, or it is the running one"
+	fi
+	debfiles=("$debs"/*.deb)
+	[[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
+	# common.postinst builds for the running and the newest kernel with headers.
+	# Under TCG one dkms build takes minutes, so by default the other kernels'
+	# headers are hidden (an empty directory mounted over them) while dpkg -i
+	# runs; KTLSACCEL_PKGTEST_ALL_KERNELS=1 keeps them, and the module must then
+	# get built for each of them too (by the postinst or dkms's kernel hook).
+	if [[ ${KTLSACCEL_PKGTEST_ALL_KERNELS:-0} != 1 ]]; then
+		mkdir -p "$work/empty"
+		for b in /lib/modules/*/build; do
+			k=$(basename "$(dirname "$b")")
+			[[ $k != "$kver" && -e $b/Makefile ]] || continue
+			hdr=$(readlink -f "$b")
+			mount --bind "$work/empty" "$hdr"
+			hidden+=("$hdr")
+		done
+	fi
+	if ! dpkg -i "${debfiles[@]}" > "$work/dpkg-install.log" 2>&1; then
+		cat "$work/dpkg-install.log"
+		cat /var/lib/dkms/ktlsaccel/*/build/make.log 2>/dev/null | tail -n 40
+		fail install "dpkg -i failed"
+	fi
+	for p in "${pkgs[@]}"; do
+		[[ $(dpkg-query -W -f='${Status}' "$p") == "install ok installed" ]] ||
+			fail install "$p is not installed"
+	done
+	sed -nE 's/^(Building|Loading|Done|It is likely|Module build)/  postinst: &/p' "$work/dpkg-install.log"
+	for hdr in "${hidden[@]}"; do
+		umount "$hdr"
+	done
+	ok "dpkg -i ${#debfiles[@]} packages (postinst: dkms add/build/install)"
 fi
-if ! dpkg -i "${debfiles[@]}" > "$work/dpkg-install.log" 2>&1; then
-	cat "$work/dpkg-install.log"
-	cat /var/lib/dkms/ktlsaccel/*/build/make.log 2>/dev/null | tail -n 40
-	fail install "dpkg -i failed"
-fi
-for p in "${pkgs[@]}"; do
-	[[ $(dpkg-query -W -f='${Status}' "$p") == "install ok installed" ]] ||
-		fail install "$p is not installed"
-done
-sed -nE 's/^(Building|Loading|Done|It is likely|Module build)/  postinst: &/p' "$work/dpkg-install.log"
-for hdr in "${hidden[@]}"; do
-	umount "$hdr"
-done
-ok "dpkg -i ${#debfiles[@]} packages (postinst: dkms add/build/install)"
 
 # ---- DKMS: this kernel, and every other kernel with headers -----------------
 dkms_installed() {
@@ -134,7 +172,14 @@ built=()
 for b in /lib/modules/*/build; do
 	k=$(basename "$(dirname "$b")")
 	[[ -e $b/Makefile ]] || continue
-	[[ ${#hidden[@]} -eq 0 || $k == "$kver" ]] || continue
+	if [[ $mode == reboot ]]; then
+		# built before the reboot: for the kernel installed on and the
+		# upgrade's (this one), by dkms's kernel hook
+		[[ $k == "$kver" || $k == "$state_installed_on" ]] || continue
+		dkms_installed "$k" || fail reboot "not installed for $k after the reboot"
+	elif [[ ${#hidden[@]} -ne 0 && $k != "$kver" ]]; then
+		continue
+	fi
 	if ! dkms_installed "$k"; then
 		run /etc/kernel/postinst.d/dkms "$k" || fail dkms "kernel hook for $k failed"
 		echo "  kernel hook /etc/kernel/postinst.d/dkms $k built it"
@@ -238,6 +283,27 @@ grep -q "kernel driver ktlsaccel-" <<<"$out" || fail find_package "the kernel di
 (( after > before )) || fail find_package "the engine completed no requests ($before -> $after)"
 echo "  engine completed $((after - before)) requests"
 ok "find_package(ktlsaccel): builds, links, offloads"
+
+# ---- the reboot into the upgrade's kernel ----------------------------------
+# Save the root's changes for the guest that boots $upgrade: the upper
+# layers as they stand, with the modprobe option this test added taken out
+# again (the next boot adds and checks it).
+if [[ $mode == upgrade ]]; then
+	run modprobe -r ktlsaccel || fail save "modprobe -r failed"
+	sed -i '/^options ktlsaccel queues=3 depth=64$/d' "$conf"
+	printf 'state_upgrade=%q\nstate_installed_on=%q\nmandb_off=%q\n' \
+		"$upgrade" "$kver" "$mandb_off" > "$work/ov/state"
+	out_tar=${KTLSACCEL_RESULTS:?}/root-changes.tar
+	rm -f "$out_tar"
+	sync
+	tar -C "$work/ov" --numeric-owner --xattrs --xattrs-include='trusted.*' \
+		-cf "$out_tar.tmp" state etc/upper usr/upper var/upper ||
+		fail save "tar of the upper layers failed"
+	mv "$out_tar.tmp" "$out_tar"
+	ok "root's changes saved for the reboot into $upgrade ($(du -m "$out_tar" | cut -f1) MiB)"
+	echo "packaging test on $kver, before the reboot into $upgrade: all steps passed in $(( $(date +%s) - t0 ))s"
+	exit 0
+fi
 
 # ---- remove ----------------------------------------------------------------
 run modprobe -r ktlsaccel || fail purge "modprobe -r failed"

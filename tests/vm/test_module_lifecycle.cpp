@@ -50,7 +50,7 @@ TEST(ModuleLifecycle, UnloadIsRefusedWhileATfmExistsAndWorksOnceItIsFreed)
 	EXPECT_FALSE(module_loaded());
 }
 
-TEST(ModuleLifecycle, TenLoadUnloadCyclesLeaveNothingBehind)
+TEST(ModuleLifecycle, SixLoadUnloadCyclesLeaveNothingBehind)
 {
 	/* A first cycle warms caches (crypto templates, debugfs, kcapi). */
 	{
@@ -59,13 +59,13 @@ TEST(ModuleLifecycle, TenLoadUnloadCyclesLeaveNothingBehind)
 	}
 	settle_memory();
 	long long before = kmalloc_bytes();
-	for (int i = 0; i < 10; i++) {
+	for (int i = 0; i < 6; i++) {
 		loaded_module mod("queues=4");
 		one_request();
 	}
 	settle_memory();
 	long long after = kmalloc_bytes();
-	std::printf("10 load/unload cycles: kmalloc bytes in use %lld -> %lld (%+lld)\n",
+	std::printf("6 load/unload cycles: kmalloc bytes in use %lld -> %lld (%+lld)\n",
 		    before, after, after - before);
 	RecordProperty("kmalloc_growth", std::to_string(after - before));
 	EXPECT_FALSE(module_loaded());
@@ -73,10 +73,11 @@ TEST(ModuleLifecycle, TenLoadUnloadCyclesLeaveNothingBehind)
 	EXPECT_EQ(check_output("ps -e -o comm= | grep -c '^ktlsaccel/' || true"), "0\n");
 	EXPECT_FALSE(std::filesystem::exists("/sys/kernel/debug/ktlsaccel"));
 	/*
-	 * Each cycle allocates several KiB; noise from the rest of the system
-	 * stays below this (12.8 KiB a cycle, as with the twenty cycles before).
+	 * Each cycle allocates several KiB; the noise from the rest of the
+	 * system measured over ten cycles stayed within 14 KiB either way.
+	 * 64 KiB is 10.7 KiB a cycle (12.8 KiB with the ten cycles before).
 	 */
-	EXPECT_LT(after - before, 128 * 1024);
+	EXPECT_LT(after - before, 64 * 1024);
 }
 
 /*
@@ -164,7 +165,7 @@ TEST(ModuleLifecycle, UnloadIsRefusedWhileKtlsSocketsAreOpenAndTheyKeepWorking)
 	EXPECT_EQ(check_output("grep -c ktlsaccel /proc/crypto || true"), "0\n");
 }
 
-TEST(ModuleLifecycle, SixLoadUnloadCyclesWithKtlsTrafficLeaveNothingBehind)
+TEST(ModuleLifecycle, FourLoadUnloadCyclesWithKtlsTrafficLeaveNothingBehind)
 {
 	auto cycle = [](int i) {
 		loaded_module mod(i % 2 ? "queues=1 depth=4" : "queues=3");
@@ -180,14 +181,15 @@ TEST(ModuleLifecycle, SixLoadUnloadCyclesWithKtlsTrafficLeaveNothingBehind)
 		cycle(i);
 	settle_memory();
 	long long before = kmalloc_bytes();
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 4; i++)
 		cycle(i);
 	settle_memory();
 	long long after = kmalloc_bytes();
-	std::printf("6 load/unload cycles with kTLS: kmalloc bytes in use %lld -> %lld (%+lld)\n",
+	std::printf("4 load/unload cycles with kTLS: kmalloc bytes in use %lld -> %lld (%+lld)\n",
 		    before, after, after - before);
 	RecordProperty("kmalloc_growth", std::to_string(after - before));
 	EXPECT_FALSE(module_loaded());
 	EXPECT_EQ(check_output("ps -e -o comm= | grep -c '^ktlsaccel/' || true"), "0\n");
-	EXPECT_LT(after - before, 256 * 1024);
+	/* 32 KiB a cycle (42.7 KiB with the six cycles before) */
+	EXPECT_LT(after - before, 128 * 1024);
 }

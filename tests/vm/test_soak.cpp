@@ -20,7 +20,7 @@
 //  - after unload, kmalloc usage is back at its baseline, and kmemleak
 //    (where the kernel has it) finds nothing; the kernel log stays clean.
 //
-// Settings (environment): KTLSACCEL_SOAK_SECONDS (traffic time, default 15),
+// Settings (environment): KTLSACCEL_SOAK_SECONDS (traffic time, default 10),
 // KTLSACCEL_SOAK_CONNECTIONS (default 256), KTLSACCEL_SOAK_FAULT_PPM
 // (injected failures per million requests while errors are on, default
 // 3000), KTLSACCEL_SOAK_SEED (default: from the clock, printed for replay),
@@ -628,7 +628,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 
 TEST(Soak, ConnectionsUnderFaultsAndReconfigurationStayExactAndLeaveNothingBehind)
 {
-	const unsigned int seconds = env_ulong("KTLSACCEL_SOAK_SECONDS", 15);
+	const unsigned int seconds = env_ulong("KTLSACCEL_SOAK_SECONDS", 10);
 	const unsigned int count = env_ulong("KTLSACCEL_SOAK_CONNECTIONS", 256);
 	const std::uint32_t ppm = env_ulong("KTLSACCEL_SOAK_FAULT_PPM", 3000);
 	const unsigned int drain = env_ulong("KTLSACCEL_SOAK_DRAIN_SECONDS", 120);

@@ -454,6 +454,18 @@ void runner::latency_cells(const std::string &cfg)
 		progress("latency " + cfg + " " + size_name(size) + " p50 (p99 " +
 				 std::to_string(static_cast<int>(p99)) + ")",
 			 p50, "us");
+		// The same through the library, without and with send
+		// coalescing (issue 20: request/response no slower with it).
+		for (bool co : {false, true}) {
+			std::string mode = co ? "library coalescing" : "library";
+			auto lrtt = lib_pingpong(size, o_.pingpong_iterations, co);
+			double l50 = quantile(lrtt, 0.5), l99 = quantile(lrtt, 0.99);
+			add("latency", cfg, "aes128gcm", "1.2", size, mode, "p50_us", l50);
+			add("latency", cfg, "aes128gcm", "1.2", size, mode, "p99_us", l99);
+			progress("latency " + cfg + " " + mode + " " + size_name(size) + " p50 (p99 " +
+					 std::to_string(static_cast<int>(l99)) + ")",
+				 l50, "us");
+		}
 	}
 }
 

@@ -368,6 +368,116 @@ double lib_tx_coalesced(const std::vector<std::uint8_t> &data, std::size_t write
 	return s;
 }
 
+namespace {
+
+// Fresh keys for one direction each way: what one end sends with, the other
+// receives with.
+std::pair<session_keys, session_keys> mirrored_keys()
+{
+	session_keys a, b;
+	a.version = b.version = tls_version::tls12;
+	a.cipher_type = b.cipher_type = ktlsaccel::cipher::aes_128_gcm;
+	a.local_role = role::client;
+	b.local_role = role::server;
+	for (auto *ci : {&a.tx, &a.rx}) {
+		*ci = crypto_info(a.version, a.cipher_type);
+		for (auto part : {ci->key(), ci->iv(), ci->salt()})
+			if (RAND_bytes(part.data(), static_cast<int>(part.size())) != 1)
+				throw std::runtime_error("RAND_bytes failed");
+	}
+	// (crypto_info is move-only, as it holds keys: copy the parts)
+	auto copy = [&](crypto_info &to, crypto_info &from) {
+		to = crypto_info(a.version, a.cipher_type);
+		std::ranges::copy(from.key(), to.key().begin());
+		std::ranges::copy(from.iv(), to.iv().begin());
+		std::ranges::copy(from.salt(), to.salt().begin());
+		std::ranges::copy(from.rec_seq(), to.rec_seq().begin());
+	};
+	copy(b.tx, a.rx);
+	copy(b.rx, a.tx);
+	return {std::move(a), std::move(b)};
+}
+
+connection lib_end(int fd, session_keys keys, bool coalesce)
+{
+	auto made = connection::install(fd, std::move(keys));
+	if (!made)
+		throw std::runtime_error("install: " + made.error().message());
+	if (coalesce)
+		if (auto r = made->set_coalescing(coalescing{}); !r)
+			throw std::runtime_error("set_coalescing: " + r.error().message());
+	return std::move(*made);
+}
+
+void lib_recv_exactly(connection &c, std::uint8_t *p, std::size_t n)
+{
+	while (n) {
+		auto r = c.recv(std::as_writable_bytes(std::span(p, n)));
+		if (!r)
+			throw std::runtime_error("recv: " + r.error().message());
+		if (*r == 0)
+			throw std::runtime_error("recv: the peer closed");
+		p += *r;
+		n -= *r;
+	}
+}
+
+} // namespace
+
+std::vector<double> lib_pingpong(std::size_t size, unsigned int iterations, bool coalesce)
+{
+	const unsigned int warmup = 5;
+	auto p = tcp_loopback_pair();
+	int one = 1;
+	for (int fd : {p.a.get(), p.b.get()})
+		check(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "TCP_NODELAY");
+	auto [ka, kb] = mirrored_keys();
+	auto client = lib_end(p.a.get(), std::move(ka), coalesce);
+	auto server = lib_end(p.b.get(), std::move(kb), coalesce);
+	auto msg = pattern(size);
+	auto echo = std::async(std::launch::async, [&]() -> std::string {
+		std::vector<std::uint8_t> buf(size);
+		try {
+			for (unsigned int i = 0; i < warmup + iterations; i++) {
+				lib_recv_exactly(server, buf.data(), size);
+				if (auto r = server.send_all(std::as_bytes(std::span(buf))); !r)
+					throw std::runtime_error("echo send: " + r.error().message());
+			}
+			// Coalescing holds the last echo open until a recv(),
+			// flush() or the timer: flush it as an application would.
+			if (auto r = server.flush(); !r)
+				throw std::runtime_error("echo flush: " + r.error().message());
+		} catch (const std::exception &e) {
+			::shutdown(p.b.get(), SHUT_RDWR);	/* the client must not wait */
+			return e.what();
+		}
+		return "";
+	});
+	std::vector<double> rtt;
+	std::vector<std::uint8_t> back(size);
+	std::string err;
+	try {
+		for (unsigned int i = 0; i < warmup + iterations; i++) {
+			auto t0 = clock::now();
+			if (auto r = client.send_all(std::as_bytes(std::span(msg))); !r)
+				throw std::runtime_error("send: " + r.error().message());
+			lib_recv_exactly(client, back.data(), size);
+			if (i >= warmup)
+				rtt.push_back(since(t0) * 1e6);
+			if (back != msg)
+				throw std::runtime_error("library request/response: the echo differs");
+		}
+	} catch (const std::exception &e) {
+		err = e.what();
+		::shutdown(p.a.get(), SHUT_RDWR);
+		::shutdown(p.b.get(), SHUT_RDWR);
+	}
+	std::string eerr = echo.get();
+	if (!err.empty() || !eerr.empty())
+		throw std::runtime_error(err.empty() ? eerr : err);
+	return rtt;
+}
+
 std::vector<std::uint8_t> ktls_capture(const raw_crypto_info &k, const std::vector<std::uint8_t> &data)
 {
 	auto p = tcp_loopback_pair();
