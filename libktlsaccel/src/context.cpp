@@ -205,8 +205,12 @@ ssl_session_ptr context_state::session_for(const std::string &server_name)
 		sessions.erase(it);
 		return {};
 	}
-	SSL_SESSION_up_ref(s);
-	return ssl_session_ptr(s);
+	/*
+	 * A copy for each handshake: OpenSSL's client writes into the session
+	 * it offers (the PSK identity it used, the new session when the
+	 * server declines it), and other threads may be offering the same one.
+	 */
+	return ssl_session_ptr(SSL_SESSION_dup(s));
 }
 
 bool context_state::cache_under(SSL *ssl, const std::string &server_name)
