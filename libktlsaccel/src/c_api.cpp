@@ -6,7 +6,9 @@
 
 #include "internal.hpp"
 
+#include <cstring>
 #include <string>
+#include <string_view>
 
 #ifdef KTLSACCEL_HAVE_MBEDTLS
 #include <ktlsaccel/ktlsaccel_mbedtls.h>
@@ -15,6 +17,10 @@
 
 struct ktlsaccel_conn {
 	ktlsaccel::connection conn;
+};
+
+struct ktlsaccel_ctx {
+	ktlsaccel::context ctx;
 };
 
 namespace {
@@ -184,6 +190,98 @@ int ktlsaccel_flush_due(struct ktlsaccel_conn *conn)
 int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 {
 	return conn_call(conn, [](auto &c) { return c.shutdown(); });
+}
+
+int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
+		      struct ktlsaccel_ctx **ctxp)
+{
+	return guarded([&]() -> int {
+		if (!ctxp)
+			return invalid();
+		*ctxp = nullptr;
+		/* an older caller's struct ends early: the rest is zero */
+		struct ktlsaccel_options o = {};
+		if (!opts || size == 0 || size > sizeof(o))
+			return invalid();
+		std::memcpy(&o, opts, size);
+		if (o.version && o.version != 0x0303 && o.version != 0x0304)
+			return invalid();
+		ktlsaccel::options cpp;
+		cpp.role = o.server ? ktlsaccel::role::server : ktlsaccel::role::client;
+		cpp.server_name = o.server_name ? o.server_name : "";
+		cpp.ca_file = o.ca_file ? o.ca_file : "";
+		cpp.cert_file = o.cert_file ? o.cert_file : "";
+		cpp.key_file = o.key_file ? o.key_file : "";
+		cpp.verify_peer = !o.no_verify;
+		for (std::string_view a = o.alpn ? o.alpn : ""; !a.empty();) {
+			auto comma = a.find(',');
+			cpp.alpn.emplace_back(a.substr(0, comma));
+			a = comma == a.npos ? std::string_view() : a.substr(comma + 1);
+			/* "h2," names an empty protocol: make_context() refuses it */
+			if (comma != std::string_view::npos && a.empty())
+				cpp.alpn.emplace_back();
+		}
+		if (o.version)
+			cpp.version = static_cast<ktlsaccel::tls_version>(o.version);
+		cpp.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
+		cpp.allow_userspace_fallback = o.allow_userspace_fallback != 0;
+		auto c = ktlsaccel::context::create(cpp);
+		if (!c)
+			return set_error(c.error());
+		*ctxp = new ktlsaccel_ctx{std::move(*c)};
+		return 0;
+	});
+}
+
+void ktlsaccel_ctx_free(struct ktlsaccel_ctx *ctx)
+{
+	delete ctx;
+}
+
+SSL_CTX *ktlsaccel_ctx_ssl_ctx(struct ktlsaccel_ctx *ctx)
+{
+	return ctx ? ctx->ctx.native_handle() : nullptr;
+}
+
+int ktlsaccel_handshake(struct ktlsaccel_ctx *ctx, int fd, const char *server_name,
+			struct ktlsaccel_conn **connp)
+{
+	return guarded([&]() -> int {
+		if (!connp)
+			return invalid();
+		*connp = nullptr;
+		if (!ctx)
+			return invalid();
+		auto c = ktlsaccel::connection::handshake(fd, ctx->ctx,
+							  server_name ? server_name : "");
+		if (!c)
+			return set_error(c.error());
+		*connp = new ktlsaccel_conn{std::move(*c)};
+		return 0;
+	});
+}
+
+int ktlsaccel_conn_info(const struct ktlsaccel_conn *conn, struct ktlsaccel_info *info,
+			size_t size)
+{
+	if (!conn || !info || size == 0 || size > sizeof(ktlsaccel_info))
+		return invalid();
+	const auto &i = conn->conn.info();
+	ktlsaccel_info out = {};
+	out.version = static_cast<unsigned int>(i.version);
+	out.cipher_suite = i.cipher_suite.c_str();
+	out.alpn = i.alpn.empty() ? nullptr : i.alpn.c_str();
+	out.kernel_offload = i.kernel_offload;
+	out.resumed = i.resumed;
+	std::memcpy(info, &out, size);
+	return 0;
+}
+
+ssize_t ktlsaccel_conn_pending(const struct ktlsaccel_conn *conn)
+{
+	if (!conn)
+		return invalid();
+	return static_cast<ssize_t>(conn->conn.pending());
 }
 
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn)

@@ -156,7 +156,9 @@ struct KTLSACCEL_LOCAL connection::state {
 	connection_info info;
 	// userspace fallback only
 	detail::ssl_ptr ssl;
-	detail::ssl_ctx_ptr ctx;
+	std::shared_ptr<detail::context_state> ctx;
+	// a TLS 1.3 client of a context that keeps sessions: recv() feeds it tickets
+	std::unique_ptr<detail::ticket_sink> tickets;
 	// plaintext OpenSSL decrypted before the hand-over
 	std::vector<std::uint8_t> pending;
 	std::size_t pending_off = 0;
@@ -245,6 +247,9 @@ struct KTLSACCEL_LOCAL connection::state {
 	 */
 	~state()
 	{
+		/* a connection that failed leaves its session for OpenSSL to drop */
+		if (ssl && !failure())
+			detail::ssl_keep_session(ssl.get());
 		std::lock_guard lock(hold->m);
 		(void)hold->close_locked();
 		hold->fd = -1;
@@ -282,6 +287,16 @@ connection &connection::operator=(connection &&) noexcept = default;
 connection::~connection() = default;
 
 int connection::fd() const noexcept { return s_->fd; }
+
+std::size_t connection::pending() const noexcept
+{
+	std::size_t n = s_->pending.size() - s_->pending_off;
+	if (s_->ssl) {
+		std::lock_guard lock(s_->tx_mutex);
+		n += static_cast<std::size_t>(std::max(SSL_pending(s_->ssl.get()), 0));
+	}
+	return n;
+}
 
 std::vector<std::uint8_t> &detail::connection_access::pending(connection &c)
 {
@@ -328,6 +343,7 @@ result<connection> connection::offload(SSL *ssl)
 	info.kernel_offload = true;
 	conn->s_->info = std::move(info);
 	conn->s_->server = SSL_is_server(ssl) == 1;
+	detail::ssl_keep_session(ssl);
 	return conn;
 }
 
@@ -386,150 +402,123 @@ std::error_code handshake_error(SSL *ssl, int ret)
 	return detail::openssl_error(errc::handshake_failed);
 }
 
-int select_alpn(SSL *, const unsigned char **out, unsigned char *outlen,
-		const unsigned char *in, unsigned int inlen, void *arg)
-{
-	auto *wire = static_cast<std::vector<unsigned char> *>(arg);
-	unsigned char *sel = nullptr;
-	if (SSL_select_next_proto(&sel, outlen, wire->data(), static_cast<unsigned>(wire->size()),
-				  in, inlen) != OPENSSL_NPN_NEGOTIATED)
-		return SSL_TLSEXT_ERR_ALERT_FATAL;
-	*out = sel;
-	return SSL_TLSEXT_ERR_OK;
-}
-
-/* The suites kTLS implements, strongest first; PFS only. */
-constexpr const char *default_cipher_list =
-	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:"
-	"ECDHE-ECDSA-AES128-CCM:DHE-RSA-AES128-CCM:!aNULL:!PSK:!SRP";
-
 } // namespace
 
-result<connection> connection::handshake(int fd, const options &o)
+struct KTLSACCEL_LOCAL handshake_state::impl {
+	std::shared_ptr<detail::context_state> ctx;
+	detail::ssl_ptr ssl;
+	int fd = -1;
+	bool server = false;
+	bool done = false;
+};
+
+handshake_state::handshake_state(std::unique_ptr<impl> i) noexcept : i_(std::move(i)) {}
+handshake_state::handshake_state(handshake_state &&) noexcept = default;
+handshake_state &handshake_state::operator=(handshake_state &&) noexcept = default;
+handshake_state::~handshake_state() = default;
+
+result<handshake_state> handshake_state::start(int fd, const context &c, std::string_view name)
 {
-	if (fd < 0)
+	if (fd < 0 || !c.s_)
 		return fail(errc::invalid_argument);
+	const options &o = c.s_->opts;
 	bool server = o.role == role::server;
-	if (server && (o.cert_file.empty() || o.key_file.empty()))
-		return fail(errc::invalid_argument);
+	std::string server_name(name.empty() ? std::string_view(o.server_name) : name);
 	/*
 	 * A chain checked without a name accepts any certificate the CAs ever
 	 * signed, for any host: a verifying client must say whom it expects.
 	 */
-	if (!server && o.verify_peer && o.server_name.empty())
+	if (!server && o.verify_peer && server_name.empty())
 		return fail(errc::invalid_argument);
 
-	detail::ssl_ctx_ptr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
-	if (!ctx)
-		return fail(detail::openssl_error(errc::handshake_failed));
-	SSL_CTX *c = ctx.get();
-	int minv = o.version ? static_cast<int>(*o.version) : TLS1_2_VERSION;
-	int maxv = o.version ? static_cast<int>(*o.version) : TLS1_3_VERSION;
-	SSL_CTX_set_min_proto_version(c, minv);
-	SSL_CTX_set_max_proto_version(c, maxv);
-	SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-
-	const char *list = o.cipher_list.empty() ? default_cipher_list : o.cipher_list.c_str();
-	if (SSL_CTX_set_cipher_list(c, list) != 1)
-		return fail(detail::openssl_error(errc::invalid_argument));
-	if (!o.ciphersuites.empty() && SSL_CTX_set_ciphersuites(c, o.ciphersuites.c_str()) != 1)
-		return fail(detail::openssl_error(errc::invalid_argument));
-	/* the caller's own lists stay as given only where userspace can take over */
-	bool own_lists = !o.cipher_list.empty() || !o.ciphersuites.empty();
-	if (!own_lists || !o.allow_userspace_fallback) {
-		if (auto r = detail::ssl_ctx_keep_ktls_suites(c); !r)
-			return std::unexpected(r.error());
-	}
-
-	if (o.verify_peer) {
-		int mode = SSL_VERIFY_PEER | (server ? SSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0);
-		SSL_CTX_set_verify(c, mode, nullptr);
-		int ok = o.ca_file.empty() ? SSL_CTX_set_default_verify_paths(c)
-					   : SSL_CTX_load_verify_locations(c, o.ca_file.c_str(), nullptr);
-		if (ok != 1)
-			return fail(detail::openssl_error(errc::invalid_argument));
-	}
-	if (!o.cert_file.empty()) {
-		if (SSL_CTX_use_certificate_chain_file(c, o.cert_file.c_str()) != 1 ||
-		    SSL_CTX_use_PrivateKey_file(c, o.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-		    SSL_CTX_check_private_key(c) != 1)
-			return fail(detail::openssl_error(errc::invalid_argument));
-	}
-	if (o.num_tickets)
-		SSL_CTX_set_num_tickets(c, *o.num_tickets);
-
-	std::vector<unsigned char> alpn_wire;
-	for (const auto &p : o.alpn) {
-		if (p.empty() || p.size() > 255)
-			return fail(errc::invalid_argument);
-		alpn_wire.push_back(static_cast<unsigned char>(p.size()));
-		alpn_wire.insert(alpn_wire.end(), p.begin(), p.end());
-	}
-	if (!alpn_wire.empty()) {
-		if (server)
-			SSL_CTX_set_alpn_select_cb(c, select_alpn, &alpn_wire);
-		else if (SSL_CTX_set_alpn_protos(c, alpn_wire.data(),
-						 static_cast<unsigned>(alpn_wire.size())) != 0)
-			return fail(detail::openssl_error(errc::invalid_argument));
-	}
-
-	detail::ssl_ptr ssl(SSL_new(c));
+	auto i = std::make_unique<impl>();
+	i->ctx = c.s_;
+	i->fd = fd;
+	i->server = server;
+	i->ssl.reset(SSL_new(c.s_->ctx.get()));
+	SSL *ssl = i->ssl.get();
 	if (!ssl)
 		return fail(detail::openssl_error(errc::handshake_failed));
-	if (auto r = ssl_prepare(ssl.get()); !r)
+	if (auto r = ssl_prepare(ssl); !r)
 		return std::unexpected(r.error());
-	if (!detail::ssl_set_socket(ssl.get(), fd))
+	/* never blocks: a blocking socket is waited for in poll(), with the timeout */
+	if (!detail::ssl_set_socket(ssl, fd, true))
 		return fail(detail::openssl_error(errc::invalid_argument));
-	if (!server && !o.server_name.empty()) {
+	if (server) {
+		SSL_set_accept_state(ssl);
+		return handshake_state(std::move(i));
+	}
+	SSL_set_connect_state(ssl);
+	if (!server_name.empty()) {
 		/* an address is checked against IP SANs and never sent as SNI (RFC 6066) */
 		in6_addr addr;
-		bool is_ip = inet_pton(AF_INET, o.server_name.c_str(), &addr) == 1 ||
-			     inet_pton(AF_INET6, o.server_name.c_str(), &addr) == 1;
-		if (!is_ip && SSL_set_tlsext_host_name(ssl.get(), o.server_name.c_str()) != 1)
+		bool is_ip = inet_pton(AF_INET, server_name.c_str(), &addr) == 1 ||
+			     inet_pton(AF_INET6, server_name.c_str(), &addr) == 1;
+		if (!is_ip && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1)
 			return fail(detail::openssl_error(errc::invalid_argument));
 		if (o.verify_peer) {
-			X509_VERIFY_PARAM *param = SSL_get0_param(ssl.get());
-			int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, o.server_name.c_str())
-				       : SSL_set1_host(ssl.get(), o.server_name.c_str());
+			X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+			int ok = is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, server_name.c_str())
+				       : SSL_set1_host(ssl, server_name.c_str());
 			if (ok != 1)
 				return fail(detail::openssl_error(errc::invalid_argument));
 		}
 	}
+	if (!c.s_->cache_under(ssl, server_name))
+		return fail(detail::openssl_error(errc::handshake_failed));
+	if (auto sess = c.s_->session_for(server_name))
+		(void)SSL_set_session(ssl, sess.get());	/* refused: a full handshake */
+	return handshake_state(std::move(i));
+}
 
-	for (;;) {
-		ERR_clear_error();
-		errno = 0;
-		int ret = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
-		if (ret == 1)
-			break;
-		/* a signal is no reason to give up (as the Mbed TLS backend does) */
-		int e = SSL_get_error(ssl.get(), ret);
-		if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) && errno == EINTR)
-			continue;
-		return fail(handshake_error(ssl.get(), ret));
+result<handshake_state::want> handshake_state::step()
+{
+	if (!i_ || !i_->ssl)
+		return fail(errc::invalid_argument);
+	if (i_->done)
+		return want::done;
+	ERR_clear_error();
+	errno = 0;
+	int ret = SSL_do_handshake(i_->ssl.get());
+	if (ret == 1) {
+		i_->done = true;
+		return want::done;
 	}
+	switch (SSL_get_error(i_->ssl.get(), ret)) {
+	case SSL_ERROR_WANT_READ:
+		return want::read;
+	case SSL_ERROR_WANT_WRITE:
+		return want::write;
+	}
+	return fail(handshake_error(i_->ssl.get(), ret));
+}
+
+result<connection> handshake_state::finish()
+{
+	if (!i_ || !i_->ssl || !i_->done)
+		return fail(errc::ssl_not_ready);
+	detail::ssl_ptr ssl = std::move(i_->ssl);
+	auto ctx = i_->ctx;
+	const options &o = ctx->opts;
+	int fd = i_->fd;
 
 	connection_info info;
 	detail::ssl_describe(ssl.get(), info);
 	auto userspace = [&](std::error_code why) {
-		auto s = std::make_unique<state>();
+		auto s = std::make_unique<connection::state>();
 		s->fd = fd;
 		s->info = info;
 		s->info.kernel_offload = false;
 		s->info.offload_error = why;
-		/* alpn_wire dies with this call; no later handshake needs it */
-		SSL_CTX_set_alpn_select_cb(ctx.get(), nullptr, nullptr);
 		/*
 		 * A write retried after EAGAIN must repeat the same bytes, but
 		 * they may sit elsewhere (sendfile() reads them again, an
 		 * application may copy them): OpenSSL would call that fatal.
 		 */
 		SSL_set_mode(ssl.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-		/* for ssl_run(): waits in poll(), outside the lock */
-		if (!detail::ssl_set_socket(ssl.get(), fd, true))
-			return result<connection>(fail(detail::openssl_error(errc::handshake_failed)));
 		s->ssl = std::move(ssl);
-		s->ctx = std::move(ctx);
+		/* OpenSSL reads tickets itself here: they reach the context's cache */
+		s->ctx = ctx;
 		return result<connection>(connection(std::move(s)));
 	};
 	auto keys = detail::ssl_export_keys(ssl.get());
@@ -539,6 +528,12 @@ result<connection> connection::handshake(int fd, const options &o)
 			return userspace(keys.error());
 		return std::unexpected(keys.error());
 	}
+	/* a client that keeps sessions has the server's TLS 1.3 tickets still to read */
+	bool sink = ctx->keep_sessions && keys->version == tls_version::tls13;
+	secret rx_secret;
+	if (sink)
+		rx_secret = secret(keys->rx_secret.span());
+	cipher cipher_type = keys->cipher_type;
 	bool irreversible, can_rekey;
 	if (auto r = kernel_install(fd, *keys, &irreversible, &can_rekey); !r) {
 		/* OpenSSL still holds any plaintext it decrypted: nothing is lost */
@@ -549,16 +544,64 @@ result<connection> connection::handshake(int fd, const options &o)
 	std::vector<std::uint8_t> pending;
 	if (auto r = detail::ssl_take_pending(ssl.get(), pending); !r)
 		return std::unexpected(r.error());
-	auto s = std::make_unique<state>();
+	auto s = std::make_unique<connection::state>();
 	s->fd = fd;
 	s->info = std::move(info);
 	s->info.kernel_offload = true;
-	s->server = server;
+	s->server = i_->server;
 	s->pending = std::move(pending);
 	s->keep_secrets(*keys, can_rekey);
-	/* ssl and ctx are freed here: OpenSSL wipes its copies of the keys */
+	if (sink) {
+		std::uint64_t seq = detail::ssl_read_seq(ssl.get());
+		/* without it, only this context's later handshakes lose: not this connection */
+		s->tickets = detail::ticket_sink::make(ctx, std::move(ssl), cipher_type,
+						       rx_secret.span(), seq);
+	}
+	/* otherwise ssl is freed here: OpenSSL wipes its copies of the keys */
+	detail::ssl_keep_session(ssl.get());
 	return connection(std::move(s));
 }
+
+result<connection> connection::handshake(int fd, const context &ctx, std::string_view server_name)
+{
+	auto hs = handshake_state::start(fd, ctx, server_name);
+	if (!hs)
+		return std::unexpected(hs.error());
+	auto limit = ctx.s_->opts.handshake_timeout;
+	auto deadline = std::chrono::steady_clock::now() + limit;
+	for (;;) {
+		auto w = hs->step();
+		if (!w)
+			return std::unexpected(w.error());
+		if (*w == handshake_state::want::done)
+			break;
+		int wait_ms = -1;
+		if (limit.count() > 0) {
+			auto left = std::chrono::ceil<std::chrono::milliseconds>(
+				deadline - std::chrono::steady_clock::now());
+			if (left.count() <= 0)
+				return fail(errc::timeout);
+			wait_ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+		}
+		short ev = *w == handshake_state::want::read ? POLLIN : POLLOUT;
+		pollfd pfd{fd, ev, 0};
+		/* a signal is no reason to give up (as the Mbed TLS backend does) */
+		if (poll(&pfd, 1, wait_ms) < 0 && errno != EINTR)
+			return fail(detail::errno_error());
+	}
+	return hs->finish();
+}
+
+result<connection> connection::handshake(int fd, const options &o)
+{
+	if (fd < 0)
+		return fail(errc::invalid_argument);
+	auto ctx = detail::make_context(o, false);
+	if (!ctx)
+		return std::unexpected(ctx.error());
+	return handshake(fd, context(std::move(*ctx)), {});
+}
+
 
 /* ---- record I/O --------------------------------------------------------- */
 
@@ -795,6 +838,7 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 			(void)send_alert(fd, alert_fatal, alert_decode_error);
 			return fatal(make_error_code(errc::unexpected_message));
 		}
+		std::size_t start = off;
 		off = m.next;
 		if (!budget.on_message(m.type)) {
 			handshake_buf.clear();
@@ -806,6 +850,9 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 						      trailing);
 		switch (c.action) {
 		case detail::hs_check::drop:
+			if (tickets && tls13 && m.type == detail::hs_new_session_ticket &&
+			    !tickets->feed(std::span(handshake_buf).subspan(start, off - start)))
+				tickets.reset();
 			continue;
 		case detail::hs_check::decline_renegotiation:
 			(void)send_alert(fd, alert_warning, alert_no_renegotiation);
@@ -817,6 +864,8 @@ result<bool> connection::state::on_handshake_bytes(std::span<const std::uint8_t>
 			return fatal(make_error_code(errc::unexpected_message));
 		}
 
+		/* the sink's keys are the old ones: later tickets are not kept */
+		tickets.reset();
 		/* kept only where the socket can rekey (kernel_install) */
 		if (rx_secret.empty())
 			return fatal(make_error_code(errc::key_update_unsupported));

@@ -64,6 +64,9 @@ public:
 			return "the SSL pads its TLS 1.3 records (a record padding callback or "
 			       "block padding is set), which kernel TLS cannot do: remove the "
 			       "padding before the handshake, or keep the connection in userspace";
+		case errc::timeout:
+			return "the TLS handshake did not finish within the handshake timeout "
+			       "(the peer is silent or too slow)";
 		}
 		return "unknown ktlsaccel error";
 	}
@@ -95,6 +98,8 @@ public:
 			return std::errc::broken_pipe;
 		case errc::unexpected_eof:
 			return std::errc::connection_reset;
+		case errc::timeout:
+			return std::errc::timed_out;
 		}
 		return std::errc::protocol_error;
 	}

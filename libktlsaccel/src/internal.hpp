@@ -12,8 +12,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -71,5 +74,69 @@ KTLSACCEL_LOCAL ssize_t send_typed(int fd, std::uint8_t type, std::span<const st
 
 // Fills the names a SSL knows into info.
 KTLSACCEL_LOCAL void ssl_describe(SSL *ssl, connection_info &info);
+
+// The sequence number of the next record a prepared SSL would read.
+KTLSACCEL_LOCAL std::uint64_t ssl_read_seq(const SSL *ssl);
+
+struct ssl_session_free_t {
+	void operator()(SSL_SESSION *s) const { SSL_SESSION_free(s); }
+};
+using ssl_session_ptr = std::unique_ptr<SSL_SESSION, ssl_session_free_t>;
+
+/*
+ * Before an SSL whose session is good is freed: SSL_free() of a connected
+ * SSL that sent no close_notify marks its session not resumable (OpenSSL
+ * takes it for a broken connection), and that SSL_SESSION is the one a
+ * cache holds. After a hand-over the SSL never sends close_notify: the
+ * kernel does.
+ */
+KTLSACCEL_LOCAL void ssl_keep_session(SSL *ssl);
+
+// ktlsaccel::context's insides (context.cpp).
+struct KTLSACCEL_LOCAL context_state {
+	options opts;
+	ssl_ctx_ptr ctx;
+	// the ALPN select callback's argument: lives as long as ctx
+	std::vector<unsigned char> alpn_wire;
+	// a client context of context::create(): keeps sessions
+	bool keep_sessions = false;
+
+	// The session to offer to server_name, or none.
+	ssl_session_ptr session_for(const std::string &server_name);
+	// Makes the sessions ssl gets cached under server_name.
+	bool cache_under(SSL *ssl, const std::string &server_name);
+	std::size_t cached() const;
+
+	mutable std::mutex m;
+	std::map<std::string, ssl_session_ptr> sessions;	// guarded by m
+};
+
+// Builds the SSL_CTX of opts. keep_sessions: see context_state.
+KTLSACCEL_LOCAL result<std::shared_ptr<context_state>> make_context(const options &opts,
+								    bool keep_sessions);
+
+/*
+ * A TLS 1.3 client's SSL kept after the hand-over, so that OpenSSL turns
+ * the NewSessionTickets recv() reads from the kernel into sessions of its
+ * context: each ticket is sealed again as the record OpenSSL would have
+ * read (its keys and sequence number) and fed to it from memory.
+ */
+class KTLSACCEL_LOCAL ticket_sink {
+public:
+	static std::unique_ptr<ticket_sink> make(std::shared_ptr<context_state> ctx, ssl_ptr ssl,
+						 cipher c, std::span<const std::uint8_t> rx_secret,
+						 std::uint64_t seq);
+	// message: one whole NewSessionTicket (header included). false: the
+	// SSL refused it and the sink is useless.
+	bool feed(std::span<const std::uint8_t> message);
+	~ticket_sink();
+
+private:
+	std::shared_ptr<context_state> ctx_;
+	ssl_ptr ssl_;
+	cipher cipher_ = cipher::aes_128_gcm;
+	secret key_, iv_;
+	std::uint64_t seq_ = 0;
+};
 
 } // namespace ktlsaccel::detail

@@ -533,6 +533,7 @@ void ssl_describe(SSL *ssl, connection_info &info)
 		info.cipher_type = *c;
 	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	info.server_name = sni ? sni : "";
+	info.resumed = SSL_session_reused(ssl) == 1;
 	describe_peer(ssl, info);
 }
 
@@ -637,6 +638,12 @@ result<session_keys> ssl_export_keys(SSL *ssl)
 }
 
 result<void> ssl_take_pending(SSL *ssl, std::vector<std::uint8_t> &out);
+
+std::uint64_t ssl_read_seq(const SSL *ssl)
+{
+	const tracker *t = tracker_of(ssl);
+	return t ? t->rd.seq : 0;
+}
 
 } // namespace detail
 

@@ -35,6 +35,7 @@ enum class errc {
 	invalid_argument,		// bad option or argument
 	record_size_limited,		// the peer limited record sizes: kTLS writes 16 KiB
 	record_padding,			// the TLS library pads records: kTLS cannot
+	timeout,			// the handshake did not finish in time
 };
 
 const std::error_category &category() noexcept;

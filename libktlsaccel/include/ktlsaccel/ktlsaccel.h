@@ -12,6 +12,15 @@
  *	ktlsaccel_send(c, buf, len, 0); ktlsaccel_recv(c, buf, sizeof(buf));
  *	ktlsaccel_shutdown(c); ktlsaccel_conn_free(c); close(fd);
  *
+ * Or let the library run the handshake, with a context shared by every
+ * connection (certificates parsed once, sessions resumed):
+ *
+ *	struct ktlsaccel_options o = { .server = 1, .cert_file = "c.pem",
+ *				       .key_file = "k.pem", .no_verify = 1 };
+ *	struct ktlsaccel_ctx *ctx;
+ *	ktlsaccel_ctx_new(&o, sizeof(o), &ctx);		// once
+ *	ktlsaccel_handshake(ctx, fd, NULL, &c);		// per connection
+ *
  * Every call returns 0 (or a byte count) on success and -errno on failure;
  * ktlsaccel_last_error() then describes the failure for a person (alert
  * names, certificate problems, what to change). No call throws.
@@ -30,6 +39,43 @@ extern "C" {
 typedef struct ssl_st SSL;
 typedef struct ssl_ctx_st SSL_CTX;
 struct ktlsaccel_conn;
+struct ktlsaccel_ctx;
+
+/*
+ * ktlsaccel::options for ktlsaccel_ctx_new(). Zero means the default: a
+ * verifying client of TLS 1.2 or 1.3 without a time limit.
+ */
+struct ktlsaccel_options {
+	int server;			/* 1: server (needs cert_file and key_file) */
+	const char *server_name;	/* client: default SNI name and name to verify */
+	const char *ca_file;		/* trust anchors; NULL: OpenSSL's default paths */
+	const char *cert_file;		/* our chain and key (PEM) */
+	const char *key_file;
+	int no_verify;			/* 1: do not verify the peer */
+	const char *alpn;		/* "h2,http/1.1", in preference order */
+	unsigned int version;		/* 0, or pin 0x0303 (TLS 1.2) / 0x0304 (TLS 1.3) */
+	unsigned int handshake_timeout_ms;	/* 0: none; else -ETIMEDOUT */
+	int allow_userspace_fallback;	/* 1: keep TLS in userspace without kTLS */
+};
+
+/*
+ * A context (ktlsaccel::context) from *opts; size is sizeof(*opts), for
+ * fields appended later. -EINVAL for a bad option (the message says which).
+ */
+int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
+		      struct ktlsaccel_ctx **ctxp);
+/* Frees ctx; connections made with it keep what they need. NULL is fine. */
+void ktlsaccel_ctx_free(struct ktlsaccel_ctx *ctx);
+/* Its SSL_CTX, to customise before handshakes use it (context::native_handle()). */
+SSL_CTX *ktlsaccel_ctx_ssl_ctx(struct ktlsaccel_ctx *ctx);
+/*
+ * Runs the handshake on the connected socket fd (blocking or not) and
+ * hands the records to the kernel: *connp. server_name: a client's name
+ * for this connection, NULL for the context's. -ETIMEDOUT after the
+ * context's handshake timeout.
+ */
+int ktlsaccel_handshake(struct ktlsaccel_ctx *ctx, int fd, const char *server_name,
+			struct ktlsaccel_conn **connp);
 
 /* Call before SSL_connect()/SSL_accept(): see ktlsaccel::ssl_prepare(). */
 int ktlsaccel_prepare_ssl(SSL *ssl);
@@ -97,6 +143,22 @@ const unsigned char *ktlsaccel_conn_peer_certificate(const struct ktlsaccel_conn
 						     size_t *len);
 /* The peer certificate's subject, RFC 2253 ("CN=example.org,O=Example"). */
 const char *ktlsaccel_conn_peer_subject(const struct ktlsaccel_conn *conn);
+/* What the handshake negotiated (ktlsaccel::connection_info). */
+struct ktlsaccel_info {
+	unsigned int version;		/* 0x0303 (TLS 1.2) or 0x0304 (TLS 1.3) */
+	const char *cipher_suite;	/* "TLS_AES_128_GCM_SHA256"; valid while conn lives */
+	const char *alpn;		/* negotiated protocol, or NULL */
+	int kernel_offload;		/* 1: records in kTLS; 0: userspace fallback */
+	int resumed;			/* 1: an earlier session was resumed */
+};
+/* Fills *info (size: sizeof(*info)); -EINVAL for NULLs. */
+int ktlsaccel_conn_info(const struct ktlsaccel_conn *conn, struct ktlsaccel_info *info,
+			size_t size);
+/*
+ * Plaintext bytes ktlsaccel_recv() returns without reading the socket,
+ * which epoll does not report: drain them before waiting for EPOLLIN.
+ */
+ssize_t ktlsaccel_conn_pending(const struct ktlsaccel_conn *conn);
 /* The socket, or -EINVAL for a NULL conn. */
 int ktlsaccel_conn_fd(const struct ktlsaccel_conn *conn);
 /* Frees the connection; does not close the socket. NULL is fine. */

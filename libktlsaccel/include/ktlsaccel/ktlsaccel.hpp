@@ -8,6 +8,14 @@
 //   conn->recv(buffer);          // 0 = the peer closed cleanly (close_notify)
 //   conn->shutdown();            // sends close_notify
 //
+// A server (or a client that connects often) makes one context at start-up
+// and shares it: certificates are parsed once and sessions are resumed.
+//
+//   auto ctx = ktlsaccel::context::create({.role = ktlsaccel::role::server,
+//                                          .cert_file = "c.pem", .key_file = "k.pem",
+//                                          .verify_peer = false});
+//   auto conn = ktlsaccel::connection::handshake(fd, *ctx);
+//
 // An application that runs its own OpenSSL handshake calls ssl_prepare()
 // on its SSL before the handshake and ssl_offload() after it.
 //
@@ -30,6 +38,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 typedef struct ssl_st SSL;
@@ -39,6 +48,7 @@ namespace ktlsaccel {
 
 namespace detail {
 struct connection_access;
+struct context_state;
 }
 
 template <typename T>
@@ -75,6 +85,12 @@ struct options {
 	// When the kernel cannot take the connection (no kTLS, cipher not in
 	// the kernel), keep it in userspace TLS instead of failing.
 	bool allow_userspace_fallback = false;
+	// The longest connection::handshake() may take, from its call to the
+	// hand-over; zero: no limit. A peer that stays silent or trickles
+	// bytes then fails it with errc::timeout instead of holding the
+	// thread forever. The handshake waits for the socket in poll(), so
+	// the fd may be blocking or not.
+	std::chrono::milliseconds handshake_timeout{0};
 };
 
 struct connection_info {
@@ -94,6 +110,50 @@ struct connection_info {
 	// far as verify_peer asked. Filled by the OpenSSL backend.
 	std::vector<std::uint8_t> peer_certificate;
 	std::string peer_subject;
+	// The handshake resumed an earlier session (TLS 1.2 session ID or
+	// ticket, TLS 1.3 PSK from a ticket): see class context.
+	bool resumed = false;
+};
+
+// What connection::handshake() shares between connections: one SSL_CTX
+// built from options (certificates, keys and CAs parsed once, prepared with
+// ssl_ctx_prepare()) and its sessions, so that handshakes resume:
+//
+//  - a server keeps OpenSSL's session cache (TLS 1.2 session IDs) and
+//    issues stateless tickets (TLS 1.2 and 1.3) under keys of this context;
+//  - a client keeps the newest resumable session per server name (the
+//    handshake's server_name) and offers it to the next handshake with
+//    that name. TLS 1.3 tickets arrive after the handshake, when the
+//    kernel already has the records: recv() hands them to OpenSSL, so a
+//    client that never calls recv() keeps no TLS 1.3 session. Tickets that
+//    follow a KeyUpdate from the server are not kept.
+//
+// A context is a shared handle: copies use the same SSL_CTX and sessions.
+// It is thread-safe (one context for every thread of a server); connections
+// and handshakes keep what they need of it alive.
+class context {
+public:
+	// errc::invalid_argument for a server without cert_file/key_file, a
+	// bad ALPN name or a file OpenSSL cannot read (the message says which).
+	// options.server_name is the default name of a client's handshakes.
+	static result<context> create(const options &opts);
+
+	// The SSL_CTX, to customise it beyond options (an SNI callback that
+	// switches virtual hosts, session timeouts, OCSP, ...) before handshakes
+	// use it; valid while the context lives. The library owns its keylog,
+	// message, new-session and ALPN-select callbacks and the ex_data it set:
+	// leave them. An SSL_CTX an SNI callback switches to needs
+	// ssl_ctx_prepare() first.
+	SSL_CTX *native_handle() const noexcept;
+	const options &settings() const noexcept;
+	// A client's cached sessions (one per server name); 0 for a server.
+	std::size_t cached_sessions() const;
+
+private:
+	friend class connection;
+	friend class handshake_state;
+	explicit context(std::shared_ptr<detail::context_state> s) noexcept;
+	std::shared_ptr<detail::context_state> s_;
 };
 
 // Send coalescing for small writes (connection::set_coalescing(); see
@@ -116,15 +176,24 @@ struct coalescing {
 
 class connection {
 public:
-	// Runs the handshake on the connected TCP socket fd, which must be
-	// blocking while it runs, then moves the record layer into the kernel.
+	// Runs the handshake on the connected TCP socket fd (blocking or not:
+	// it waits in poll(), up to options.handshake_timeout), then moves the
+	// record layer into the kernel. Builds a context of its own for this
+	// one connection: nothing is resumed.
 	static result<connection> handshake(int fd, const options &opts);
+	// The same with a shared context (resumption, certificates parsed
+	// once). server_name: a client's name for this connection; empty: the
+	// context's options.server_name. Sessions are cached under it.
+	static result<connection> handshake(int fd, const context &ctx,
+					    std::string_view server_name = {});
 
 	// Takes over an SSL whose handshake has finished, after ssl_prepare()
 	// was called on it before the handshake. The SSL and its socket stay
 	// the caller's; do not use the SSL for I/O afterwards (SSL_free it).
 	// Fails with errc::pending_input if OpenSSL holds undecrypted bytes
-	// (turn read-ahead off), leaving the SSL usable.
+	// (turn read-ahead off), leaving the SSL usable. Once it succeeds, the
+	// SSL counts as shut down (SSL_set_shutdown()), so that SSL_free()
+	// leaves its session resumable: the kernel sends close_notify.
 	static result<connection> offload(SSL *ssl);
 
 	// For handshake backends: installs keys on the connected socket fd.
@@ -181,14 +250,58 @@ public:
 	// A failed try (EAGAIN) is not remembered: call it again.
 	result<void> shutdown();
 
+	// Plaintext bytes recv() returns without reading the socket: what
+	// OpenSSL had decrypted before the hand-over (or holds, in the
+	// userspace fallback). epoll/poll do not see them: an event loop must
+	// recv() until pending() is 0 before it waits for EPOLLIN, or a
+	// request that came with the handshake's last flight waits forever.
+	std::size_t pending() const noexcept;
+
 	int fd() const noexcept;
 	const connection_info &info() const noexcept;
 
 private:
 	friend struct detail::connection_access;
+	friend class handshake_state;
 	struct state;
 	explicit connection(std::unique_ptr<state> s) noexcept;
 	std::unique_ptr<state> s_;
+};
+
+// A handshake driven by an event loop, one step at a time on a non-blocking
+// (or blocking) socket: step() never waits, and says what the socket must
+// become before the next step() makes progress.
+//
+//   auto hs = ktlsaccel::handshake_state::start(fd, ctx);
+//   // on each readiness event (and at start):
+//   auto w = hs->step();
+//   if (!w) ...failed...
+//   else if (*w == want::read)  wait for EPOLLIN
+//   else if (*w == want::write) wait for EPOLLOUT
+//   else { auto conn = hs->finish(); ... drain conn->pending() ... }
+//
+// options.handshake_timeout does not apply: the loop's own timer does
+// (drop the handshake_state when it fires).
+class handshake_state {
+public:
+	enum class want { read, write, done };
+
+	static result<handshake_state> start(int fd, const context &ctx,
+					     std::string_view server_name = {});
+	// Runs the handshake as far as the socket allows. done: call finish().
+	result<want> step();
+	// Once step() said done: moves the records into the kernel (as
+	// connection::handshake() does). Call it once.
+	result<connection> finish();
+
+	handshake_state(handshake_state &&) noexcept;
+	handshake_state &operator=(handshake_state &&) noexcept;
+	~handshake_state();
+
+private:
+	struct impl;
+	explicit handshake_state(std::unique_ptr<impl> i) noexcept;
+	std::unique_ptr<impl> i_;
 };
 
 // Prepares an application's SSL for offload() later: records are counted
