@@ -18,6 +18,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "unit_tls.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -31,52 +33,8 @@ using namespace ktlsaccel;
 
 namespace {
 
-const fs::path &pki_dir()
-{
-	static const fs::path dir = [] {
-		std::string tmpl = (fs::temp_directory_path() / "ktlsaccel-ctx.XXXXXX").string();
-		if (!mkdtemp(tmpl.data()))
-			throw std::runtime_error("mkdtemp");
-		fs::path d = tmpl;
-		std::string cmd =
-			"cd '" + d.string() + "' && exec >/dev/null 2>&1 && "
-			"printf 'subjectAltName=DNS:localhost\\n' > ext && "
-			"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-			"-keyout ca.key -out ca.pem -days 1 -subj /CN=unit-ca && "
-			"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-			"-keyout leaf.key -out leaf.csr -subj /CN=localhost && "
-			"openssl x509 -req -in leaf.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-			"-out leaf.pem -days 1 -extfile ext";
-		if (std::system(cmd.c_str()) != 0)
-			throw std::runtime_error("openssl CLI failed");
-		return d;
-	}();
-	return dir;
-}
-
-struct tcp_pair {
-	int client = -1, server = -1;
-	tcp_pair()
-	{
-		int l = socket(AF_INET, SOCK_STREAM, 0);
-		sockaddr_in a{};
-		a.sin_family = AF_INET;
-		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		socklen_t len = sizeof(a);
-		bind(l, reinterpret_cast<sockaddr *>(&a), sizeof(a));
-		listen(l, 1);
-		getsockname(l, reinterpret_cast<sockaddr *>(&a), &len);
-		client = socket(AF_INET, SOCK_STREAM, 0);
-		connect(client, reinterpret_cast<sockaddr *>(&a), sizeof(a));
-		server = accept(l, nullptr, nullptr);
-		close(l);
-	}
-	~tcp_pair()
-	{
-		close(client);
-		close(server);
-	}
-};
+using unit::pki_dir;
+using unit::tcp_pair;
 
 options server_options(std::optional<tls_version> v = std::nullopt)
 {
