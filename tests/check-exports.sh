@@ -81,10 +81,11 @@ for h in "${cheaders[@]}"; do
 	mapfile -t fns < <(cc -E -P -x c -I "$(dirname "$h")/.." "$h" |
 		grep -oE '\<ktlsaccel_[a-z0-9_]+[[:space:]]*\(' | sed -E 's/[[:space:]]*\($//' | sort -u)
 	((${#fns[@]} > 0)) || fail "no function found in $h"
+	missing=0
 	for f in "${fns[@]}"; do
-		[[ -n ${mangled[$f]:-} ]] || fail "$f ($(basename "$h")) is not exported"
+		[[ -n ${mangled[$f]:-} ]] || { fail "$f ($(basename "$h")) is not exported"; missing=1; }
 	done
-	echo "ok $name: ${#fns[@]} C functions of $(basename "$h") exported"
+	((missing)) || echo "ok $name: ${#fns[@]} C functions of $(basename "$h") exported"
 done
 
 # What the objects define with default visibility, in our namespace.
