@@ -196,11 +196,6 @@ Stats Stats::delta(const Stats &now, const Stats &before) noexcept
 
 // ---- sockets -------------------------------------------------------------------
 
-void detail::NlSockDeleter::operator()(nl_sock *sk) const noexcept
-{
-	nl_socket_free(sk);
-}
-
 namespace {
 
 struct NlMsgDeleter {
@@ -378,7 +373,7 @@ Result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
 
 Result<detail::NlSock> detail::open_genl_socket()
 {
-	NlSock sk(nl_socket_alloc());
+	NlSock sk(nl_socket_alloc(), nl_socket_free);
 	if (!sk)
 		return std::unexpected(sys_error(ENOMEM));
 	if (int rc = genl_connect(sk.get()); rc < 0)

@@ -11,8 +11,10 @@
 # library; the module tree for DKMS holds exactly the module's sources and
 # builds for KVER with the MAKE line of its own dkms.conf, away from the
 # checkout; a C program builds with the relocated .pc file and a C++ one with
-# find_package(ktlsaccel), both linking the installed library. The packages
-# and a real dkms run are the guest test's (pkg-guest.sh).
+# find_package(ktlsaccel), both linking the installed libktlsaccel alone; a
+# program of the control client builds with libktlsaccel-control.pc and with
+# find_package(ktlsaccel COMPONENTS control), links that library alone and
+# runs. The packages and a real dkms run are the guest test's (pkg-guest.sh).
 #
 # Prints "ok <step>"; the first failure prints "FAIL <step>: why", exits 1.
 set -euo pipefail
@@ -49,11 +51,14 @@ expected=(
 	"$dkmsdir/uapi/linux/ktlsaccel.h"
 	etc/modprobe.d/ktlsaccel.conf
 	"$libdir/libktlsaccel.so.$ver" "$libdir/libktlsaccel.so.0" "$libdir/libktlsaccel.so"
-	"$libdir/pkgconfig/libktlsaccel.pc"
+	"$libdir/libktlsaccel-control.so.$ver" "$libdir/libktlsaccel-control.so.0"
+	"$libdir/libktlsaccel-control.so"
+	"$libdir/pkgconfig/libktlsaccel.pc" "$libdir/pkgconfig/libktlsaccel-control.pc"
 	"$libdir/cmake/ktlsaccel/ktlsaccelConfig.cmake"
 	"$libdir/cmake/ktlsaccel/ktlsaccelConfigVersion.cmake"
 	"$libdir/cmake/ktlsaccel/ktlsaccelTargets.cmake"
-	include/ktlsaccel/ktlsaccel.h include/ktlsaccel/ktlsaccel.hpp
+	"$libdir/cmake/ktlsaccel/ktlsaccelControlTargets.cmake"
+	include/ktlsaccel/ktlsaccel.h include/ktlsaccel/ktlsaccel.hpp include/ktlsaccel/control.hpp
 	include/linux/ktlsaccel.h
 	sbin/ktlsaccel bin/ktlsaccel-perf
 	share/man/man8/ktlsaccel.8 share/man/man1/ktlsaccel-perf.1
@@ -73,16 +78,30 @@ outside=$(cd "$work/root" && find . -mindepth 1 \( -type f -o -type l \) ! -path
 ok "layout: ${#expected[@]} paths under $prefix, nothing outside it"
 
 # ---- the library and the programs ------------------------------------------
-soname=$(objdump -p "$p/$libdir/libktlsaccel.so.$ver" | awk '$1 == "SONAME" { print $2 }')
-[[ $soname == libktlsaccel.so.0 ]] || fail library "soname is '$soname'"
-[[ $(readlink "$p/$libdir/libktlsaccel.so.0") == "libktlsaccel.so.$ver" &&
-   $(readlink "$p/$libdir/libktlsaccel.so") == libktlsaccel.so.0 ]] ||
-	fail library "symlinks: $(ls -l "$p/$libdir"/libktlsaccel.so*)"
+for l in libktlsaccel libktlsaccel-control; do
+	soname=$(objdump -p "$p/$libdir/$l.so.$ver" | awk '$1 == "SONAME" { print $2 }')
+	[[ $soname == "$l.so.0" ]] || fail library "$l: soname is '$soname'"
+	[[ $(readlink "$p/$libdir/$l.so.0") == "$l.so.$ver" &&
+	   $(readlink "$p/$libdir/$l.so") == "$l.so.0" ]] ||
+		fail library "symlinks: $(ls -l "$p/$libdir/$l".so*)"
+done
+# The TLS library never needs libnl; the control client needs no TLS.
+needs() { readelf -dW "$1" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'; }
+! needs "$p/$libdir/libktlsaccel.so.$ver" | grep -qE '^(libnl|libktlsaccel-control)' ||
+	fail library "libktlsaccel needs: $(needs "$p/$libdir/libktlsaccel.so.$ver" | paste -sd ' ')"
+! needs "$p/$libdir/libktlsaccel-control.so.$ver" | grep -qE '^(libssl|libcrypto|libktlsaccel\.)' ||
+	fail library "libktlsaccel-control needs: $(needs "$p/$libdir/libktlsaccel-control.so.$ver" | paste -sd ' ')"
 out=$(LD_LIBRARY_PATH=$p/$libdir "$p/sbin/ktlsaccel" --version) || fail cli "ktlsaccel --version failed"
 [[ $out == "ktlsaccel $ver" ]] || fail cli "ktlsaccel --version says '$out'"
-lib=$(LD_LIBRARY_PATH=$p/$libdir ldd "$p/sbin/ktlsaccel" | awk '$1 == "libktlsaccel.so.0" { print $3 }')
+loads() {	# the file PROGRAM loads for SONAME, with the installed libraries first
+	LD_LIBRARY_PATH=$p/$libdir ldd "$1" | awk -v so="$2" '$1 == so { print $3 }'
+}
+lib=$(loads "$p/sbin/ktlsaccel" libktlsaccel-control.so.0)
+[[ $(realpath -e "$lib") == $(realpath "$p/$libdir/libktlsaccel-control.so.$ver") ]] ||
+	fail cli "the installed CLI does not load the installed libktlsaccel-control ($lib)"
+lib=$(loads "$p/bin/ktlsaccel-perf" libktlsaccel.so.0)
 [[ $(realpath -e "$lib") == $(realpath "$p/$libdir/libktlsaccel.so.$ver") ]] ||
-	fail cli "the installed CLI does not load the installed library ($lib)"
+	fail cli "the installed ktlsaccel-perf does not load the installed libktlsaccel ($lib)"
 # The completion, driven the way bash drives it: COMP_WORDS/COMP_CWORD for a
 # command line with the cursor at its end, then COMPREPLY, sorted.
 completion=$p/share/bash-completion/completions/ktlsaccel
@@ -118,7 +137,7 @@ for m in share/man/man8/ktlsaccel.8 share/man/man1/ktlsaccel-perf.1; do
 done
 cmp -s "$p/etc/modprobe.d/ktlsaccel.conf" "$src/packaging/ktlsaccel.conf" ||
 	fail modprobe.d "the example differs from packaging/ktlsaccel.conf"
-ok "library (soname libktlsaccel.so.0), CLI $ver runs against it, man pages, completion, modprobe.d example"
+ok "libraries (sonames libktlsaccel.so.0, libktlsaccel-control.so.0), CLI $ver and ktlsaccel-perf run against them, man pages, completion, modprobe.d example"
 
 # ---- the module tree for DKMS ----------------------------------------------
 for f in "$src"/kmod/*.c "$src"/kmod/*.h "$src"/kmod/Kbuild; do
@@ -180,14 +199,19 @@ incdir=$(pkg-config --cflags-only-I libktlsaccel | sed -E 's/^ *-I//; s/ *$//')
 cc -O2 -Wall -Werror -o "$work/consumer-pc" "$src/tests/packaging/consumer.c" \
 	$(pkg-config --cflags --libs libktlsaccel) || fail pkg-config "build failed"
 linked() {
-	LD_LIBRARY_PATH=$p/$libdir ldd "$1" | awk '$1 == "libktlsaccel.so.0" { print $3 }'
+	loads "$1" libktlsaccel.so.0
+}
+# A TLS program links libktlsaccel alone: not the control client, not libnl.
+tls_only() {
+	needs "$1" | grep -qx libktlsaccel.so.0 && ! needs "$1" | grep -qE '^(libktlsaccel-control|libnl)'
 }
 [[ $(realpath -e "$(linked "$work/consumer-pc")") == $(realpath "$p/$libdir/libktlsaccel.so.$ver") ]] ||
 	fail pkg-config "not linked to the installed library"
-ok "pkg-config --cflags --libs libktlsaccel (relocated .pc): builds, links"
+tls_only "$work/consumer-pc" || fail pkg-config "needs more than libktlsaccel: $(needs "$work/consumer-pc" | paste -sd ' ')"
+ok "pkg-config --cflags --libs libktlsaccel (relocated .pc): builds, links libktlsaccel alone"
 
 if ! { cmake -S "$src/tests/packaging/consumer-cmake" -B "$work/consumer-cmake" \
-		-DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$p" &&
+		-DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$p" -DKTLSACCEL_CONSUMER_CONTROL=ON &&
 	cmake --build "$work/consumer-cmake"; } > "$work/cmake.log" 2>&1; then
 	tail -n 40 "$work/cmake.log"
 	fail find_package "configure or build failed"
@@ -195,4 +219,29 @@ fi
 exe=$work/consumer-cmake/ktlsaccel-consumer-cmake
 [[ $(realpath -e "$(linked "$exe")") == $(realpath "$p/$libdir/libktlsaccel.so.$ver") ]] ||
 	fail find_package "not linked to the installed library"
-ok "find_package(ktlsaccel) with CMAKE_PREFIX_PATH=$prefix: builds, links"
+tls_only "$exe" || fail find_package "needs more than libktlsaccel: $(needs "$exe" | paste -sd ' ')"
+ok "find_package(ktlsaccel) with CMAKE_PREFIX_PATH=$prefix: builds, links libktlsaccel alone"
+
+# ---- the control client's consumers ----------------------------------------
+[[ $(pkg-config --modversion libktlsaccel-control) == "$ver" ]] || fail control "modversion"
+# shellcheck disable=SC2046
+c++ -std=c++23 -O2 -Wall -Werror -o "$work/consumer-control-pc" \
+	"$src/tests/packaging/consumer-control.cpp" \
+	$(pkg-config --cflags --libs libktlsaccel-control) || fail control "pkg-config build failed"
+for exe in "$work/consumer-control-pc" "$work/consumer-cmake/ktlsaccel-consumer-control"; do
+	lib=$(loads "$exe" libktlsaccel-control.so.0)
+	[[ $(realpath -e "$lib") == $(realpath "$p/$libdir/libktlsaccel-control.so.$ver") ]] ||
+		fail control "$(basename "$exe") is not linked to the installed libktlsaccel-control"
+	! needs "$exe" | grep -qE '^(libktlsaccel\.|libssl)' ||
+		fail control "$(basename "$exe") needs: $(needs "$exe" | paste -sd ' ')"
+	# The host has no module: the client must say so (exit 3); with the
+	# module loaded it prints the engine (exit 0).
+	rc=0
+	out=$(LD_LIBRARY_PATH=$p/$libdir "$exe") || rc=$?
+	case $rc in
+	0) [[ $out == "consumer-control: queues "* ]] || fail control "$(basename "$exe"): '$out'" ;;
+	3) [[ $out == *"not loaded"* ]] || fail control "$(basename "$exe"): '$out'" ;;
+	*) fail control "$(basename "$exe") failed ($rc): $out" ;;
+	esac
+done
+ok "libktlsaccel-control: pkg-config and find_package(ktlsaccel COMPONENTS control) build, link it alone, run ($out)"

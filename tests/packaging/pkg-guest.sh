@@ -68,7 +68,7 @@ run() {	# run CMD, show its output only when it fails
 	fi
 }
 
-pkgs=(ktlsaccel-dkms libktlsaccel0 libktlsaccel-dev ktlsaccel-tools)
+pkgs=(ktlsaccel-dkms libktlsaccel0 libktlsaccel-control0 libktlsaccel-dev ktlsaccel-tools)
 
 # ---- a writable root -------------------------------------------------------
 mkdir -p "$lower"
@@ -125,7 +125,8 @@ else
 			fail install "upgrade kernel $upgrade: no headers, or it is the running one"
 	fi
 	debfiles=("$debs"/*.deb)
-	[[ ${#debfiles[@]} -eq 4 ]] || fail install "expected 4 packages in $debs, found ${#debfiles[@]}"
+	[[ ${#debfiles[@]} -eq ${#pkgs[@]} ]] ||
+		fail install "expected ${#pkgs[@]} packages in $debs, found ${#debfiles[@]}"
 	# common.postinst builds for the running and the newest kernel with headers.
 	# Under TCG one dkms build takes minutes, so by default the other kernels'
 	# headers are hidden (an empty directory mounted over them) while dpkg -i
@@ -229,6 +230,10 @@ ok "modprobe ktlsaccel (queues=3 depth=64 from $conf)"
 
 # ---- the installed CLI -----------------------------------------------------
 [[ $(command -v ktlsaccel) == /usr/sbin/ktlsaccel ]] || fail cli "ktlsaccel is $(command -v ktlsaccel)"
+# It reads the module through the packaged control client.
+cli_lib=$(ldd /usr/sbin/ktlsaccel | awk '$1 == "libktlsaccel-control.so.0" { print $3 }')
+[[ -n $cli_lib && $(realpath -e "$cli_lib") == $(realpath -e "/usr/lib/$(gcc -print-multiarch)/libktlsaccel-control.so.0") ]] ||
+	fail cli "not linked to the packaged libktlsaccel-control: $(ldd /usr/sbin/ktlsaccel)"
 show=$(ktlsaccel show) || fail cli "ktlsaccel show failed: $show"
 sed -n '1,12s/^/  | /p' <<<"$show"
 grep -qE 'queues 3 depth 64' <<<"$show" || fail cli "ktlsaccel show does not report queues 3 depth 64"
@@ -263,13 +268,20 @@ linked_lib() {
 packaged_lib=$(realpath -e "/usr/lib/$(gcc -print-multiarch)/libktlsaccel.so.0")
 [[ $(linked_lib "$work/consumer-pc") == "$packaged_lib" ]] ||
 	fail pkg-config "not linked to the packaged library: $(ldd "$work/consumer-pc")"
+# A TLS program links libktlsaccel alone: not the control client, not libnl.
+tls_only() {
+	local needed
+	needed=$(readelf -dW "$1" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p')
+	grep -qx libktlsaccel.so.0 <<<"$needed" && ! grep -qE '^(libktlsaccel-control|libnl)' <<<"$needed"
+}
+tls_only "$work/consumer-pc" || fail pkg-config "needs more than libktlsaccel: $(readelf -dW "$work/consumer-pc" | grep NEEDED)"
 before=$(completed) || exit 1
 "$work/consumer-pc" "$work/cert.pem" "$work/key.pem" | sed 's/^/  /' ||
 	fail pkg-config "the program failed"
 after=$(completed) || exit 1
 (( after > before )) || fail pkg-config "the engine completed no requests ($before -> $after)"
 echo "  engine completed $((after - before)) requests"
-ok "pkg-config --cflags --libs libktlsaccel: builds, links, offloads"
+ok "pkg-config --cflags --libs libktlsaccel: builds, links libktlsaccel alone, offloads"
 
 run cmake -S "$src/tests/packaging/consumer-cmake" -B "$work/consumer-cmake" \
 	-DCMAKE_BUILD_TYPE=Release || fail find_package "configure failed"
@@ -280,9 +292,11 @@ out=$("$work/consumer-cmake/ktlsaccel-consumer-cmake" "$work/cert.pem" "$work/ke
 after=$(completed) || exit 1
 echo "  $out"
 grep -q "kernel driver ktlsaccel-" <<<"$out" || fail find_package "the kernel did not choose ktlsaccel"
+tls_only "$work/consumer-cmake/ktlsaccel-consumer-cmake" ||
+	fail find_package "needs more than libktlsaccel: $(readelf -dW "$work/consumer-cmake/ktlsaccel-consumer-cmake" | grep NEEDED)"
 (( after > before )) || fail find_package "the engine completed no requests ($before -> $after)"
 echo "  engine completed $((after - before)) requests"
-ok "find_package(ktlsaccel): builds, links, offloads"
+ok "find_package(ktlsaccel): builds, links libktlsaccel alone, offloads"
 
 # ---- the reboot into the upgrade's kernel ----------------------------------
 # Save the root's changes for the guest that boots $upgrade: the upper

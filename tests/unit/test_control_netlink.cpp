@@ -52,7 +52,7 @@ protected:
 		ASSERT_TRUE(s) << s.error().message();
 		sk = std::move(*s);
 	}
-	detail::NlSock sk;
+	detail::NlSock sk{nullptr, nullptr};
 };
 
 } // namespace

@@ -14,6 +14,9 @@
 // std::error_code (errno in std::system_category(), or ControlErrc) and the
 // text of the kernel's extended ack when it sent one.
 #pragma once
+// Exported from the shared library; the library builds everything else
+// hidden (-fvisibility=hidden).
+#pragma GCC visibility push(default)
 
 #include <array>
 #include <chrono>
@@ -224,10 +227,10 @@ enum ResetMask : std::uint32_t {
 // ---- the client ------------------------------------------------------------------
 
 namespace detail {
-struct NlSockDeleter {
-	void operator()(nl_sock *sk) const noexcept;
-};
-using NlSock = std::unique_ptr<nl_sock, NlSockDeleter>;
+// Freed through a function pointer (nl_socket_free), not a deleter class:
+// the destructor a program inlines calls libnl through it, so the library
+// exports nothing of its own for it.
+using NlSock = std::unique_ptr<nl_sock, void (*)(nl_sock *)>;
 } // namespace detail
 
 // One generic netlink socket bound to the family. Move-only; not thread-safe
@@ -277,3 +280,5 @@ private:
 };
 
 } // namespace ktlsaccel
+
+#pragma GCC visibility pop

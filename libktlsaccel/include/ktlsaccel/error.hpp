@@ -13,6 +13,9 @@
 // Every code maps to a std::errc condition, so `ec == std::errc::bad_message`
 // works, and error_to_errno() gives the errno the C API returns.
 #pragma once
+// Exported from the shared library; the library builds everything else
+// hidden (-fvisibility=hidden).
+#pragma GCC visibility push(default)
 
 #include <system_error>
 #include <string_view>
@@ -59,3 +62,5 @@ std::string_view alert_name(unsigned int description) noexcept;
 
 template <>
 struct std::is_error_code_enum<ktlsaccel::errc> : std::true_type {};
+
+#pragma GCC visibility pop

@@ -5,6 +5,9 @@
 // hands to ktlsaccel::connection::install(). The OpenSSL backend in this
 // library uses it; another TLS library (Mbed TLS, say) plugs in here.
 #pragma once
+// Exported from the shared library; the library builds everything else
+// hidden (-fvisibility=hidden).
+#pragma GCC visibility push(default)
 
 #include <ktlsaccel/error.hpp>
 
@@ -177,3 +180,5 @@ int record_type_from_cmsg(const msghdr &msg) noexcept;
 bool kernel_supports_rekey() noexcept;
 
 } // namespace ktlsaccel
+
+#pragma GCC visibility pop

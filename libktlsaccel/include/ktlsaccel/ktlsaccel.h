@@ -27,6 +27,8 @@
  */
 #ifndef KTLSACCEL_H
 #define KTLSACCEL_H
+/* Exported from the shared library, which builds everything else hidden. */
+#pragma GCC visibility push(default)
 
 #include <sys/types.h>
 #include <stddef.h>
@@ -170,5 +172,7 @@ const char *ktlsaccel_last_error(void);
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif /* KTLSACCEL_H */

@@ -24,6 +24,9 @@
 // thread may send while another receives. Nothing raises SIGPIPE except
 // sendfile(), like sendfile(2): ignore SIGPIPE in programs that use it.
 #pragma once
+// Exported from the shared library; the library builds everything else
+// hidden (-fvisibility=hidden).
+#pragma GCC visibility push(default)
 
 #include <ktlsaccel/error.hpp>
 #include <ktlsaccel/keys.hpp>
@@ -337,3 +340,5 @@ result<session_keys> ssl_export_keys(SSL *ssl);
 result<std::string> kernel_aead_driver(cipher c);
 
 } // namespace ktlsaccel
+
+#pragma GCC visibility pop

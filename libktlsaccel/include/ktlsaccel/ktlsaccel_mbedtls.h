@@ -19,6 +19,8 @@
  */
 #ifndef KTLSACCEL_MBEDTLS_H
 #define KTLSACCEL_MBEDTLS_H
+/* Exported from the shared library, which builds everything else hidden. */
+#pragma GCC visibility push(default)
 
 #include <ktlsaccel/ktlsaccel.h>
 
@@ -44,5 +46,7 @@ int ktlsaccel_mbedtls_offload(mbedtls_ssl_context *ssl, int fd, struct ktlsaccel
 #ifdef __cplusplus
 }
 #endif
+
+#pragma GCC visibility pop
 
 #endif /* KTLSACCEL_MBEDTLS_H */

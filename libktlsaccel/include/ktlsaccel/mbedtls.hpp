@@ -21,6 +21,9 @@
 // (16-byte tag) goes to the kernel; any other negotiated suite is
 // errc::cipher_unsupported. TLS 1.3 needs Mbed TLS 3.x (see docs/mbedtls.md).
 #pragma once
+// Exported from the shared library; the library builds everything else
+// hidden (-fvisibility=hidden).
+#pragma GCC visibility push(default)
 
 #include <ktlsaccel/ktlsaccel.hpp>
 
@@ -71,3 +74,5 @@ result<connection> offload(mbedtls_ssl_context *ssl, int fd);
 result<session_keys> export_keys(mbedtls_ssl_context *ssl);
 
 } // namespace ktlsaccel::mbedtls
+
+#pragma GCC visibility pop
