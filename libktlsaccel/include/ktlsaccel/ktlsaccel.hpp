@@ -155,6 +155,8 @@ public:
 private:
 	friend class connection;
 	friend class handshake_state;
+	// (the library's own: not exported)
+	__attribute__((visibility("hidden")))
 	explicit context(std::shared_ptr<detail::context_state> s) noexcept;
 	std::shared_ptr<detail::context_state> s_;
 };
@@ -267,6 +269,7 @@ private:
 	friend struct detail::connection_access;
 	friend class handshake_state;
 	struct state;
+	__attribute__((visibility("hidden")))
 	explicit connection(std::unique_ptr<state> s) noexcept;
 	std::unique_ptr<state> s_;
 };
