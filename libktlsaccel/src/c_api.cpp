@@ -223,7 +223,11 @@ int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
 		}
 		if (o.version)
 			cpp.version = static_cast<ktlsaccel::tls_version>(o.version);
-		cpp.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
+		/* zeroed options keep the safe default; no limit only when asked */
+		if (o.handshake_timeout_ms == KTLSACCEL_NO_TIMEOUT)
+			cpp.handshake_timeout = std::chrono::milliseconds(0);
+		else if (o.handshake_timeout_ms)
+			cpp.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
 		cpp.allow_userspace_fallback = o.allow_userspace_fallback != 0;
 		auto c = ktlsaccel::context::create(cpp);
 		if (!c)

@@ -47,6 +47,17 @@ struct KTLSACCEL_LOCAL held_record {
 	bool open = false;		// a send() may have left the record open
 	bool queued = false;		// in the timer thread's queue
 	steady::time_point last{};	// the last send() that left it open
+	/*
+	 * Request/response: a record that recv() closes holding one write
+	 * bought nothing but a second sendmsg() and kTLS's copy. After
+	 * `answered_to_send` such records in a row, the first send() after
+	 * each recv() goes out at once; a second send() before the next
+	 * recv() is a burst, and holds records again.
+	 */
+	static constexpr unsigned int answered_to_send = 2;
+	unsigned int writes_held = 0;	// send()s in the open record
+	unsigned int answered = 0;	// records recv() closed, one write each, in a row
+	unsigned int sends_since_recv = 0;
 
 	steady::time_point deadline() const { return last + max_delay; }
 
@@ -54,10 +65,27 @@ struct KTLSACCEL_LOCAL held_record {
 	// socket's (the next send() sees them too).
 	std::error_code close_locked()
 	{
+		writes_held = 0;
 		if (!open || fd < 0)
 			return {};
 		open = false;
 		return close_open_record(fd);
+	}
+	// The caller holds m and sends next: whether this send() holds the
+	// record open (MSG_MORE) or writes at once (request/response).
+	bool hold_this_send()
+	{
+		if (++sends_since_recv > 1)
+			answered = 0;
+		return answered < answered_to_send;
+	}
+	// The caller holds m; recv() is about to wait for an answer.
+	std::error_code close_for_recv()
+	{
+		sends_since_recv = 0;
+		if (open)
+			answered = writes_held == 1 ? answered + 1 : 0;
+		return close_locked();
 	}
 	// The caller holds m, after a send() that may have left the record
 	// open at `now`: starts (or moves) its deadline.

@@ -211,7 +211,7 @@ struct KTLSACCEL_LOCAL connection::state {
 		if (!tx.owns_lock())
 			return;
 		std::lock_guard lock(hold->m);
-		(void)hold->close_locked();
+		(void)hold->close_for_recv();
 	}
 	int ssl_run(int flags, const std::function<int(SSL *)> &op);
 	std::unexpected<std::error_code> too_many_control_messages()
@@ -636,20 +636,23 @@ result<std::size_t> connection::send(std::span<const std::byte> data, int flags)
 	if (auto r = s_->flush_key_update(flags & MSG_DONTWAIT); !r)
 		return std::unexpected(r.error());
 	auto &hold = s_->hold;
-	bool coalesce = hold->enabled.load(std::memory_order_relaxed);
-	if (coalesce) {
+	bool coalesce = false;
+	if (hold->enabled.load(std::memory_order_relaxed)) {
 		std::lock_guard held(hold->m);
 		/* no timer closed it in time: this call does, before more data waits behind it */
 		if (hold->open && detail::steady::now() >= hold->deadline()) {
 			if (auto e = hold->close_locked())
 				return s_->fatal(e);
 		}
-		flags |= MSG_MORE;
+		coalesce = hold->hold_this_send();
+		if (coalesce)
+			flags |= MSG_MORE;
 	}
 	for (;;) {
 		ssize_t n = ::send(s_->fd, data.data(), data.size(), flags | MSG_NOSIGNAL);
 		if (n > 0 && coalesce) {
 			std::lock_guard held(hold->m);
+			hold->writes_held++;
 			detail::held_record::note_open(hold, detail::steady::now());
 		}
 		if (n >= 0)

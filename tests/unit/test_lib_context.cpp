@@ -186,6 +186,15 @@ TEST(LibContext, ServerWithoutCertificateIsRefused)
 	EXPECT_EQ(c.error(), errc::invalid_argument);
 }
 
+// Safe by default: a handshake is bounded unless the application says not.
+TEST(LibContext, HandshakeIsBoundedByDefault)
+{
+	EXPECT_EQ(options{}.handshake_timeout, std::chrono::seconds(60));
+	auto ctx = context::create(client_options());
+	ASSERT_TRUE(ctx);
+	EXPECT_EQ(ctx->settings().handshake_timeout, std::chrono::seconds(60));
+}
+
 // A peer that accepts TCP and never answers: the handshake gives up.
 TEST(LibContext, HandshakeTimesOutOnASilentPeer)
 {

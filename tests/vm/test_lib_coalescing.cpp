@@ -14,6 +14,7 @@
 #include <ktlsaccel/control.hpp>
 #include <ktlsaccel/ktlsaccel.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -134,6 +135,63 @@ TEST_P(LibCoalescingWithModule, SmallWritesKeepRecordsInFlightAndAQuietWriterIsD
 	EXPECT_TRUE(held.delivered);
 	EXPECT_GT(held.max_in_flight, 1u)
 		<< "coalesced small writes should have several records in flight";
+}
+
+/*
+ * Request/response: once two records in a row were closed by a recv()
+ * holding a single send(), the first send() after a recv() is written at
+ * once. Without the timer thread a held record never leaves without a
+ * call, so "the server can read it" proves it was not held; a second
+ * send() before the next recv() (a burst) is held again until flush().
+ */
+TEST_P(LibCoalescingWithModule, RequestResponseWritesAtOnceAndABurstIsHeldAgain)
+{
+	auto p = handshake_pair(GetParam(), cipher::aes_128_gcm);
+	ASSERT_TRUE(p.client && p.server)
+		<< "handshake: " << (!p.client ? p.client.error() : p.server.error()).message();
+	ASSERT_TRUE(p.client->info().kernel_offload);
+	ASSERT_TRUE(p.client->set_coalescing(coalescing{.max_delay = 1s, .timer_thread = false}));
+	auto readable = [&](int ms) {
+		pollfd pfd{p.server_fd.get(), POLLIN, 0};
+		return ::poll(&pfd, 1, ms) == 1;
+	};
+	auto msg = [](char c, std::size_t n) { return std::vector<std::byte>(n, std::byte(c)); };
+	auto send = [&](const std::vector<std::byte> &m) {
+		auto r = p.client->send_all(m);
+		ASSERT_TRUE(r) << r.error().message();
+	};
+	auto answer = [&](const std::vector<std::byte> &req) {
+		/* the server echoes; the client's recv() closes what it holds */
+		std::thread srv([&] {
+			EXPECT_EQ(recv_exactly(*p.server, req.size()), req);
+			EXPECT_TRUE(p.server->send_all(req));
+		});
+		EXPECT_EQ(recv_exactly(*p.client, req.size()), req);
+		srv.join();
+	};
+
+	/* two exchanges: each request held until the client's recv() */
+	for (char c : {'a', 'b'}) {
+		auto req = msg(c, 300);
+		send(req);
+		EXPECT_FALSE(readable(200)) << "request " << c << " was not held";
+		answer(req);
+	}
+	/* the third request goes at once: the server reads it before any recv() */
+	auto req = msg('c', 300);
+	send(req);
+	ASSERT_TRUE(readable(10000)) << "a request/response request is still held";
+	answer(req);
+
+	/* a burst: the first write goes at once, the second is held... */
+	auto first = msg('d', 500), second = msg('e', 700);
+	send(first);
+	send(second);
+	EXPECT_EQ(recv_exactly(*p.server, first.size()), first);
+	EXPECT_FALSE(readable(200)) << "the burst's second write was not held";
+	/* ...until the application flushes */
+	ASSERT_TRUE(p.client->flush());
+	EXPECT_EQ(recv_exactly(*p.server, second.size()), second);
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, LibCoalescingWithModule,

@@ -47,6 +47,9 @@ struct ktlsaccel_ctx;
  * ktlsaccel::options for ktlsaccel_ctx_new(). Zero means the default: a
  * verifying client of TLS 1.2 or 1.3 without a time limit.
  */
+/* handshake_timeout_ms: wait for the peer without limit (not the default) */
+#define KTLSACCEL_NO_TIMEOUT 0xffffffffu
+
 struct ktlsaccel_options {
 	int server;			/* 1: server (needs cert_file and key_file) */
 	const char *server_name;	/* client: default SNI name and name to verify */
@@ -56,7 +59,7 @@ struct ktlsaccel_options {
 	int no_verify;			/* 1: do not verify the peer */
 	const char *alpn;		/* "h2,http/1.1", in preference order */
 	unsigned int version;		/* 0, or pin 0x0303 (TLS 1.2) / 0x0304 (TLS 1.3) */
-	unsigned int handshake_timeout_ms;	/* 0: none; else -ETIMEDOUT */
+	unsigned int handshake_timeout_ms;	/* 0: 60 s; KTLSACCEL_NO_TIMEOUT: none; else -ETIMEDOUT */
 	int allow_userspace_fallback;	/* 1: keep TLS in userspace without kTLS */
 };
 

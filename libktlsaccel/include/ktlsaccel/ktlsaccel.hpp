@@ -89,11 +89,12 @@ struct options {
 	// the kernel), keep it in userspace TLS instead of failing.
 	bool allow_userspace_fallback = false;
 	// The longest connection::handshake() may take, from its call to the
-	// hand-over; zero: no limit. A peer that stays silent or trickles
-	// bytes then fails it with errc::timeout instead of holding the
-	// thread forever. The handshake waits for the socket in poll(), so
-	// the fd may be blocking or not.
-	std::chrono::milliseconds handshake_timeout{0};
+	// hand-over (default 60 s, as nginx's ssl_handshake_timeout; zero: no
+	// limit). A peer that stays silent or trickles bytes then fails it
+	// with errc::timeout instead of holding the thread forever. The
+	// handshake waits for the socket in poll(), so the fd may be blocking
+	// or not, and SO_RCVTIMEO does not apply to it.
+	std::chrono::milliseconds handshake_timeout{60000};
 };
 
 struct connection_info {
@@ -165,7 +166,11 @@ private:
 // README "Small writes"): send() keeps kTLS's record open (MSG_MORE), so
 // that the records of many small writes are encrypted together, and the
 // library closes it when the application calls flush(), recv(),
-// shutdown() or key_update(), or goes quiet for max_delay.
+// shutdown() or key_update(), or goes quiet for max_delay. Request/
+// response traffic gains nothing from it: after two records in a row
+// that a recv() closed holding a single send(), the first send() after
+// each recv() is written at once, and a second one before the next
+// recv() (a burst) holds records again.
 struct coalescing {
 	// How long a record may stay open after the last send() that left
 	// it open (1 µs to 1 s). A steady trickle of writes, each within
