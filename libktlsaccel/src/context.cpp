@@ -241,11 +241,6 @@ struct cipher_ctx_free_t {
 constexpr std::size_t tls13_iv_len = 12;
 constexpr std::size_t tls13_tag_len = 16;
 
-std::size_t key_len(cipher c)
-{
-	return c == cipher::aes_256_gcm || c == cipher::chacha20_poly1305 ? 32 : 16;
-}
-
 const EVP_CIPHER *evp_of(cipher c)
 {
 	switch (c) {

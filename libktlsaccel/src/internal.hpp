@@ -25,6 +25,9 @@
 
 namespace ktlsaccel::detail {
 
+// The AEAD key of a suite, in bytes (16 or 32).
+KTLSACCEL_LOCAL std::size_t key_len(cipher c) noexcept;
+
 // The last OpenSSL error (a peer's alert by name, a system error, or the
 // OpenSSL reason), or `fallback` when OpenSSL's queue is empty. Clears it.
 KTLSACCEL_LOCAL std::error_code openssl_error(errc fallback);

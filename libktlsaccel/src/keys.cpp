@@ -315,9 +315,14 @@ traffic_secret_update(cipher c, std::span<const std::uint8_t> traffic_secret)
 
 /* ---- TLS 1.2 ------------------------------------------------------------ */
 
+std::size_t detail::key_len(cipher c) noexcept
+{
+	return c == cipher::aes_128_gcm || c == cipher::aes_128_ccm ? 16 : 32;
+}
+
 namespace {
 
-std::size_t key_len(cipher c) { return c == cipher::aes_128_gcm || c == cipher::aes_128_ccm ? 16 : 32; }
+using detail::key_len;
 std::size_t fixed_iv_len(cipher c) { return c == cipher::chacha20_poly1305 ? 12 : 4; }
 
 } // namespace

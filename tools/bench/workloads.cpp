@@ -422,33 +422,32 @@ void lib_recv_exactly(connection &c, std::uint8_t *p, std::size_t n)
 	}
 }
 
-} // namespace
-
-std::vector<double> lib_pingpong(std::size_t size, unsigned int iterations, bool coalesce)
+/*
+ * Request/response round trips between fds a (the client) and b (the echo),
+ * `iterations` of them timed after a warm-up, in microseconds.
+ * exchange(msg, back) sends msg and reads the answer into back; echo(buf)
+ * reads a request into buf and sends it back; echo_done() runs after the
+ * last. A failure on either side shuts both sockets down, so that the
+ * other side never waits for it, and is thrown.
+ */
+template <typename Exchange, typename Echo, typename EchoDone>
+std::vector<double> round_trips(int a, int b, std::size_t size, unsigned int iterations,
+				Exchange exchange, Echo echo, EchoDone echo_done)
 {
 	const unsigned int warmup = 5;
-	auto p = tcp_loopback_pair();
-	int one = 1;
-	for (int fd : {p.a.get(), p.b.get()})
-		check(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "TCP_NODELAY");
-	auto [ka, kb] = mirrored_keys();
-	auto client = lib_end(p.a.get(), std::move(ka), coalesce);
-	auto server = lib_end(p.b.get(), std::move(kb), coalesce);
+	auto stop = [&] {
+		::shutdown(a, SHUT_RDWR);
+		::shutdown(b, SHUT_RDWR);
+	};
 	auto msg = pattern(size);
-	auto echo = std::async(std::launch::async, [&]() -> std::string {
+	auto echoer = std::async(std::launch::async, [&]() -> std::string {
 		std::vector<std::uint8_t> buf(size);
 		try {
-			for (unsigned int i = 0; i < warmup + iterations; i++) {
-				lib_recv_exactly(server, buf.data(), size);
-				if (auto r = server.send_all(std::as_bytes(std::span(buf))); !r)
-					throw std::runtime_error("echo send: " + r.error().message());
-			}
-			// Coalescing holds the last echo open until a recv(),
-			// flush() or the timer: flush it as an application would.
-			if (auto r = server.flush(); !r)
-				throw std::runtime_error("echo flush: " + r.error().message());
+			for (unsigned int i = 0; i < warmup + iterations; i++)
+				echo(buf);
+			echo_done();
 		} catch (const std::exception &e) {
-			::shutdown(p.b.get(), SHUT_RDWR);	/* the client must not wait */
+			stop();
 			return e.what();
 		}
 		return "";
@@ -459,23 +458,55 @@ std::vector<double> lib_pingpong(std::size_t size, unsigned int iterations, bool
 	try {
 		for (unsigned int i = 0; i < warmup + iterations; i++) {
 			auto t0 = clock::now();
-			if (auto r = client.send_all(std::as_bytes(std::span(msg))); !r)
-				throw std::runtime_error("send: " + r.error().message());
-			lib_recv_exactly(client, back.data(), size);
+			exchange(msg, back);
 			if (i >= warmup)
 				rtt.push_back(since(t0) * 1e6);
 			if (back != msg)
-				throw std::runtime_error("library request/response: the echo differs");
+				throw std::runtime_error("request/response: the echo differs");
 		}
 	} catch (const std::exception &e) {
 		err = e.what();
-		::shutdown(p.a.get(), SHUT_RDWR);
-		::shutdown(p.b.get(), SHUT_RDWR);
+		stop();
 	}
-	std::string eerr = echo.get();
+	std::string eerr = echoer.get();
 	if (!err.empty() || !eerr.empty())
 		throw std::runtime_error(err.empty() ? eerr : err);
 	return rtt;
+}
+
+void set_nodelay(int fd)
+{
+	int one = 1;
+	check(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "TCP_NODELAY");
+}
+
+} // namespace
+
+std::vector<double> lib_pingpong(std::size_t size, unsigned int iterations, bool coalesce)
+{
+	auto p = tcp_loopback_pair();
+	set_nodelay(p.a.get());
+	set_nodelay(p.b.get());
+	auto [ka, kb] = mirrored_keys();
+	auto client = lib_end(p.a.get(), std::move(ka), coalesce);
+	auto server = lib_end(p.b.get(), std::move(kb), coalesce);
+	auto sent = [](const result<void> &r, const char *what) {
+		if (!r)
+			throw std::runtime_error(std::string(what) + ": " + r.error().message());
+	};
+	return round_trips(
+		p.a.get(), p.b.get(), size, iterations,
+		[&](const std::vector<std::uint8_t> &msg, std::vector<std::uint8_t> &back) {
+			sent(client.send_all(std::as_bytes(std::span(msg))), "send");
+			lib_recv_exactly(client, back.data(), back.size());
+		},
+		[&](std::vector<std::uint8_t> &buf) {
+			lib_recv_exactly(server, buf.data(), buf.size());
+			sent(server.send_all(std::as_bytes(std::span(buf))), "echo send");
+		},
+		// Coalescing may hold the last echo open until a recv(),
+		// flush() or the timer: flush it as an application would.
+		[&] { sent(server.flush(), "echo flush"); });
 }
 
 std::vector<std::uint8_t> ktls_capture(const raw_crypto_info &k, const std::vector<std::uint8_t> &data)
@@ -696,50 +727,25 @@ double ossl_e2e(const pki &p, cipher c, tls v, const std::vector<std::uint8_t> &
 
 std::vector<double> ktls_pingpong(cipher c, tls v, std::size_t size, unsigned int iterations)
 {
-	const unsigned int warmup = 5;
 	auto p = tcp_loopback_pair();
 	auto k1 = random_key(c, v), k2 = random_key(c, v);
 	install(p.a.get(), TLS_TX, k1);
 	install(p.a.get(), TLS_RX, k2);
 	install(p.b.get(), TLS_RX, k1);
 	install(p.b.get(), TLS_TX, k2);
-	int one = 1;
-	for (int fd : {p.a.get(), p.b.get()})
-		check(::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), "TCP_NODELAY");
-	auto msg = pattern(size);
-	auto echo = std::async(std::launch::async, [&]() -> std::string {
-		std::vector<std::uint8_t> buf(size);
-		try {
-			for (unsigned int i = 0; i < warmup + iterations; i++) {
-				recv_exactly(p.b.get(), buf.data(), size);
-				send_all(p.b.get(), buf.data(), size, 0);
-			}
-		} catch (const std::exception &e) {
-			return e.what();
-		}
-		return "";
-	});
-	std::vector<double> rtt;
-	std::vector<std::uint8_t> back(size);
-	std::string err;
-	try {
-		for (unsigned int i = 0; i < warmup + iterations; i++) {
-			auto t0 = clock::now();
-			send_all(p.a.get(), msg.data(), size, 0);
-			recv_exactly(p.a.get(), back.data(), size);
-			if (i >= warmup)
-				rtt.push_back(since(t0) * 1e6);
-			if (back != msg)
-				throw std::runtime_error("request/response: the echo differs");
-		}
-	} catch (const std::exception &e) {
-		err = e.what();
-		::shutdown(p.a.get(), SHUT_RDWR);
-	}
-	std::string eerr = echo.get();
-	if (!err.empty() || !eerr.empty())
-		throw std::runtime_error(err.empty() ? eerr : err);
-	return rtt;
+	set_nodelay(p.a.get());
+	set_nodelay(p.b.get());
+	return round_trips(
+		p.a.get(), p.b.get(), size, iterations,
+		[&](const std::vector<std::uint8_t> &msg, std::vector<std::uint8_t> &back) {
+			send_all(p.a.get(), msg.data(), msg.size(), 0);
+			recv_exactly(p.a.get(), back.data(), back.size());
+		},
+		[&](std::vector<std::uint8_t> &buf) {
+			recv_exactly(p.b.get(), buf.data(), buf.size());
+			send_all(p.b.get(), buf.data(), buf.size(), 0);
+		},
+		[] {});
 }
 
 double ktls_many(cipher c, tls v, unsigned int conns, std::size_t per_conn)
