@@ -28,25 +28,8 @@ namespace {
 using unit::pki_dir;
 using unit::tcp_pair;
 
-options server_options()
-{
-	options o;
-	o.role = role::server;
-	o.cert_file = pki_dir() / "leaf.pem";
-	o.key_file = pki_dir() / "leaf.key";
-	o.verify_peer = false;
-	o.allow_userspace_fallback = true;
-	return o;
-}
-
-options client_options()
-{
-	options o;
-	o.server_name = "localhost";
-	o.ca_file = pki_dir() / "ca.pem";
-	o.allow_userspace_fallback = true;
-	return o;
-}
+using unit::client_options;
+using unit::server_options;
 
 void expect_kernel_or_reason(const connection &c)
 {

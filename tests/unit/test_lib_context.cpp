@@ -36,27 +36,8 @@ namespace {
 using unit::pki_dir;
 using unit::tcp_pair;
 
-options server_options(std::optional<tls_version> v = std::nullopt)
-{
-	options o;
-	o.role = role::server;
-	o.cert_file = pki_dir() / "leaf.pem";
-	o.key_file = pki_dir() / "leaf.key";
-	o.verify_peer = false;
-	o.allow_userspace_fallback = true;
-	o.version = v;
-	return o;
-}
-
-options client_options(std::optional<tls_version> v = std::nullopt)
-{
-	options o;
-	o.server_name = "localhost";
-	o.ca_file = pki_dir() / "ca.pem";
-	o.allow_userspace_fallback = true;
-	o.version = v;
-	return o;
-}
+using unit::client_options;
+using unit::server_options;
 
 struct both {
 	result<connection> client, server;

@@ -5,6 +5,8 @@
 // connected TCP loopback pair.
 #pragma once
 
+#include <ktlsaccel/ktlsaccel.hpp>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -14,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -84,5 +87,30 @@ private:
 		client = server = -1;
 	}
 };
+
+// A server with the leaf, not asking for a client certificate, and a client
+// that verifies it as "localhost" against the CA; both may stay in
+// userspace TLS (the host has no kTLS). v pins a version.
+inline options server_options(std::optional<tls_version> v = std::nullopt)
+{
+	options o;
+	o.role = role::server;
+	o.cert_file = pki_dir() / "leaf.pem";
+	o.key_file = pki_dir() / "leaf.key";
+	o.verify_peer = false;
+	o.allow_userspace_fallback = true;
+	o.version = v;
+	return o;
+}
+
+inline options client_options(std::optional<tls_version> v = std::nullopt)
+{
+	options o;
+	o.server_name = "localhost";
+	o.ca_file = pki_dir() / "ca.pem";
+	o.allow_userspace_fallback = true;
+	o.version = v;
+	return o;
+}
 
 } // namespace ktlsaccel::unit
