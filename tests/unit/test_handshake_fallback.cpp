@@ -25,11 +25,7 @@ using namespace ktlsaccel;
 
 namespace {
 
-using unit::pki_dir;
-using unit::tcp_pair;
-
-using unit::client_options;
-using unit::server_options;
+using namespace unit;
 
 void expect_kernel_or_reason(const connection &c)
 {

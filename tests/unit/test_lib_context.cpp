@@ -33,11 +33,7 @@ using namespace ktlsaccel;
 
 namespace {
 
-using unit::pki_dir;
-using unit::tcp_pair;
-
-using unit::client_options;
-using unit::server_options;
+using namespace unit;
 
 struct both {
 	result<connection> client, server;

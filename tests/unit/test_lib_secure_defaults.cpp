@@ -51,11 +51,7 @@ using namespace ktlsaccel;
 
 namespace {
 
-using unit::pki_dir;
-using unit::tcp_pair;
-
-using unit::client_options;
-using unit::server_options;
+using namespace unit;
 
 struct outcome {
 	result<connection> client, server;
