@@ -367,8 +367,12 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 	 * alone a short or slow run (a KASAN kernel does ~200 requests/s) may
 	 * see no fault at all, and the faulted-pair checks would check nothing.
 	 */
-	if (ppm && clk::now() + std::chrono::seconds(1) < until) {
-		std::this_thread::sleep_for(std::chrono::milliseconds(300));
+	/*
+	 * (2 s in: at 300 ms, 256 connections starting at once under TCG had
+	 * sometimes not moved a byte yet, and the burst failed every one.)
+	 */
+	if (ppm && clk::now() + std::chrono::seconds(3) < until) {
+		std::this_thread::sleep_for(std::chrono::milliseconds(2000));
 		f.rate = 1000000;
 		apply(*cc, f, n);
 		n.error_phases++;
