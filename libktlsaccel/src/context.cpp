@@ -26,22 +26,17 @@ std::unexpected<std::error_code> fail(T e)
 /* a client's cache: bounded, since server names come from the application's peers */
 constexpr std::size_t max_cached_sessions = 4096;
 
-int state_index = -1;	/* SSL_CTX -> context_state */
-int key_index = -1;	/* SSL -> the server name its sessions are cached under */
-
-void key_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
-{
-	delete static_cast<std::string *>(ptr);
-}
+/* SSL_CTX -> its context_state (which the context owns) */
+using state_slot = detail::ssl_ctx_slot<detail::context_state, false>;
+/* SSL -> the server name its sessions are cached under */
+struct cache_key {
+	std::string name;
+};
+using key_slot = detail::ssl_slot<cache_key>;
 
 bool init_indexes()
 {
-	static std::once_flag once;
-	std::call_once(once, [] {
-		state_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
-		key_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, key_free);
-	});
-	return state_index >= 0 && key_index >= 0;
+	return state_slot::index() >= 0 && key_slot::index() >= 0;
 }
 
 /*
@@ -51,16 +46,16 @@ bool init_indexes()
 int on_new_session(SSL *ssl, SSL_SESSION *sess)
 {
 	auto *st = static_cast<detail::context_state *>(
-		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), state_index));
-	auto *key = static_cast<std::string *>(SSL_get_ex_data(ssl, key_index));
+		SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), state_slot::index()));
+	auto *key = static_cast<cache_key *>(SSL_get_ex_data(ssl, key_slot::index()));
 	if (!st || !key || !SSL_SESSION_is_resumable(sess))
 		return 0;
 	try {
 		std::lock_guard lock(st->m);
-		auto it = st->sessions.find(*key);
+		auto it = st->sessions.find(key->name);
 		if (it == st->sessions.end() && st->sessions.size() >= max_cached_sessions)
 			st->sessions.erase(st->sessions.begin());
-		st->sessions[*key].reset(sess);
+		st->sessions[key->name].reset(sess);
 		return 1;
 	} catch (...) {
 		return 0;	/* no exception crosses OpenSSL's C code */
@@ -184,7 +179,7 @@ result<std::shared_ptr<context_state>> make_context(const options &o, bool keep_
 		SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
 	}
 	/* a raw pointer: the state owns the SSL_CTX, and whoever uses it holds the state */
-	if (!SSL_CTX_set_ex_data(c, state_index, st.get()))
+	if (!SSL_CTX_set_ex_data(c, state_slot::index(), st.get()))
 		return fail(openssl_error(errc::invalid_argument));
 	if (auto r = ssl_ctx_prepare(c); !r)
 		return std::unexpected(r.error());
@@ -217,8 +212,8 @@ bool context_state::cache_under(SSL *ssl, const std::string &server_name)
 {
 	if (!keep_sessions)
 		return true;
-	auto key = std::make_unique<std::string>(server_name);
-	if (!SSL_set_ex_data(ssl, key_index, key.get()))
+	auto key = std::make_unique<cache_key>(server_name);
+	if (!SSL_set_ex_data(ssl, key_slot::index(), key.get()))
 		return false;
 	key.release();
 	return true;

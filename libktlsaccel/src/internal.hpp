@@ -32,6 +32,31 @@ KTLSACCEL_LOCAL std::size_t key_len(cipher c) noexcept;
 // OpenSSL reason), or `fallback` when OpenSSL's queue is empty. Clears it.
 KTLSACCEL_LOCAL std::error_code openssl_error(errc fallback);
 
+// An ex_data slot of SSLs or SSL_CTXs (Kind: CRYPTO_EX_INDEX_SSL or
+// CRYPTO_EX_INDEX_SSL_CTX) that holds a T *. Its index is made on first use,
+// once for each (Kind, T, Owning): give every use a type of its own. An
+// owning slot's T is deleted when OpenSSL frees the object. index() is -1
+// when OpenSSL could not make one.
+template <int Kind, class T, bool Owning = true>
+struct ex_slot {
+	static int index() noexcept
+	{
+		static const int i = CRYPTO_get_ex_new_index(Kind, 0, nullptr, nullptr, nullptr,
+							     Owning ? free_one : nullptr);
+		return i;
+	}
+
+private:
+	static void free_one(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
+	{
+		delete static_cast<T *>(ptr);
+	}
+};
+template <class T, bool Owning = true>
+using ssl_slot = ex_slot<CRYPTO_EX_INDEX_SSL, T, Owning>;
+template <class T, bool Owning = true>
+using ssl_ctx_slot = ex_slot<CRYPTO_EX_INDEX_SSL_CTX, T, Owning>;
+
 inline std::error_code errno_error(int e = errno)
 {
 	return {e, std::system_category()};

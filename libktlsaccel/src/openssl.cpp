@@ -79,32 +79,18 @@ struct ctx_hook {
 	SSL_CTX_keylog_cb_func previous = nullptr;
 };
 
-int ssl_index = -1;
-int ctx_index = -1;
-
-void tracker_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
-{
-	delete static_cast<tracker *>(ptr);
-}
-
-void hook_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *)
-{
-	delete static_cast<ctx_hook *>(ptr);
-}
+using tracker_slot = detail::ssl_slot<tracker>;
+using hook_slot = detail::ssl_ctx_slot<ctx_hook>;
 
 bool init_indexes()
 {
-	static std::once_flag once;
-	std::call_once(once, [] {
-		ssl_index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, tracker_free);
-		ctx_index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, hook_free);
-	});
-	return ssl_index >= 0 && ctx_index >= 0;
+	return tracker_slot::index() >= 0 && hook_slot::index() >= 0;
 }
 
 tracker *tracker_of(const SSL *ssl)
 {
-	return ssl_index < 0 ? nullptr : static_cast<tracker *>(SSL_get_ex_data(ssl, ssl_index));
+	int i = tracker_slot::index();
+	return i < 0 ? nullptr : static_cast<tracker *>(SSL_get_ex_data(ssl, i));
 }
 
 void on_keylog(const SSL *ssl, const char *line);
@@ -124,7 +110,7 @@ result<void> hook_keylog(SSL_CTX *ctx)
 		return {};
 	auto hook = std::make_unique<ctx_hook>();
 	hook->previous = SSL_CTX_get_keylog_callback(ctx);
-	if (!SSL_CTX_set_ex_data(ctx, ctx_index, hook.get()))
+	if (!SSL_CTX_set_ex_data(ctx, hook_slot::index(), hook.get()))
 		return std::unexpected(detail::openssl_error(errc::invalid_argument));
 	hook.release();
 	SSL_CTX_set_keylog_callback(ctx, on_keylog);
@@ -264,7 +250,7 @@ void on_keylog(const SSL *ssl, const char *line)
 		}
 	} catch (...) {
 	}
-	auto *hook = static_cast<ctx_hook *>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index));
+	auto *hook = static_cast<ctx_hook *>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), hook_slot::index()));
 	/* never ourselves: that would recurse until the stack runs out */
 	if (hook && hook->previous && hook->previous != on_keylog)
 		hook->previous(ssl, line);
@@ -353,7 +339,7 @@ result<void> ssl_prepare(SSL *ssl)
 
 	if (!tracker_of(ssl)) {
 		auto t = std::make_unique<tracker>();
-		if (!SSL_set_ex_data(ssl, ssl_index, t.get()))
+		if (!SSL_set_ex_data(ssl, tracker_slot::index(), t.get()))
 			return std::unexpected(detail::openssl_error(errc::invalid_argument));
 		t.release();
 	}
