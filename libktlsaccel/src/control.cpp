@@ -343,7 +343,8 @@ control_result<std::pair<nl_sock_ptr, int>> connect_family()
 	nl_sock_ptr sk = std::move(*sock);
 	int family = genl_ctrl_resolve(sk.get(), KTLSACCEL_GENL_NAME);
 	if (family == -NLE_OBJ_NOTFOUND)
-		return std::unexpected(control_failure{make_error_code(control::errc::not_loaded), {}});
+		return std::unexpected(
+			control_failure{make_error_code(control::errc::not_loaded), {}});
 	if (family < 0)
 		return std::unexpected(nl_error(family, "resolving the ktlsaccel family"));
 	return std::pair{std::move(sk), family};
@@ -370,7 +371,7 @@ control_result<std::vector<T>> dump(nl_sock *sk, int family, std::uint8_t cmd, P
 
 // A do request whose attributes `fill` puts; the kernel answers with an ack.
 control_result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
-		    const std::function<int(nl_msg *)> &fill = {})
+			    const std::function<int(nl_msg *)> &fill = {})
 {
 	auto msg = request(family, cmd);
 	if (!msg)
@@ -380,6 +381,46 @@ control_result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
 			return std::unexpected(nl_error(rc, "building the request"));
 	}
 	return transact(sk, msg->get());
+}
+
+// DEV_GET: its one reply.
+control_result<control::device_info> get_device(nl_sock *sk, int family)
+{
+	auto msg = request(family, KTLSACCEL_CMD_DEV_GET);
+	if (!msg)
+		return std::unexpected(msg.error());
+	std::optional<control::device_info> dev;
+	auto r = transact(sk, msg->get(), [&](nl_msg *m) -> control_result<void> {
+		auto d = parse_device(m);
+		if (!d)
+			return std::unexpected(d.error());
+		dev = std::move(*d);
+		return {};
+	});
+	if (!r)
+		return std::unexpected(r.error());
+	if (!dev)
+		return std::unexpected(control_failure{make_error_code(control::errc::protocol),
+						       "no reply to the device request"});
+	return std::move(*dev);
+}
+
+// A non-blocking socket in the family's "config" multicast group.
+control_result<std::pair<nl_sock_ptr, int>> join_config_group()
+{
+	auto c = connect_family();
+	if (!c)
+		return std::unexpected(c.error());
+	auto &sk = c->first;
+	int group = genl_ctrl_resolve_grp(sk.get(), KTLSACCEL_GENL_NAME, KTLSACCEL_MCGRP_CONFIG);
+	if (group < 0)
+		return std::unexpected(nl_error(group, "resolving the config group"));
+	nl_socket_disable_seq_check(sk.get());
+	if (int rc = nl_socket_add_membership(sk.get(), group); rc < 0)
+		return std::unexpected(nl_error(rc, "joining the config group"));
+	if (int rc = nl_socket_set_nonblocking(sk.get()); rc < 0)
+		return std::unexpected(nl_error(rc, "making the socket non-blocking"));
+	return c;
 }
 
 } // namespace
@@ -496,27 +537,7 @@ result<client> client::open()
 
 result<device_info> client::get_device()
 {
-	auto get = [this]() -> detail::control_result<device_info> {
-		auto msg = detail::request(family_, KTLSACCEL_CMD_DEV_GET);
-		if (!msg)
-			return std::unexpected(msg.error());
-		std::optional<device_info> dev;
-		auto r = detail::transact(sk_.get(), msg->get(),
-					  [&](nl_msg *m) -> detail::control_result<void> {
-						  auto d = detail::parse_device(m);
-						  if (!d)
-							  return std::unexpected(d.error());
-						  dev = std::move(*d);
-						  return {};
-					  });
-		if (!r)
-			return std::unexpected(r.error());
-		if (!dev)
-			return std::unexpected(detail::control_failure{
-				make_error_code(errc::protocol), "no reply to the device request"});
-		return std::move(*dev);
-	};
-	return keep(extack_, get());
+	return keep(extack_, detail::get_device(sk_.get(), family_));
 }
 
 result<std::vector<queue_info>> client::dump_queues()
@@ -533,8 +554,10 @@ result<std::vector<flow_info>> client::dump_flows()
 
 result<void> client::set_config(const config_change &c)
 {
-	if (c.empty())
-		return keep<void>(extack_, std::unexpected(detail::sys_error(EINVAL, "nothing to change")));
+	if (c.empty()) {
+		extack_ = "nothing to change";
+		return std::unexpected(std::error_code(EINVAL, std::system_category()));
+	}
 	return keep(extack_, detail::change(sk_.get(), family_, KTLSACCEL_CMD_DEV_SET,
 					    [&](nl_msg *m) { return detail::put_config(m, c); }));
 }
@@ -552,34 +575,19 @@ result<void> client::clear_fault()
 
 result<void> client::reset_stats(std::uint32_t mask)
 {
-	return keep(extack_, detail::change(sk_.get(), family_, KTLSACCEL_CMD_STATS_RESET,
-					    [&](nl_msg *m) {
-						    return nla_put_u32(m, KTLSACCEL_A_DEV_RESET, mask);
-					    }));
+	auto put_mask = [&](nl_msg *m) { return nla_put_u32(m, KTLSACCEL_A_DEV_RESET, mask); };
+	return keep(extack_,
+		    detail::change(sk_.get(), family_, KTLSACCEL_CMD_STATS_RESET, put_mask));
 }
 
 // ---- monitor ----------------------------------------------------------------------
 
 result<monitor> monitor::open()
 {
-	auto join = []() -> detail::control_result<monitor> {
-		auto c = detail::connect_family();
-		if (!c)
-			return std::unexpected(c.error());
-		auto &[sk, family] = *c;
-		int group = genl_ctrl_resolve_grp(sk.get(), KTLSACCEL_GENL_NAME,
-						  KTLSACCEL_MCGRP_CONFIG);
-		if (group < 0)
-			return std::unexpected(detail::nl_error(group, "resolving the config group"));
-		nl_socket_disable_seq_check(sk.get());
-		if (int rc = nl_socket_add_membership(sk.get(), group); rc < 0)
-			return std::unexpected(detail::nl_error(rc, "joining the config group"));
-		if (int rc = nl_socket_set_nonblocking(sk.get()); rc < 0)
-			return std::unexpected(
-				detail::nl_error(rc, "making the socket non-blocking"));
-		return monitor(std::move(sk), family);
-	};
-	return code_only(join());
+	auto c = code_only(detail::join_config_group());
+	if (!c)
+		return std::unexpected(c.error());
+	return monitor(std::move(c->first), c->second);
 }
 
 int monitor::fd() const noexcept

@@ -120,7 +120,8 @@ void get(nlattr *a, std::string &field)
 
 // genlmsg_parse into tb[0..maxtype], or a protocol error naming the message.
 template <std::size_t N>
-control_result<void> parse_genl(nl_msg *msg, nlattr *(&tb)[N], const Policy<N> &policy, const char *what)
+control_result<void> parse_genl(nl_msg *msg, nlattr *(&tb)[N], const Policy<N> &policy,
+				const char *what)
 {
 	int rc = genlmsg_parse(nlmsg_hdr(msg), 0, tb, N - 1, policy.p);
 	if (rc < 0)

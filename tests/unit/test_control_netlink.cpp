@@ -105,7 +105,8 @@ TEST_F(ControlNetlink, ReplyParseErrorIsReturnedAfterTheExchangeEnds)
 	auto m = ctrl_request();
 	nla_put_string(m.get(), CTRL_ATTR_FAMILY_NAME, "nlctrl");
 	auto r = detail::transact(sk.get(), m.get(), [](nl_msg *) -> detail::control_result<void> {
-		return std::unexpected(detail::control_failure{make_error_code(control::errc::protocol), "bad reply"});
+		return std::unexpected(
+			detail::control_failure{make_error_code(control::errc::protocol), "bad reply"});
 	});
 	ASSERT_FALSE(r);
 	EXPECT_EQ(r.error().code, control::errc::protocol);

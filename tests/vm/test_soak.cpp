@@ -413,8 +413,10 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 			c.queues = 1 + static_cast<std::uint32_t>(rng() % 4);
 			c.depth = depths[rng() % std::size(depths)];
 			c.latency_us = latencies[rng() % std::size(latencies)];
-			c.dispatch = rng() % 2 ? control::dispatch_policy::spread : control::dispatch_policy::flow;
-			c.decrypt = rng() % 2 ? control::decrypt_policy::inline_ : control::decrypt_policy::async;
+			c.dispatch = rng() % 2 ? control::dispatch_policy::spread
+					       : control::dispatch_policy::flow;
+			c.decrypt = rng() % 2 ? control::decrypt_policy::inline_
+					      : control::decrypt_policy::async;
 			auto r = cc->set_config(c);
 			EXPECT_TRUE(r) << r.error().message();
 			if (r) {

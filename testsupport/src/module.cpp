@@ -194,16 +194,19 @@ void set_knobs(const std::string &assignments)
 		else if (n == "inline_threshold")
 			dev.inline_threshold = number<std::uint32_t>(n, v);
 		else if (n == "dispatch" && (v == "spread" || v == "flow"))
-			dev.dispatch = v == "flow" ? control::dispatch_policy::flow : control::dispatch_policy::spread;
+			dev.dispatch = v == "flow" ? control::dispatch_policy::flow
+						   : control::dispatch_policy::spread;
 		else if (n == "decrypt" && (v == "inline" || v == "async"))
-			dev.decrypt = v == "async" ? control::decrypt_policy::async : control::decrypt_policy::inline_;
+			dev.decrypt = v == "async" ? control::decrypt_policy::async
+						   : control::decrypt_policy::inline_;
 		else if (n == "fault_rate")
 			fault.rate = number<std::uint32_t>(n, v);
 		else if (n == "fault_errno")
 			fault.error = number<std::uint32_t>(n, v);
 		else if (n == "fault_ops" && (v == "decrypt" || v == "encrypt" || v == "both"))
-			fault.ops = v == "decrypt" ? control::fault_ops::decrypt
-				    : v == "encrypt" ? control::fault_ops::encrypt : control::fault_ops::both;
+			fault.ops = v == "decrypt"   ? control::fault_ops::decrypt
+				    : v == "encrypt" ? control::fault_ops::encrypt
+						     : control::fault_ops::both;
 		else if (n == "fault_delay_us")
 			fault.delay_us = number<std::uint32_t>(n, v);
 		else if (n == "fault_stall_queue" && v == "-1")

@@ -260,7 +260,9 @@ Parsed<std::uint32_t> parse_reset_args(std::span<const std::string> args)
 		auto i = parse_choice("reset", a, {"engine", "flows", "all"});
 		if (!i)
 			return std::unexpected(i.error());
-		mask |= *i == 0 ? control::reset_engine : *i == 1 ? control::reset_flows : control::reset_all;
+		mask |= *i == 0 ? control::reset_engine
+			: *i == 1 ? control::reset_flows
+				   : control::reset_all;
 	}
 	return mask;
 }

@@ -59,7 +59,8 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 	control::stats total_now, total_before;
 	for (const auto &q : now.queues) {
 		auto it = old.find(q.index);
-		control::stats d = it == old.end() ? q.stats : control::stats::delta(q.stats, *it->second);
+		control::stats d =
+			it == old.end() ? q.stats : control::stats::delta(q.stats, *it->second);
 		double rps = static_cast<double>(d.completed) / secs;
 		double mbps = static_cast<double>(d.bytes) / secs / 1e6;
 		p.open_object();
