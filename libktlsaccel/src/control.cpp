@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// ControlClient and ConfigMonitor: libnl-genl sockets talking to the
+// control::client and control::monitor: libnl-genl sockets talking to the
 // "ktlsaccel" family. Requests are sent with NLM_F_ACK and NETLINK_EXT_ACK
 // on, so every request ends in an ack or an error whose extack message
-// (NLMSGERR_ATTR_MSG) is kept in the returned Error.
+// (NLMSGERR_ATTR_MSG) the client keeps for client::extack().
 
 #include "ktlsaccel/control.hpp"
 #include "control_msg.hpp"
@@ -26,117 +26,126 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <type_traits>
 
-namespace ktlsaccel {
+namespace ktlsaccel::control {
 
 // ---- errors ----------------------------------------------------------------
 
 namespace {
 
-class ControlCategory : public std::error_category {
+class control_category_impl final : public std::error_category {
 public:
 	const char *name() const noexcept override { return "ktlsaccel-control"; }
 	std::string message(int ev) const override
 	{
-		switch (static_cast<ControlErrc>(ev)) {
-		case ControlErrc::not_loaded:
+		switch (static_cast<errc>(ev)) {
+		case errc::not_loaded:
 			return "ktlsaccel is not loaded: insmod ktlsaccel.ko";
-		case ControlErrc::protocol:
+		case errc::protocol:
 			return "unexpected reply from the ktlsaccel module";
-		case ControlErrc::timeout:
+		case errc::timeout:
 			return "timed out";
 		}
 		return "unknown error";
+	}
+	std::error_condition default_error_condition(int ev) const noexcept override
+	{
+		switch (static_cast<errc>(ev)) {
+		case errc::not_loaded:
+			return std::errc::no_such_device;
+		case errc::protocol:
+			return std::errc::protocol_error;
+		case errc::timeout:
+			return std::errc::timed_out;
+		}
+		return {ev, *this};
 	}
 };
 
 } // namespace
 
-const std::error_category &control_category() noexcept
+const std::error_category &category() noexcept
 {
-	static const ControlCategory category;
-	return category;
+	static const control_category_impl c;
+	return c;
 }
 
-std::error_code make_error_code(ControlErrc e) noexcept
+std::string describe(const std::error_code &ec, std::string_view extack)
 {
-	return {static_cast<int>(e), control_category()};
-}
-
-std::string Error::message() const
-{
-	if (not_loaded())
-		return code.message();
-	std::string text = extack.empty() ? code.message() : extack + ": " + code.message();
-	if (not_permitted())
+	if (ec == errc::not_loaded)
+		return ec.message();
+	std::string text = extack.empty() ? ec.message()
+					  : std::string(extack) + ": " + ec.message();
+	if (ec == std::errc::operation_not_permitted)
 		text += " (changing ktlsaccel needs CAP_NET_ADMIN)";
 	return text;
 }
 
 // ---- names -------------------------------------------------------------------
 
-std::string_view to_string(Dispatch d) noexcept
+std::string_view to_string(dispatch_policy d) noexcept
 {
 	switch (d) {
-	case Dispatch::spread: return "spread";
-	case Dispatch::flow: return "flow";
+	case dispatch_policy::spread: return "spread";
+	case dispatch_policy::flow: return "flow";
 	}
 	return "?";
 }
 
-std::string_view to_string(Decrypt d) noexcept
+std::string_view to_string(decrypt_policy d) noexcept
 {
 	switch (d) {
-	case Decrypt::inline_: return "inline";
-	case Decrypt::async: return "async";
+	case decrypt_policy::inline_: return "inline";
+	case decrypt_policy::async: return "async";
 	}
 	return "?";
 }
 
-std::string_view to_string(FaultOps o) noexcept
+std::string_view to_string(fault_ops o) noexcept
 {
 	switch (o) {
-	case FaultOps::none: return "none";
-	case FaultOps::decrypt: return "decrypt";
-	case FaultOps::encrypt: return "encrypt";
-	case FaultOps::both: return "both";
+	case fault_ops::none: return "none";
+	case fault_ops::decrypt: return "decrypt";
+	case fault_ops::encrypt: return "encrypt";
+	case fault_ops::both: return "both";
 	}
 	return "?";
 }
 
-std::string_view to_string(Direction d) noexcept
+std::string_view to_string(flow_direction d) noexcept
 {
 	switch (d) {
-	case Direction::none: return "none";
-	case Direction::tx: return "tx";
-	case Direction::rx: return "rx";
-	case Direction::both: return "both";
+	case flow_direction::none: return "none";
+	case flow_direction::tx: return "tx";
+	case flow_direction::rx: return "rx";
+	case flow_direction::both: return "both";
 	}
 	return "?";
 }
 
-std::string_view to_string(InlineMode m) noexcept
+std::string_view to_string(inline_policy p) noexcept
 {
-	switch (m) {
-	case InlineMode::auto_: return "auto";
-	case InlineMode::never: return "never";
+	switch (p) {
+	case inline_policy::auto_: return "auto";
+	case inline_policy::never: return "never";
 	}
 	return "?";
 }
 
-std::string_view to_string(BackendMode m) noexcept
+std::string_view to_string(backend_mode m) noexcept
 {
 	switch (m) {
-	case BackendMode::auto_: return "auto";
-	case BackendMode::cpu: return "cpu";
-	case BackendMode::driver: return "driver";
+	case backend_mode::auto_: return "auto";
+	case backend_mode::cpu: return "cpu";
+	case backend_mode::driver: return "driver";
 	}
 	return "?";
 }
 
 // ---- latency histogram ---------------------------------------------------------
 
-std::uint64_t Stats::latency_samples() const noexcept
+std::uint64_t stats::latency_samples() const noexcept
 {
 	std::uint64_t n = 0;
 	for (auto c : latency)
@@ -144,7 +153,7 @@ std::uint64_t Stats::latency_samples() const noexcept
 	return n;
 }
 
-std::optional<double> Stats::latency_quantile_us(double q) const noexcept
+std::optional<double> stats::latency_quantile_us(double q) const noexcept
 {
 	std::uint64_t n = latency_samples();
 	if (n == 0)
@@ -168,11 +177,11 @@ std::optional<double> Stats::latency_quantile_us(double q) const noexcept
 	return std::ldexp(1.0, static_cast<int>(latency.size()));
 }
 
-Stats Stats::delta(const Stats &now, const Stats &before) noexcept
+stats stats::delta(const stats &now, const stats &before) noexcept
 {
 	/* A counter that went backwards was reset: all of `now` is new. */
 	auto d = [](std::uint64_t a, std::uint64_t b) { return a >= b ? a - b : a; };
-	Stats s;
+	stats s;
 	s.submitted = d(now.submitted, before.submitted);
 	s.completed = d(now.completed, before.completed);
 	s.errors = d(now.errors, before.errors);
@@ -194,7 +203,11 @@ Stats Stats::delta(const Stats &now, const Stats &before) noexcept
 	return s;
 }
 
+} // namespace ktlsaccel::control
+
 // ---- sockets -------------------------------------------------------------------
+
+namespace ktlsaccel::detail {
 
 namespace {
 
@@ -208,13 +221,13 @@ struct NlCbDeleter {
 };
 using NlCb = std::unique_ptr<nl_cb, NlCbDeleter>;
 
-Error sys_error(int err, std::string extack = {})
+control_failure sys_error(int err, std::string extack = {})
 {
-	return Error{std::error_code(err, std::system_category()), std::move(extack)};
+	return {std::error_code(err, std::system_category()), std::move(extack)};
 }
 
-// A libnl error code (NLE_*, negative) as an Error.
-Error nl_error(int nlerr, const char *what)
+// A libnl error code (NLE_*, negative) as a failure.
+control_failure nl_error(int nlerr, const char *what)
 {
 	int e = EIO;
 	switch (-nlerr) {
@@ -255,11 +268,11 @@ std::string extack_message(const nlmsghdr *nlh, std::size_t fixed)
 
 // State of one request: its replies go to on_reply, the outcome lands here.
 struct Exchange {
-	std::function<Result<void>(nl_msg *)> on_reply;
+	std::function<control_result<void>(nl_msg *)> on_reply;
 	bool done = false;
 	int err = 0;		// positive errno from the kernel
 	std::string extack;
-	std::optional<Error> parse_error;
+	std::optional<control_failure> parse_error;
 };
 
 int on_valid(nl_msg *msg, void *arg)
@@ -310,7 +323,7 @@ int on_ack(nl_msg *, void *arg)
 }
 
 // A new genl request of the family: cmd with flags (0 or NLM_F_DUMP).
-Result<NlMsg> request(int family, std::uint8_t cmd, int flags = 0)
+control_result<NlMsg> request(int family, std::uint8_t cmd, int flags = 0)
 {
 	NlMsg msg(nlmsg_alloc());
 	if (!msg)
@@ -322,28 +335,29 @@ Result<NlMsg> request(int family, std::uint8_t cmd, int flags = 0)
 }
 
 // A connected genl socket with extended acks on, and the family's id.
-Result<std::pair<detail::NlSock, int>> connect_family()
+control_result<std::pair<nl_sock_ptr, int>> connect_family()
 {
-	auto sock = detail::open_genl_socket();
+	auto sock = open_genl_socket();
 	if (!sock)
 		return std::unexpected(sock.error());
-	detail::NlSock sk = std::move(*sock);
+	nl_sock_ptr sk = std::move(*sock);
 	int family = genl_ctrl_resolve(sk.get(), KTLSACCEL_GENL_NAME);
 	if (family == -NLE_OBJ_NOTFOUND)
-		return std::unexpected(Error{make_error_code(ControlErrc::not_loaded), {}});
+		return std::unexpected(
+			control_failure{make_error_code(control::errc::not_loaded), {}});
 	if (family < 0)
 		return std::unexpected(nl_error(family, "resolving the ktlsaccel family"));
 	return std::pair{std::move(sk), family};
 }
 
 template <class T, class Parse>
-Result<std::vector<T>> dump(nl_sock *sk, int family, std::uint8_t cmd, Parse parse)
+control_result<std::vector<T>> dump(nl_sock *sk, int family, std::uint8_t cmd, Parse parse)
 {
 	auto msg = request(family, cmd, NLM_F_DUMP);
 	if (!msg)
 		return std::unexpected(msg.error());
 	std::vector<T> out;
-	auto r = detail::transact(sk, msg->get(), [&](nl_msg *m) -> Result<void> {
+	auto r = transact(sk, msg->get(), [&](nl_msg *m) -> control_result<void> {
 		auto v = parse(m);
 		if (!v)
 			return std::unexpected(v.error());
@@ -356,8 +370,8 @@ Result<std::vector<T>> dump(nl_sock *sk, int family, std::uint8_t cmd, Parse par
 }
 
 // A do request whose attributes `fill` puts; the kernel answers with an ack.
-Result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
-		    const std::function<int(nl_msg *)> &fill = {})
+control_result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
+			    const std::function<int(nl_msg *)> &fill = {})
 {
 	auto msg = request(family, cmd);
 	if (!msg)
@@ -366,14 +380,54 @@ Result<void> change(nl_sock *sk, int family, std::uint8_t cmd,
 		if (int rc = fill(msg->get()); rc < 0)
 			return std::unexpected(nl_error(rc, "building the request"));
 	}
-	return detail::transact(sk, msg->get());
+	return transact(sk, msg->get());
+}
+
+// DEV_GET: its one reply.
+control_result<control::device_info> get_device(nl_sock *sk, int family)
+{
+	auto msg = request(family, KTLSACCEL_CMD_DEV_GET);
+	if (!msg)
+		return std::unexpected(msg.error());
+	std::optional<control::device_info> dev;
+	auto r = transact(sk, msg->get(), [&](nl_msg *m) -> control_result<void> {
+		auto d = parse_device(m);
+		if (!d)
+			return std::unexpected(d.error());
+		dev = std::move(*d);
+		return {};
+	});
+	if (!r)
+		return std::unexpected(r.error());
+	if (!dev)
+		return std::unexpected(control_failure{make_error_code(control::errc::protocol),
+						       "no reply to the device request"});
+	return std::move(*dev);
+}
+
+// A non-blocking socket in the family's "config" multicast group.
+control_result<std::pair<nl_sock_ptr, int>> join_config_group()
+{
+	auto c = connect_family();
+	if (!c)
+		return std::unexpected(c.error());
+	auto &sk = c->first;
+	int group = genl_ctrl_resolve_grp(sk.get(), KTLSACCEL_GENL_NAME, KTLSACCEL_MCGRP_CONFIG);
+	if (group < 0)
+		return std::unexpected(nl_error(group, "resolving the config group"));
+	nl_socket_disable_seq_check(sk.get());
+	if (int rc = nl_socket_add_membership(sk.get(), group); rc < 0)
+		return std::unexpected(nl_error(rc, "joining the config group"));
+	if (int rc = nl_socket_set_nonblocking(sk.get()); rc < 0)
+		return std::unexpected(nl_error(rc, "making the socket non-blocking"));
+	return c;
 }
 
 } // namespace
 
-Result<detail::NlSock> detail::open_genl_socket()
+control_result<nl_sock_ptr> open_genl_socket()
 {
-	NlSock sk(nl_socket_alloc(), nl_socket_free);
+	nl_sock_ptr sk(nl_socket_alloc(), nl_socket_free);
 	if (!sk)
 		return std::unexpected(sys_error(ENOMEM));
 	if (int rc = genl_connect(sk.get()); rc < 0)
@@ -385,8 +439,8 @@ Result<detail::NlSock> detail::open_genl_socket()
 	return sk;
 }
 
-Result<void> detail::transact(nl_sock *sk, nl_msg *msg,
-			      const std::function<Result<void>(nl_msg *)> &on_reply)
+control_result<void> transact(nl_sock *sk, nl_msg *msg,
+			      const std::function<control_result<void>(nl_msg *)> &on_reply)
 {
 	NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
 	if (!cb)
@@ -415,102 +469,12 @@ Result<void> detail::transact(nl_sock *sk, nl_msg *msg,
 	return {};
 }
 
-// ---- ControlClient -----------------------------------------------------------------
-
-Result<ControlClient> ControlClient::open()
-{
-	auto c = connect_family();
-	if (!c)
-		return std::unexpected(c.error());
-	return ControlClient(std::move(c->first), c->second);
-}
-
-Result<DeviceInfo> ControlClient::get_device()
-{
-	auto msg = request(family_, KTLSACCEL_CMD_DEV_GET);
-	if (!msg)
-		return std::unexpected(msg.error());
-	std::optional<DeviceInfo> dev;
-	auto r = detail::transact(sk_.get(), msg->get(), [&](nl_msg *m) -> Result<void> {
-		auto d = detail::parse_device(m);
-		if (!d)
-			return std::unexpected(d.error());
-		dev = std::move(*d);
-		return {};
-	});
-	if (!r)
-		return std::unexpected(r.error());
-	if (!dev)
-		return std::unexpected(Error{make_error_code(ControlErrc::protocol),
-					     "no reply to the device request"});
-	return std::move(*dev);
-}
-
-Result<std::vector<QueueInfo>> ControlClient::dump_queues()
-{
-	return dump<QueueInfo>(sk_.get(), family_, KTLSACCEL_CMD_QUEUE_GET, detail::parse_queue);
-}
-
-Result<std::vector<FlowInfo>> ControlClient::dump_flows()
-{
-	return dump<FlowInfo>(sk_.get(), family_, KTLSACCEL_CMD_FLOW_GET, detail::parse_flow);
-}
-
-Result<void> ControlClient::set_config(const ConfigChange &c)
-{
-	if (c.empty())
-		return std::unexpected(sys_error(EINVAL, "nothing to change"));
-	return change(sk_.get(), family_, KTLSACCEL_CMD_DEV_SET,
-		      [&](nl_msg *m) { return detail::put_config(m, c); });
-}
-
-Result<void> ControlClient::set_fault(const FaultChange &c)
-{
-	return change(sk_.get(), family_, KTLSACCEL_CMD_FAULT_SET,
-		      [&](nl_msg *m) { return detail::put_fault(m, c); });
-}
-
-Result<void> ControlClient::clear_fault()
-{
-	return change(sk_.get(), family_, KTLSACCEL_CMD_FAULT_CLEAR);
-}
-
-Result<void> ControlClient::reset_stats(std::uint32_t mask)
-{
-	return change(sk_.get(), family_, KTLSACCEL_CMD_STATS_RESET,
-		      [&](nl_msg *m) { return nla_put_u32(m, KTLSACCEL_A_DEV_RESET, mask); });
-}
-
-// ---- ConfigMonitor -----------------------------------------------------------------
-
-Result<ConfigMonitor> ConfigMonitor::open()
-{
-	auto c = connect_family();
-	if (!c)
-		return std::unexpected(c.error());
-	auto &[sk, family] = *c;
-	int group = genl_ctrl_resolve_grp(sk.get(), KTLSACCEL_GENL_NAME, KTLSACCEL_MCGRP_CONFIG);
-	if (group < 0)
-		return std::unexpected(nl_error(group, "resolving the config group"));
-	nl_socket_disable_seq_check(sk.get());
-	if (int rc = nl_socket_add_membership(sk.get(), group); rc < 0)
-		return std::unexpected(nl_error(rc, "joining the config group"));
-	if (int rc = nl_socket_set_nonblocking(sk.get()); rc < 0)
-		return std::unexpected(nl_error(rc, "making the socket non-blocking"));
-	return ConfigMonitor(std::move(sk), family);
-}
-
-int ConfigMonitor::fd() const noexcept
-{
-	return nl_socket_get_fd(sk_.get());
-}
-
 namespace {
 
 struct MonitorState {
 	int family;
-	std::vector<DeviceInfo> *pending;
-	std::optional<Error> error;
+	std::vector<control::device_info> *pending;
+	std::optional<control_failure> error;
 };
 
 int on_notification(nl_msg *msg, void *arg)
@@ -521,7 +485,7 @@ int on_notification(nl_msg *msg, void *arg)
 		return NL_SKIP;
 	if (genlmsg_hdr(nlh)->cmd != KTLSACCEL_CMD_DEV_CHANGE_NTF)
 		return NL_SKIP;
-	auto dev = detail::parse_device(msg);
+	auto dev = parse_device(msg);
 	if (dev)
 		st->pending->push_back(std::move(*dev));
 	else if (!st->error)
@@ -531,7 +495,107 @@ int on_notification(nl_msg *msg, void *arg)
 
 } // namespace
 
-Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
+} // namespace ktlsaccel::detail
+
+namespace ktlsaccel::control {
+
+namespace {
+
+// The public face of an internal result: its code, its text kept in
+// `extack` (a client's, emptied by a call that succeeds) for describe().
+template <class T> result<T> keep(std::string &extack, detail::control_result<T> r)
+{
+	if (r) {
+		extack.clear();
+		if constexpr (std::is_void_v<T>)
+			return {};
+		else
+			return std::move(*r);
+	}
+	extack = std::move(r.error().extack);
+	return std::unexpected(r.error().code);
+}
+
+// Errors of calls without a client to keep their text: only the code.
+template <class T> result<T> code_only(detail::control_result<T> r)
+{
+	std::string ignored;
+	return keep(ignored, std::move(r));
+}
+
+} // namespace
+
+// ---- client -----------------------------------------------------------------------
+
+result<client> client::open()
+{
+	auto c = code_only(detail::connect_family());
+	if (!c)
+		return std::unexpected(c.error());
+	return client(std::move(c->first), c->second);
+}
+
+result<device_info> client::get_device()
+{
+	return keep(extack_, detail::get_device(sk_.get(), family_));
+}
+
+result<std::vector<queue_info>> client::dump_queues()
+{
+	return keep(extack_, detail::dump<queue_info>(sk_.get(), family_, KTLSACCEL_CMD_QUEUE_GET,
+						      detail::parse_queue));
+}
+
+result<std::vector<flow_info>> client::dump_flows()
+{
+	return keep(extack_, detail::dump<flow_info>(sk_.get(), family_, KTLSACCEL_CMD_FLOW_GET,
+						     detail::parse_flow));
+}
+
+result<void> client::set_config(const config_change &c)
+{
+	if (c.empty()) {
+		extack_ = "nothing to change";
+		return std::unexpected(std::error_code(EINVAL, std::system_category()));
+	}
+	return keep(extack_, detail::change(sk_.get(), family_, KTLSACCEL_CMD_DEV_SET,
+					    [&](nl_msg *m) { return detail::put_config(m, c); }));
+}
+
+result<void> client::set_fault(const fault_change &c)
+{
+	return keep(extack_, detail::change(sk_.get(), family_, KTLSACCEL_CMD_FAULT_SET,
+					    [&](nl_msg *m) { return detail::put_fault(m, c); }));
+}
+
+result<void> client::clear_fault()
+{
+	return keep(extack_, detail::change(sk_.get(), family_, KTLSACCEL_CMD_FAULT_CLEAR));
+}
+
+result<void> client::reset_stats(std::uint32_t mask)
+{
+	auto put_mask = [&](nl_msg *m) { return nla_put_u32(m, KTLSACCEL_A_DEV_RESET, mask); };
+	return keep(extack_,
+		    detail::change(sk_.get(), family_, KTLSACCEL_CMD_STATS_RESET, put_mask));
+}
+
+// ---- monitor ----------------------------------------------------------------------
+
+result<monitor> monitor::open()
+{
+	auto c = code_only(detail::join_config_group());
+	if (!c)
+		return std::unexpected(c.error());
+	return monitor(std::move(c->first), c->second);
+}
+
+int monitor::fd() const noexcept
+{
+	return nl_socket_get_fd(sk_.get());
+}
+
+result<device_info> monitor::wait(std::chrono::milliseconds timeout)
 {
 	using clock = std::chrono::steady_clock;
 	/* A timeout beyond what the clock can count (milliseconds::max()) is
@@ -543,11 +607,11 @@ Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 			    .count())
 		timeout = std::chrono::milliseconds(-1);
 	auto deadline = timeout.count() >= 0 ? now + timeout : clock::time_point::max();
-	MonitorState st{family_, &pending_, {}};
-	NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
+	detail::MonitorState st{family_, &pending_, {}};
+	detail::NlCb cb(nl_cb_alloc(NL_CB_DEFAULT));
 	if (!cb)
-		return std::unexpected(sys_error(ENOMEM));
-	nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, on_notification, &st);
+		return std::unexpected(std::error_code(ENOMEM, std::system_category()));
+	nl_cb_set(cb.get(), NL_CB_VALID, NL_CB_CUSTOM, detail::on_notification, &st);
 	nl_cb_set(cb.get(), NL_CB_SEQ_CHECK, NL_CB_CUSTOM,
 		  [](nl_msg *, void *) { return static_cast<int>(NL_OK); }, nullptr);
 
@@ -557,7 +621,7 @@ Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 			auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
 				deadline - clock::now());
 			if (left.count() <= 0)
-				return std::unexpected(Error{make_error_code(ControlErrc::timeout), {}});
+				return std::unexpected(make_error_code(errc::timeout));
 			ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
 		}
 		pollfd p{fd(), POLLIN, 0};
@@ -565,22 +629,22 @@ Result<DeviceInfo> ConfigMonitor::wait(std::chrono::milliseconds timeout)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return std::unexpected(sys_error(errno));
+			return std::unexpected(std::error_code(errno, std::system_category()));
 		if (n == 0)
 			continue;
 		int rc = nl_recvmsgs(sk_.get(), cb.get());
 		/* libnl reports the socket's ENOBUFS (notifications were lost
 		 * because we read too slowly) as NLE_NOMEM. */
 		if (rc == -NLE_NOMEM)
-			return std::unexpected(sys_error(ENOBUFS, "notifications were lost"));
+			return std::unexpected(std::error_code(ENOBUFS, std::system_category()));
 		if (rc < 0 && rc != -NLE_AGAIN && rc != -NLE_INTR)
-			return std::unexpected(nl_error(rc, "reading notifications"));
+			return std::unexpected(detail::nl_error(rc, "reading notifications").code);
 		if (st.error)
-			return std::unexpected(*st.error);
+			return std::unexpected(st.error->code);
 	}
-	DeviceInfo d = std::move(pending_.front());
+	device_info d = std::move(pending_.front());
 	pending_.erase(pending_.begin());
 	return d;
 }
 
-} // namespace ktlsaccel
+} // namespace ktlsaccel::control

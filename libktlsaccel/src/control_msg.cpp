@@ -19,9 +19,9 @@ namespace ktlsaccel::detail {
 
 namespace {
 
-Error protocol_error(std::string what)
+control_failure protocol_error(std::string what)
 {
-	return Error{make_error_code(ControlErrc::protocol), std::move(what)};
+	return {make_error_code(control::errc::protocol), std::move(what)};
 }
 
 // A libnl policy table: types by attribute number, the rest NLA_UNSPEC.
@@ -120,7 +120,8 @@ void get(nlattr *a, std::string &field)
 
 // genlmsg_parse into tb[0..maxtype], or a protocol error naming the message.
 template <std::size_t N>
-Result<void> parse_genl(nl_msg *msg, nlattr *(&tb)[N], const Policy<N> &policy, const char *what)
+control_result<void> parse_genl(nl_msg *msg, nlattr *(&tb)[N], const Policy<N> &policy,
+				const char *what)
 {
 	int rc = genlmsg_parse(nlmsg_hdr(msg), 0, tb, N - 1, policy.p);
 	if (rc < 0)
@@ -129,12 +130,12 @@ Result<void> parse_genl(nl_msg *msg, nlattr *(&tb)[N], const Policy<N> &policy, 
 	return {};
 }
 
-Result<Fault> parse_fault(nlattr *nest)
+control_result<control::fault> parse_fault(nlattr *nest)
 {
 	nlattr *tb[KTLSACCEL_A_FAULT_MAX + 1];
 	if (nla_parse_nested(tb, KTLSACCEL_A_FAULT_MAX, nest, fault_policy.p) < 0)
 		return std::unexpected(protocol_error("malformed fault nest"));
-	Fault f;
+	control::fault f;
 	get(tb[KTLSACCEL_A_FAULT_RATE], f.rate);
 	get(tb[KTLSACCEL_A_FAULT_ERRNO], f.error);
 	get(tb[KTLSACCEL_A_FAULT_OPS], f.ops);
@@ -144,14 +145,14 @@ Result<Fault> parse_fault(nlattr *nest)
 	return f;
 }
 
-Result<Backend> parse_backend(nlattr *nest)
+control_result<control::backend> parse_backend(nlattr *nest)
 {
 	nlattr *tb[KTLSACCEL_A_BACKEND_MAX + 1];
 	if (nla_parse_nested(tb, KTLSACCEL_A_BACKEND_MAX, nest, backend_policy.p) < 0)
 		return std::unexpected(protocol_error("malformed backend nest"));
 	if (!tb[KTLSACCEL_A_BACKEND_ALG])
 		return std::unexpected(protocol_error("backend nest without an algorithm"));
-	Backend b;
+	control::backend b;
 	get(tb[KTLSACCEL_A_BACKEND_ALG], b.alg);
 	get(tb[KTLSACCEL_A_BACKEND_MODE], b.mode);
 	get(tb[KTLSACCEL_A_BACKEND_DRIVER], b.driver);
@@ -159,7 +160,7 @@ Result<Backend> parse_backend(nlattr *nest)
 }
 
 // Parses an optional stats nest into `out`.
-Result<void> get_stats(nlattr *nest, Stats &out)
+control_result<void> get_stats(nlattr *nest, control::stats &out)
 {
 	if (!nest)
 		return {};
@@ -172,13 +173,13 @@ Result<void> get_stats(nlattr *nest, Stats &out)
 
 } // namespace
 
-Result<Stats> parse_stats(const nlattr *nest)
+control_result<control::stats> parse_stats(const nlattr *nest)
 {
 	auto *n = const_cast<nlattr *>(nest);
 	nlattr *tb[KTLSACCEL_A_STATS_MAX + 1];
 	if (nla_parse_nested(tb, KTLSACCEL_A_STATS_MAX, n, stats_policy.p) < 0)
 		return std::unexpected(protocol_error("malformed stats nest"));
-	Stats s;
+	control::stats s;
 	get(tb[KTLSACCEL_A_STATS_SUBMITTED], s.submitted);
 	get(tb[KTLSACCEL_A_STATS_COMPLETED], s.completed);
 	get(tb[KTLSACCEL_A_STATS_ERRORS], s.errors);
@@ -209,12 +210,12 @@ Result<Stats> parse_stats(const nlattr *nest)
 	return s;
 }
 
-Result<DeviceInfo> parse_device(nl_msg *msg)
+control_result<control::device_info> parse_device(nl_msg *msg)
 {
 	nlattr *tb[KTLSACCEL_A_DEV_MAX + 1];
 	if (auto r = parse_genl(msg, tb, dev_policy, "device"); !r)
 		return std::unexpected(r.error());
-	DeviceInfo d;
+	control::device_info d;
 	get(tb[KTLSACCEL_A_DEV_PRIORITY], d.priority);
 	get(tb[KTLSACCEL_A_DEV_QUEUES], d.queues);
 	get(tb[KTLSACCEL_A_DEV_DEPTH], d.depth);
@@ -247,14 +248,14 @@ Result<DeviceInfo> parse_device(nl_msg *msg)
 	return d;
 }
 
-Result<QueueInfo> parse_queue(nl_msg *msg)
+control_result<control::queue_info> parse_queue(nl_msg *msg)
 {
 	nlattr *tb[KTLSACCEL_A_QUEUE_MAX + 1];
 	if (auto r = parse_genl(msg, tb, queue_policy, "queue"); !r)
 		return std::unexpected(r.error());
 	if (!tb[KTLSACCEL_A_QUEUE_INDEX])
 		return std::unexpected(protocol_error("queue message without an index"));
-	QueueInfo q;
+	control::queue_info q;
 	get(tb[KTLSACCEL_A_QUEUE_INDEX], q.index);
 	get(tb[KTLSACCEL_A_QUEUE_RING], q.ring);
 	get(tb[KTLSACCEL_A_QUEUE_BACKLOG], q.backlog);
@@ -263,14 +264,14 @@ Result<QueueInfo> parse_queue(nl_msg *msg)
 	return q;
 }
 
-Result<FlowInfo> parse_flow(nl_msg *msg)
+control_result<control::flow_info> parse_flow(nl_msg *msg)
 {
 	nlattr *tb[KTLSACCEL_A_FLOW_MAX + 1];
 	if (auto r = parse_genl(msg, tb, flow_policy, "flow"); !r)
 		return std::unexpected(r.error());
 	if (!tb[KTLSACCEL_A_FLOW_ID])
 		return std::unexpected(protocol_error("flow message without an id"));
-	FlowInfo f;
+	control::flow_info f;
 	get(tb[KTLSACCEL_A_FLOW_ID], f.id);
 	get(tb[KTLSACCEL_A_FLOW_PID], f.pid);
 	get(tb[KTLSACCEL_A_FLOW_COMM], f.comm);
@@ -297,7 +298,7 @@ template <class T> int put(nl_msg *msg, int type, const std::optional<T> &v)
 
 } // namespace
 
-int put_config(nl_msg *msg, const ConfigChange &c)
+int put_config(nl_msg *msg, const control::config_change &c)
 {
 	int rc = 0;
 	rc = rc ?: put(msg, KTLSACCEL_A_DEV_QUEUES, c.queues);
@@ -316,14 +317,14 @@ int put_config(nl_msg *msg, const ConfigChange &c)
 			return -NLE_NOMEM;
 		rc = nla_put_string(msg, KTLSACCEL_A_BACKEND_ALG, b.alg.c_str());
 		rc = rc ?: nla_put_u32(msg, KTLSACCEL_A_BACKEND_MODE, static_cast<std::uint32_t>(b.mode));
-		if (!rc && b.mode == BackendMode::driver)
+		if (!rc && b.mode == control::backend_mode::driver)
 			rc = nla_put_string(msg, KTLSACCEL_A_BACKEND_DRIVER, b.driver.c_str());
 		rc = rc ?: nla_nest_end(msg, nest);
 	}
 	return rc;
 }
 
-int put_fault(nl_msg *msg, const FaultChange &c)
+int put_fault(nl_msg *msg, const control::fault_change &c)
 {
 	nlattr *nest = nla_nest_start(msg, KTLSACCEL_A_DEV_FAULT);
 	if (!nest)

@@ -16,14 +16,16 @@
 
 int main()
 {
-	auto client = ktlsaccel::ControlClient::open();
+	namespace control = ktlsaccel::control;
+	auto client = control::client::open();
 	if (!client) {
-		std::printf("consumer-control: %s\n", client.error().message().c_str());
-		return client.error().not_loaded() ? 3 : 1;
+		std::printf("consumer-control: %s\n", control::describe(client.error()).c_str());
+		return client.error() == control::errc::not_loaded ? 3 : 1;
 	}
 	auto dev = client->get_device();
 	if (!dev) {
-		std::fprintf(stderr, "consumer-control: %s\n", dev.error().message().c_str());
+		std::fprintf(stderr, "consumer-control: %s\n",
+			     control::describe(dev.error(), client->extack()).c_str());
 		return 1;
 	}
 	std::printf("consumer-control: queues %u depth %u\n", dev->queues, dev->depth);

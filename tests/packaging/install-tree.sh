@@ -58,7 +58,8 @@ expected=(
 	"$libdir/cmake/ktlsaccel/ktlsaccelConfigVersion.cmake"
 	"$libdir/cmake/ktlsaccel/ktlsaccelTargets.cmake"
 	"$libdir/cmake/ktlsaccel/ktlsaccelControlTargets.cmake"
-	include/ktlsaccel/ktlsaccel.h include/ktlsaccel/ktlsaccel.hpp include/ktlsaccel/control.hpp
+	include/ktlsaccel/ktlsaccel.h include/ktlsaccel/ktlsaccel.hpp include/ktlsaccel/error.hpp
+	include/ktlsaccel/control.hpp
 	include/linux/ktlsaccel.h
 	sbin/ktlsaccel bin/ktlsaccel-perf
 	share/man/man8/ktlsaccel.8 share/man/man1/ktlsaccel-perf.1

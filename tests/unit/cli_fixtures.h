@@ -25,9 +25,9 @@ inline bool module_loaded()
 	return false;
 }
 
-inline Stats sample_stats(std::uint64_t scale)
+inline control::stats sample_stats(std::uint64_t scale)
 {
-	Stats s;
+	control::stats s;
 	s.submitted = 1000 * scale + 3;
 	s.completed = 1000 * scale;
 	s.errors = 1 * scale;
@@ -49,46 +49,46 @@ inline Stats sample_stats(std::uint64_t scale)
 	return s;
 }
 
-inline DeviceInfo sample_device()
+inline control::device_info sample_device()
 {
-	DeviceInfo d;
+	control::device_info d;
 	d.priority = 4001;
 	d.queues = 4;
 	d.depth = 256;
-	d.dispatch = Dispatch::flow;
+	d.dispatch = control::dispatch_policy::flow;
 	d.latency_us = 20;
 	d.throughput = 1000000000;
 	d.inline_threshold = 256;
-	d.decrypt = Decrypt::async;
+	d.decrypt = control::decrypt_policy::async;
 	d.flows = 2;
-	d.inline_mode = InlineMode::never;
+	d.inline_mode = control::inline_policy::never;
 	d.backends = {
-		{"gcm(aes)", BackendMode::auto_, "ktlsaccel-testcard-gcm-aes"},
-		{"rfc7539(chacha20,poly1305)", BackendMode::cpu, ""},
-		{"ccm(aes)", BackendMode::driver, "cryptd(ccm_base(ctr(aes-generic),cbcmac(aes-generic)))"},
+		{"gcm(aes)", control::backend_mode::auto_, "ktlsaccel-testcard-gcm-aes"},
+		{"rfc7539(chacha20,poly1305)", control::backend_mode::cpu, ""},
+		{"ccm(aes)", control::backend_mode::driver, "cryptd(ccm_base(ctr(aes-generic),cbcmac(aes-generic)))"},
 	};
 	d.fault.rate = 1000;
 	d.fault.error = EBADMSG;
-	d.fault.ops = FaultOps::decrypt;
+	d.fault.ops = control::fault_ops::decrypt;
 	d.fault.delay_us = 5;
 	d.fault.stall_queue = 2;
 	d.stats = sample_stats(4);
 	return d;
 }
 
-inline std::vector<QueueInfo> sample_queues()
+inline std::vector<control::queue_info> sample_queues()
 {
-	std::vector<QueueInfo> v;
+	std::vector<control::queue_info> v;
 	for (std::uint32_t i = 0; i < 4; i++)
-		v.push_back(QueueInfo{i, 1 + i, i == 2 ? 5u : 0u, sample_stats(1)});
+		v.push_back(control::queue_info{i, 1 + i, i == 2 ? 5u : 0u, sample_stats(1)});
 	return v;
 }
 
-inline std::vector<FlowInfo> sample_flows()
+inline std::vector<control::flow_info> sample_flows()
 {
-	FlowInfo tx{7, 1234, "curl", "gcm(aes)", 128, Direction::tx, sample_stats(2),
+	control::flow_info tx{7, 1234, "curl", "gcm(aes)", 128, control::flow_direction::tx, sample_stats(2),
 		    "ktlsaccel-testcard-gcm-aes"};
-	FlowInfo rx{8, 1234, "curl", "rfc7539(chacha20,poly1305)", 256, Direction::rx,
+	control::flow_info rx{8, 1234, "curl", "rfc7539(chacha20,poly1305)", 256, control::flow_direction::rx,
 		    sample_stats(2), "cpu"};
 	return {tx, rx};
 }

@@ -87,11 +87,11 @@ TEST(CliArgs, SetCollectsEveryKey)
 	ASSERT_TRUE(c) << c.error();
 	EXPECT_EQ(c->queues, 8u);
 	EXPECT_EQ(c->depth, 1024u);
-	EXPECT_EQ(c->dispatch, Dispatch::flow);
+	EXPECT_EQ(c->dispatch, control::dispatch_policy::flow);
 	EXPECT_EQ(c->latency_us, 50u);
 	EXPECT_EQ(c->throughput, 1000000000u);
 	EXPECT_EQ(c->inline_threshold, 4000u);
-	EXPECT_EQ(c->decrypt, Decrypt::async);
+	EXPECT_EQ(c->decrypt, control::decrypt_policy::async);
 }
 
 TEST(CliArgs, SetSendsOnlyWhatIsNamed)
@@ -111,14 +111,14 @@ TEST(CliArgs, SetTakesInlineModeAndBackendsAmongOtherKeys)
 				   "backend", "rfc7539(chacha20,poly1305)", "auto"};
 	auto c = parse_set_args(a);
 	ASSERT_TRUE(c) << c.error();
-	EXPECT_EQ(c->inline_mode, InlineMode::never);
+	EXPECT_EQ(c->inline_mode, control::inline_policy::never);
 	EXPECT_EQ(c->depth, 8u);
 	ASSERT_EQ(c->backends.size(), 3u);
-	EXPECT_EQ(c->backends[0], (BackendChange{"gcm(aes)", BackendMode::driver,
+	EXPECT_EQ(c->backends[0], (control::backend_change{"gcm(aes)", control::backend_mode::driver,
 						 "ktlsaccel-testcard-gcm-aes"}));
-	EXPECT_EQ(c->backends[1], (BackendChange{"ccm(aes)", BackendMode::cpu, ""}));
+	EXPECT_EQ(c->backends[1], (control::backend_change{"ccm(aes)", control::backend_mode::cpu, ""}));
 	EXPECT_EQ(c->backends[2],
-		  (BackendChange{"rfc7539(chacha20,poly1305)", BackendMode::auto_, ""}));
+		  (control::backend_change{"rfc7539(chacha20,poly1305)", control::backend_mode::auto_, ""}));
 	EXPECT_FALSE(c->queues);
 }
 
@@ -129,7 +129,7 @@ TEST(CliArgs, SetBackendAloneIsAChange)
 	ASSERT_TRUE(c) << c.error();
 	EXPECT_FALSE(c->empty());
 	ASSERT_EQ(c->backends.size(), 1u);
-	EXPECT_EQ(c->backends[0].mode, BackendMode::driver);
+	EXPECT_EQ(c->backends[0].mode, control::backend_mode::driver);
 	EXPECT_EQ(c->backends[0].driver, "cryptd(gcm_base(ctr(aes-generic),ghash-generic))");
 	/* "driver" is the mode's name, not a driver's. */
 	EXPECT_FALSE(parse_backend("gcm(aes)", "driver"));
@@ -146,18 +146,18 @@ TEST(CliArgs, FaultCollectsEveryKey)
 	ASSERT_TRUE(c) << c.error();
 	EXPECT_EQ(c->rate, 1000u);
 	EXPECT_EQ(c->error, static_cast<std::uint32_t>(EIO));
-	EXPECT_EQ(c->ops, FaultOps::encrypt);
+	EXPECT_EQ(c->ops, control::fault_ops::encrypt);
 	EXPECT_EQ(c->delay_us, 20u);
 	EXPECT_EQ(c->stall_queue, 0u);
 }
 
 TEST(CliArgs, ResetWords)
 {
-	EXPECT_EQ(parse_reset_args({}).value(), reset_all);
+	EXPECT_EQ(parse_reset_args({}).value(), control::reset_all);
 	std::vector<std::string> e{"engine"}, f{"flows"}, both{"engine", "flows"}, bad{"queues"};
-	EXPECT_EQ(parse_reset_args(e).value(), reset_engine);
-	EXPECT_EQ(parse_reset_args(f).value(), reset_flows);
-	EXPECT_EQ(parse_reset_args(both).value(), reset_all);
+	EXPECT_EQ(parse_reset_args(e).value(), control::reset_engine);
+	EXPECT_EQ(parse_reset_args(f).value(), control::reset_flows);
+	EXPECT_EQ(parse_reset_args(both).value(), control::reset_all);
 	auto r = parse_reset_args(bad);
 	ASSERT_FALSE(r);
 	EXPECT_EQ(r.error(), "invalid value 'queues' for 'reset': expected engine, flows or all");

@@ -71,7 +71,7 @@ void expected_tokens(const json &j, std::vector<std::string> &out)
 		if (v.is_object() || (v.is_array() && !v.empty() && v.front().is_object())) {
 			expected_tokens(v, out);
 		} else if (k == "latency") {
-			Stats s;
+			control::stats s;
 			for (std::size_t i = 0; i < s.latency.size(); i++)
 				s.latency[i] = v.at(i).get<std::uint64_t>();
 			out.push_back(human_us(s.p50_us()));
@@ -143,7 +143,7 @@ TEST(CliOutput, DeviceTwinsAgree)
 	EXPECT_EQ(j["fault"]["errno"], "EBADMSG");
 	EXPECT_EQ(j["fault"]["stall-queue"], 2);
 	EXPECT_EQ(j["stats"]["max-in-flight"], 42);
-	EXPECT_EQ(j["stats"]["latency"].size(), kLatencyBuckets);
+	EXPECT_EQ(j["stats"]["latency"].size(), control::latency_buckets);
 	EXPECT_EQ(j["inline"], "never");
 	EXPECT_EQ(j["stats"]["inline-waiter"], 20);
 	EXPECT_EQ(j["stats"]["inline-lone"], 12);

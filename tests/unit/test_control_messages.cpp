@@ -46,7 +46,7 @@ void put_u64(nl_msg *m, int type, std::uint64_t v, int pad)
 	nla_put_u64(m, type, v);
 }
 
-void put_stats(nl_msg *m, int type, const Stats &s)
+void put_stats(nl_msg *m, int type, const control::stats &s)
 {
 	nlattr *n = nla_nest_start(m, type);
 	const int pad = KTLSACCEL_A_STATS_PAD;
@@ -70,7 +70,7 @@ void put_stats(nl_msg *m, int type, const Stats &s)
 	nla_nest_end(m, n);
 }
 
-Msg device_msg(const DeviceInfo &d)
+Msg device_msg(const control::device_info &d)
 {
 	Msg m = new_msg(KTLSACCEL_CMD_DEV_GET);
 	nl_msg *p = m.get();
@@ -104,7 +104,7 @@ Msg device_msg(const DeviceInfo &d)
 	return m;
 }
 
-void expect_stats_eq(const Stats &a, const Stats &b)
+void expect_stats_eq(const control::stats &a, const control::stats &b)
 {
 	EXPECT_EQ(a.submitted, b.submitted);
 	EXPECT_EQ(a.completed, b.completed);
@@ -139,7 +139,7 @@ std::map<int, nlattr *> attrs_of(nl_msg *m)
 
 TEST(ControlMessages, DeviceReplyParsesIntoEveryField)
 {
-	DeviceInfo want = testfix::sample_device();
+	control::device_info want = testfix::sample_device();
 	for (std::size_t i = 0; i < want.stats.latency.size(); i++)
 		want.stats.latency[i] = 100 + i; /* order matters */
 	auto m = device_msg(want);
@@ -154,7 +154,7 @@ TEST(ControlMessages, DeviceReplyParsesIntoEveryField)
 	EXPECT_EQ(got->inline_threshold, want.inline_threshold);
 	EXPECT_EQ(got->decrypt, want.decrypt);
 	EXPECT_EQ(got->flows, want.flows);
-	EXPECT_EQ(got->inline_mode, InlineMode::never);
+	EXPECT_EQ(got->inline_mode, control::inline_policy::never);
 	ASSERT_EQ(got->backends.size(), 3u) << "one nest per algorithm, in order";
 	for (std::size_t i = 0; i < 3; i++) {
 		EXPECT_EQ(got->backends[i].alg, want.backends[i].alg);
@@ -172,7 +172,7 @@ TEST(ControlMessages, DeviceReplyParsesIntoEveryField)
 
 TEST(ControlMessages, AbsentStallQueueMeansNone)
 {
-	DeviceInfo want = testfix::sample_device();
+	control::device_info want = testfix::sample_device();
 	want.fault.stall_queue.reset();
 	auto m = device_msg(want);
 	auto got = detail::parse_device(m.get());
@@ -187,7 +187,7 @@ TEST(ControlMessages, WrongAttributeLengthIsAProtocolError)
 	nla_put(m.get(), KTLSACCEL_A_DEV_QUEUES, sizeof(shorty), &shorty);
 	auto got = detail::parse_device(m.get());
 	ASSERT_FALSE(got);
-	EXPECT_EQ(got.error().code, ControlErrc::protocol);
+	EXPECT_EQ(got.error().code, control::errc::protocol);
 }
 
 TEST(ControlMessages, UnknownAttributesFromANewerModuleAreIgnored)
@@ -202,7 +202,7 @@ TEST(ControlMessages, UnknownAttributesFromANewerModuleAreIgnored)
 
 TEST(ControlMessages, QueueDumpPartParses)
 {
-	QueueInfo want = testfix::sample_queues()[2];
+	control::queue_info want = testfix::sample_queues()[2];
 	Msg m = new_msg(KTLSACCEL_CMD_QUEUE_GET);
 	nla_put_u32(m.get(), KTLSACCEL_A_QUEUE_INDEX, want.index);
 	nla_put_u32(m.get(), KTLSACCEL_A_QUEUE_RING, want.ring);
@@ -225,7 +225,7 @@ TEST(ControlMessages, QueueWithoutIndexIsRejected)
 
 TEST(ControlMessages, FlowDumpPartParses)
 {
-	FlowInfo want = testfix::sample_flows()[1];
+	control::flow_info want = testfix::sample_flows()[1];
 	Msg m = new_msg(KTLSACCEL_CMD_FLOW_GET);
 	put_u64(m.get(), KTLSACCEL_A_FLOW_ID, want.id, KTLSACCEL_A_FLOW_PAD);
 	nla_put_u32(m.get(), KTLSACCEL_A_FLOW_PID, want.pid);
@@ -255,15 +255,15 @@ TEST(ControlMessages, BackendNestWithoutAlgorithmIsAProtocolError)
 	nla_nest_end(m.get(), n);
 	auto got = detail::parse_device(m.get());
 	ASSERT_FALSE(got);
-	EXPECT_EQ(got.error().code, make_error_code(ControlErrc::protocol));
+	EXPECT_EQ(got.error().code, make_error_code(control::errc::protocol));
 }
 
 TEST(ControlMessages, ConfigRequestCarriesInlineModeAndOneNestPerBackend)
 {
-	ConfigChange c;
-	c.inline_mode = InlineMode::never;
-	c.backends = {{"gcm(aes)", BackendMode::driver, "ktlsaccel-testcard-gcm-aes"},
-		      {"ccm(aes)", BackendMode::cpu, "ignored without mode driver"}};
+	control::config_change c;
+	c.inline_mode = control::inline_policy::never;
+	c.backends = {{"gcm(aes)", control::backend_mode::driver, "ktlsaccel-testcard-gcm-aes"},
+		      {"ccm(aes)", control::backend_mode::cpu, "ignored without mode driver"}};
 	EXPECT_FALSE(c.empty());
 	Msg m = new_msg(KTLSACCEL_CMD_DEV_SET);
 	ASSERT_EQ(detail::put_config(m.get(), c), 0);
@@ -295,10 +295,10 @@ TEST(ControlMessages, ConfigRequestCarriesInlineModeAndOneNestPerBackend)
 
 TEST(ControlMessages, ConfigRequestCarriesOnlyWhatIsSet)
 {
-	ConfigChange c;
+	control::config_change c;
 	c.queues = 8;
 	c.throughput = 5000000000ull;
-	c.decrypt = Decrypt::inline_;
+	c.decrypt = control::decrypt_policy::inline_;
 	Msg m = new_msg(KTLSACCEL_CMD_DEV_SET);
 	ASSERT_EQ(detail::put_config(m.get(), c), 0);
 	auto a = attrs_of(m.get());
@@ -312,10 +312,10 @@ TEST(ControlMessages, ConfigRequestCarriesOnlyWhatIsSet)
 
 TEST(ControlMessages, FaultRequestIsOneNest)
 {
-	FaultChange c;
+	control::fault_change c;
 	c.rate = 250;
 	c.error = EIO;
-	c.ops = FaultOps::both;
+	c.ops = control::fault_ops::both;
 	c.stall_queue = 0; /* queue 0 is a value, not "absent" */
 	Msg m = new_msg(KTLSACCEL_CMD_FAULT_SET);
 	ASSERT_EQ(detail::put_fault(m.get(), c), 0);
@@ -334,24 +334,24 @@ TEST(ControlMessages, FaultRequestIsOneNest)
 
 TEST(ControlMessages, EnumValuesMatchTheUapi)
 {
-	EXPECT_EQ(static_cast<int>(Dispatch::spread), KTLSACCEL_DISPATCH_SPREAD);
-	EXPECT_EQ(static_cast<int>(Dispatch::flow), KTLSACCEL_DISPATCH_FLOW);
-	EXPECT_EQ(static_cast<int>(Decrypt::inline_), KTLSACCEL_DECRYPT_INLINE);
-	EXPECT_EQ(static_cast<int>(Decrypt::async), KTLSACCEL_DECRYPT_ASYNC);
-	EXPECT_EQ(static_cast<int>(FaultOps::decrypt), KTLSACCEL_FAULT_OPS_DECRYPT);
-	EXPECT_EQ(static_cast<int>(FaultOps::encrypt), KTLSACCEL_FAULT_OPS_ENCRYPT);
-	EXPECT_EQ(static_cast<int>(FaultOps::both), KTLSACCEL_FAULT_OPS_BOTH);
-	EXPECT_EQ(static_cast<int>(Direction::none), KTLSACCEL_DIRECTION_NONE);
-	EXPECT_EQ(static_cast<int>(Direction::tx), KTLSACCEL_DIRECTION_TX);
-	EXPECT_EQ(static_cast<int>(Direction::rx), KTLSACCEL_DIRECTION_RX);
-	EXPECT_EQ(static_cast<int>(Direction::both), KTLSACCEL_DIRECTION_BOTH);
-	EXPECT_EQ(static_cast<int>(InlineMode::auto_), KTLSACCEL_INLINE_AUTO);
-	EXPECT_EQ(static_cast<int>(InlineMode::never), KTLSACCEL_INLINE_NEVER);
-	EXPECT_EQ(static_cast<int>(BackendMode::auto_), KTLSACCEL_BACKEND_AUTO);
-	EXPECT_EQ(static_cast<int>(BackendMode::cpu), KTLSACCEL_BACKEND_CPU);
-	EXPECT_EQ(static_cast<int>(BackendMode::driver), KTLSACCEL_BACKEND_DRIVER);
-	EXPECT_EQ(static_cast<int>(reset_engine), KTLSACCEL_RESET_ENGINE);
-	EXPECT_EQ(static_cast<int>(reset_flows), KTLSACCEL_RESET_FLOWS);
-	EXPECT_EQ(static_cast<int>(reset_all), KTLSACCEL_RESET_ALL);
-	EXPECT_EQ(kLatencyBuckets, static_cast<std::size_t>(KTLSACCEL_LATENCY_BUCKETS));
+	EXPECT_EQ(static_cast<int>(control::dispatch_policy::spread), KTLSACCEL_DISPATCH_SPREAD);
+	EXPECT_EQ(static_cast<int>(control::dispatch_policy::flow), KTLSACCEL_DISPATCH_FLOW);
+	EXPECT_EQ(static_cast<int>(control::decrypt_policy::inline_), KTLSACCEL_DECRYPT_INLINE);
+	EXPECT_EQ(static_cast<int>(control::decrypt_policy::async), KTLSACCEL_DECRYPT_ASYNC);
+	EXPECT_EQ(static_cast<int>(control::fault_ops::decrypt), KTLSACCEL_FAULT_OPS_DECRYPT);
+	EXPECT_EQ(static_cast<int>(control::fault_ops::encrypt), KTLSACCEL_FAULT_OPS_ENCRYPT);
+	EXPECT_EQ(static_cast<int>(control::fault_ops::both), KTLSACCEL_FAULT_OPS_BOTH);
+	EXPECT_EQ(static_cast<int>(control::flow_direction::none), KTLSACCEL_DIRECTION_NONE);
+	EXPECT_EQ(static_cast<int>(control::flow_direction::tx), KTLSACCEL_DIRECTION_TX);
+	EXPECT_EQ(static_cast<int>(control::flow_direction::rx), KTLSACCEL_DIRECTION_RX);
+	EXPECT_EQ(static_cast<int>(control::flow_direction::both), KTLSACCEL_DIRECTION_BOTH);
+	EXPECT_EQ(static_cast<int>(control::inline_policy::auto_), KTLSACCEL_INLINE_AUTO);
+	EXPECT_EQ(static_cast<int>(control::inline_policy::never), KTLSACCEL_INLINE_NEVER);
+	EXPECT_EQ(static_cast<int>(control::backend_mode::auto_), KTLSACCEL_BACKEND_AUTO);
+	EXPECT_EQ(static_cast<int>(control::backend_mode::cpu), KTLSACCEL_BACKEND_CPU);
+	EXPECT_EQ(static_cast<int>(control::backend_mode::driver), KTLSACCEL_BACKEND_DRIVER);
+	EXPECT_EQ(static_cast<int>(control::reset_engine), KTLSACCEL_RESET_ENGINE);
+	EXPECT_EQ(static_cast<int>(control::reset_flows), KTLSACCEL_RESET_FLOWS);
+	EXPECT_EQ(static_cast<int>(control::reset_all), KTLSACCEL_RESET_ALL);
+	EXPECT_EQ(control::latency_buckets, static_cast<std::size_t>(KTLSACCEL_LATENCY_BUCKETS));
 }

@@ -3,7 +3,7 @@
 // The client's request/reply exchange against a real kernel: the host's own
 // generic netlink controller (nlctrl) stands in for ktlsaccel. A do request
 // delivers its reply, a dump every part up to NLMSG_DONE, and a request the
-// kernel refuses comes back as an Error carrying the errno and the text of
+// kernel refuses comes back as a failure carrying the errno and the text of
 // the extended ack.
 
 #include "control_msg.hpp"
@@ -52,7 +52,7 @@ protected:
 		ASSERT_TRUE(s) << s.error().message();
 		sk = std::move(*s);
 	}
-	detail::NlSock sk{nullptr, nullptr};
+	detail::nl_sock_ptr sk{nullptr, nullptr};
 };
 
 } // namespace
@@ -62,7 +62,7 @@ TEST_F(ControlNetlink, DoRequestDeliversItsOneReply)
 	auto m = ctrl_request();
 	nla_put_string(m.get(), CTRL_ATTR_FAMILY_NAME, "nlctrl");
 	std::vector<std::string> names;
-	auto r = detail::transact(sk.get(), m.get(), [&](nl_msg *reply) -> Result<void> {
+	auto r = detail::transact(sk.get(), m.get(), [&](nl_msg *reply) -> detail::control_result<void> {
 		names.push_back(family_name(reply));
 		return {};
 	});
@@ -74,7 +74,7 @@ TEST_F(ControlNetlink, DumpDeliversEveryPartUntilDone)
 {
 	auto m = ctrl_request(NLM_F_DUMP);
 	std::set<std::string> names;
-	auto r = detail::transact(sk.get(), m.get(), [&](nl_msg *reply) -> Result<void> {
+	auto r = detail::transact(sk.get(), m.get(), [&](nl_msg *reply) -> detail::control_result<void> {
 		names.insert(family_name(reply));
 		return {};
 	});
@@ -104,11 +104,12 @@ TEST_F(ControlNetlink, ReplyParseErrorIsReturnedAfterTheExchangeEnds)
 {
 	auto m = ctrl_request();
 	nla_put_string(m.get(), CTRL_ATTR_FAMILY_NAME, "nlctrl");
-	auto r = detail::transact(sk.get(), m.get(), [](nl_msg *) -> Result<void> {
-		return std::unexpected(Error{make_error_code(ControlErrc::protocol), "bad reply"});
+	auto r = detail::transact(sk.get(), m.get(), [](nl_msg *) -> detail::control_result<void> {
+		return std::unexpected(
+			detail::control_failure{make_error_code(control::errc::protocol), "bad reply"});
 	});
 	ASSERT_FALSE(r);
-	EXPECT_EQ(r.error().code, ControlErrc::protocol);
+	EXPECT_EQ(r.error().code, control::errc::protocol);
 	/* the ack was consumed: the next exchange is not confused by it */
 	auto again = ctrl_request();
 	nla_put_string(again.get(), CTRL_ATTR_FAMILY_NAME, "nlctrl");

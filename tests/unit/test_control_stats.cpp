@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: MIT
 //
-// The latency histogram arithmetic of ktlsaccel::Stats: percentiles from
+// The latency histogram arithmetic of ktlsaccel::control::stats: percentiles from
 // the log2 buckets, and deltas between two samples (as `top` uses them).
 
 #include <ktlsaccel/control.hpp>
 
 #include <gtest/gtest.h>
 
-using ktlsaccel::Stats;
+using ktlsaccel::control::stats;
 
 TEST(ControlStats, NoSamplesHaveNoPercentile)
 {
-	Stats s;
+	stats s;
 	EXPECT_EQ(s.latency_samples(), 0u);
 	EXPECT_FALSE(s.p50_us());
 	EXPECT_FALSE(s.p99_us());
@@ -19,7 +19,7 @@ TEST(ControlStats, NoSamplesHaveNoPercentile)
 
 TEST(ControlStats, PercentileInterpolatesInsideTheBucket)
 {
-	Stats s;
+	stats s;
 	s.latency[3] = 100;	/* [8, 16) us */
 	EXPECT_DOUBLE_EQ(*s.p50_us(), 12.0);
 	EXPECT_DOUBLE_EQ(*s.latency_quantile_us(1.0), 16.0);
@@ -28,14 +28,14 @@ TEST(ControlStats, PercentileInterpolatesInsideTheBucket)
 
 TEST(ControlStats, BucketZeroStartsAtZero)
 {
-	Stats s;
+	stats s;
 	s.latency[0] = 10;	/* [0, 2) us: includes everything under 1 us */
 	EXPECT_DOUBLE_EQ(*s.p50_us(), 1.0);
 }
 
 TEST(ControlStats, P99FallsInTheTailBucket)
 {
-	Stats s;
+	stats s;
 	s.latency[4] = 980;	/* [16, 32) */
 	s.latency[8] = 20;	/* [256, 512) */
 	EXPECT_EQ(s.latency_samples(), 1000u);
@@ -50,7 +50,7 @@ TEST(ControlStats, P99FallsInTheTailBucket)
 
 TEST(ControlStats, PercentileIsMonotonic)
 {
-	Stats s;
+	stats s;
 	for (std::size_t i = 0; i < s.latency.size(); i++)
 		s.latency[i] = (i * 7919) % 13;
 	double last = 0;
@@ -63,14 +63,14 @@ TEST(ControlStats, PercentileIsMonotonic)
 
 TEST(ControlStats, TopBucketEndsAtTwoToThe24)
 {
-	Stats s;
+	stats s;
 	s.latency.back() = 1;
 	EXPECT_DOUBLE_EQ(*s.latency_quantile_us(1.0), 16777216.0);
 }
 
 TEST(ControlStats, DeltaSubtractsCountersAndKeepsGauges)
 {
-	Stats a, b;
+	stats a, b;
 	a.completed = 10;
 	a.bytes = 1000;
 	a.latency[2] = 5;
@@ -82,7 +82,7 @@ TEST(ControlStats, DeltaSubtractsCountersAndKeepsGauges)
 	b.latency[5] = 12;
 	b.in_flight = 2;
 	b.max_in_flight = 30;
-	Stats d = Stats::delta(b, a);
+	stats d = stats::delta(b, a);
 	EXPECT_EQ(d.completed, 15u);
 	EXPECT_EQ(d.bytes, 3000u);
 	EXPECT_EQ(d.latency[2], 3u);
@@ -93,13 +93,13 @@ TEST(ControlStats, DeltaSubtractsCountersAndKeepsGauges)
 
 TEST(ControlStats, DeltaAfterResetCountsFromZero)
 {
-	Stats before, now;
+	stats before, now;
 	before.completed = 1000;
 	before.latency[3] = 1000;
 	now.completed = 40;
 	now.latency[3] = 30;
 	now.latency[4] = 10;
-	Stats d = Stats::delta(now, before);
+	stats d = stats::delta(now, before);
 	EXPECT_EQ(d.completed, 40u);
 	EXPECT_EQ(d.latency[3], 30u);
 	EXPECT_EQ(d.latency[4], 10u);

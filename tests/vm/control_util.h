@@ -18,28 +18,27 @@
 
 namespace ktlsaccel::vmtest {
 
-using ktlsaccel::ConfigChange;
-using ktlsaccel::ControlClient;
-using ktlsaccel::DeviceInfo;
+/* control::client etc. in tests that only use namespace vmtest. */
+namespace control = ktlsaccel::control;
 
 /* The configuration now, to restore after a test that changes it. */
-inline std::optional<DeviceInfo> saved_config()
+inline std::optional<control::device_info> saved_config()
 {
-	auto c = ControlClient::open();
+	auto c = control::client::open();
 	if (!c)
 		return std::nullopt;
 	auto d = c->get_device();
-	return d ? std::optional<DeviceInfo>(*d) : std::nullopt;
+	return d ? std::optional<control::device_info>(*d) : std::nullopt;
 }
 
 /* Faults off and every setting as in `saved`. */
-inline void restore_config(const DeviceInfo &saved)
+inline void restore_config(const control::device_info &saved)
 {
-	auto c = ControlClient::open();
-	ASSERT_TRUE(c) << c.error().message();
+	auto c = control::client::open();
+	ASSERT_TRUE(c) << control::describe(c.error());
 	auto r = c->clear_fault();
-	EXPECT_TRUE(r) << r.error().message();
-	ConfigChange all;
+	EXPECT_TRUE(r) << control::describe(r.error(), c->extack());
+	control::config_change all;
 	all.queues = saved.queues;
 	all.depth = saved.depth;
 	all.dispatch = saved.dispatch;
@@ -48,7 +47,7 @@ inline void restore_config(const DeviceInfo &saved)
 	all.inline_threshold = saved.inline_threshold;
 	all.decrypt = saved.decrypt;
 	r = c->set_config(all);
-	EXPECT_TRUE(r) << r.error().message();
+	EXPECT_TRUE(r) << control::describe(r.error(), c->extack());
 }
 
 /* build/tools/ktlsaccel/ktlsaccel, quoted for /bin/sh. */

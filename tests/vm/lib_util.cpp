@@ -461,14 +461,14 @@ std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end)
 
 std::optional<flow_watch> flow_watch::start()
 {
-	auto c = ControlClient::open();
+	auto c = control::client::open();
 	if (!c) {
-		ADD_FAILURE() << "control family: " << c.error().message();
+		ADD_FAILURE() << "control family: " << control::describe(c.error());
 		return std::nullopt;
 	}
 	auto f = c->dump_flows();
 	if (!f) {
-		ADD_FAILURE() << "flow dump: " << f.error().message();
+		ADD_FAILURE() << "flow dump: " << control::describe(f.error(), c->extack());
 		return std::nullopt;
 	}
 	/* ids only grow: anything newer than the newest now is ours to see */
@@ -478,12 +478,12 @@ std::optional<flow_watch> flow_watch::start()
 	return flow_watch(std::move(*c), after);
 }
 
-std::vector<FlowInfo> flow_watch::flows()
+std::vector<control::flow_info> flow_watch::flows()
 {
-	std::vector<FlowInfo> mine;
+	std::vector<control::flow_info> mine;
 	auto f = ctl_.dump_flows();
 	if (!f) {
-		ADD_FAILURE() << "flow dump: " << f.error().message();
+		ADD_FAILURE() << "flow dump: " << control::describe(f.error(), ctl_.extack());
 		return mine;
 	}
 	for (auto &x : *f)
@@ -496,7 +496,7 @@ std::string flow_watch::describe_all()
 {
 	auto f = ctl_.dump_flows();
 	if (!f)
-		return "flow dump failed: " + f.error().message();
+		return "flow dump failed: " + control::describe(f.error(), ctl_.extack());
 	std::string s = "flows after id " + std::to_string(after_) + " (this pid " +
 			std::to_string(::getpid()) + "):\n";
 	for (const auto &x : *f)
@@ -512,15 +512,15 @@ std::string flow_watch::describe_all()
 
 void set_pipeline_latency(std::uint32_t us)
 {
-	auto ctl = ControlClient::open();
-	ASSERT_TRUE(ctl) << ctl.error().message();
-	ConfigChange change;
+	auto ctl = control::client::open();
+	ASSERT_TRUE(ctl) << control::describe(ctl.error());
+	control::config_change change;
 	change.latency_us = us;
 	auto r = ctl->set_config(change);
-	ASSERT_TRUE(r) << r.error().message();
+	ASSERT_TRUE(r) << control::describe(r.error(), ctl->extack());
 }
 
-std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d)
+std::uint64_t flow_bytes(const std::vector<control::flow_info> &flows, control::flow_direction d)
 {
 	std::uint64_t n = 0;
 	for (const auto &f : flows)

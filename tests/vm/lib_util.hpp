@@ -177,13 +177,13 @@ public:
 	static std::optional<flow_watch> start();
 	/* This process's flows created since start(); empty and a test
 	 * failure if the dump fails. */
-	std::vector<FlowInfo> flows();
+	std::vector<control::flow_info> flows();
 	/* All flows, one per line, for a failure message. */
 	std::string describe_all();
 
 private:
-	explicit flow_watch(ControlClient c, std::uint64_t after) : ctl_(std::move(c)), after_(after) {}
-	ControlClient ctl_;
+	explicit flow_watch(control::client c, std::uint64_t after) : ctl_(std::move(c)), after_(after) {}
+	control::client ctl_;
 	std::uint64_t after_;
 };
 
@@ -195,6 +195,6 @@ private:
 void set_pipeline_latency(std::uint32_t us);
 
 /* Sum of the bytes of @flows that ran in direction @d (TX: encrypt, RX: decrypt). */
-std::uint64_t flow_bytes(const std::vector<FlowInfo> &flows, Direction d);
+std::uint64_t flow_bytes(const std::vector<control::flow_info> &flows, control::flow_direction d);
 
 } // namespace ktlsaccel::vmtest

@@ -613,11 +613,11 @@ const char *alg_of(Cipher c)
 	return "?";
 }
 
-ktlsaccel::ControlClient client()
+ktlsaccel::control::client client()
 {
-	auto c = ktlsaccel::ControlClient::open();
+	auto c = ktlsaccel::control::client::open();
 	if (!c)
-		throw std::runtime_error("ControlClient: " + c.error().message());
+		throw std::runtime_error("control::client: " + ktlsaccel::control::describe(c.error()));
 	return std::move(*c);
 }
 
@@ -630,7 +630,7 @@ void reset_both()
 	reset_card_stats();
 }
 
-ktlsaccel::Stats engine_totals()
+ktlsaccel::control::stats engine_totals()
 {
 	auto d = client().get_device();
 	if (!d)
@@ -639,7 +639,7 @@ ktlsaccel::Stats engine_totals()
 }
 
 /* Waits until the engine has nothing in flight (its completions follow the card's). */
-ktlsaccel::Stats engine_idle()
+ktlsaccel::control::stats engine_idle()
 {
 	auto until = std::chrono::steady_clock::now() + std::chrono::seconds(60);
 	for (;;) {
@@ -655,12 +655,12 @@ ktlsaccel::Stats engine_idle()
 }
 
 /* The live flows of @alg. */
-std::vector<ktlsaccel::FlowInfo> flows_of_alg(const std::string &alg)
+std::vector<ktlsaccel::control::flow_info> flows_of_alg(const std::string &alg)
 {
 	auto f = client().dump_flows();
 	if (!f)
 		throw std::runtime_error("dump_flows: " + f.error().message());
-	std::vector<ktlsaccel::FlowInfo> out;
+	std::vector<ktlsaccel::control::flow_info> out;
 	for (auto &x : *f)
 		if (x.alg == alg)
 			out.push_back(x);
@@ -782,7 +782,7 @@ TEST_F(CardEngine, OneConnectionKeepsManyRecordsInFlightAtTheCard)
 	EXPECT_TRUE(ktls_pair_transfer(Cipher::aes_128_gcm, TLS_1_2_VERSION, total, total, [&] {
 		uint32_t tx_max = 0;
 		for (const auto &f : flows_of_alg("gcm(aes)"))
-			if (f.direction == ktlsaccel::Direction::tx)
+			if (f.direction == ktlsaccel::control::flow_direction::tx)
 				tx_max = std::max(tx_max, f.stats.max_in_flight);
 		EXPECT_GT(tx_max, 1u) << "the TX flow never had two records in flight";
 	}));
@@ -843,16 +843,16 @@ TEST_F(CardEngine, NistVectorsByOurDriverNameWithTheCardAsBackend)
 TEST_F(CardEngine, BackendCpuMakesNewTfmsSkipTheCard)
 {
 	both_loaded both;
-	ktlsaccel::ConfigChange change;
+	ktlsaccel::control::config_change change;
 	for (const char *alg : {"gcm(aes)", "rfc7539(chacha20,poly1305)", "ccm(aes)"})
-		change.backends.push_back({alg, ktlsaccel::BackendMode::cpu, ""});
+		change.backends.push_back({alg, ktlsaccel::control::backend_mode::cpu, ""});
 	auto r = client().set_config(change);
 	ASSERT_TRUE(r) << r.error().message();
 	auto d = client().get_device();
 	ASSERT_TRUE(d);
 	ASSERT_EQ(d->backends.size(), 3u);
 	for (const auto &b : d->backends) {
-		EXPECT_EQ(b.mode, ktlsaccel::BackendMode::cpu) << b.alg;
+		EXPECT_EQ(b.mode, ktlsaccel::control::backend_mode::cpu) << b.alg;
 		EXPECT_EQ(b.driver, "") << b.alg;
 	}
 	reset_both();
@@ -869,7 +869,7 @@ TEST_F(CardEngine, BackendCpuMakesNewTfmsSkipTheCard)
 	EXPECT_GT(engine_idle().completed, 0u);
 	/* And back to auto: new tfms go to the card again. */
 	for (auto &b : change.backends)
-		b.mode = ktlsaccel::BackendMode::auto_;
+		b.mode = ktlsaccel::control::backend_mode::auto_;
 	ASSERT_TRUE(client().set_config(change));
 	EXPECT_EQ(backend_driver_of("gcm(aes)"), card_gcm);
 }
@@ -877,14 +877,16 @@ TEST_F(CardEngine, BackendCpuMakesNewTfmsSkipTheCard)
 TEST_F(CardEngine, BackendByDriverNameAndBadNamesAreRefused)
 {
 	both_loaded both;
-	ktlsaccel::ConfigChange change;
-	change.backends.push_back({"gcm(aes)", ktlsaccel::BackendMode::driver, card_gcm});
+	ktlsaccel::control::config_change change;
+	change.backends.push_back({"gcm(aes)", ktlsaccel::control::backend_mode::driver, card_gcm});
 	ASSERT_TRUE(client().set_config(change));
 	EXPECT_EQ(backend_driver_of("gcm(aes)"), card_gcm);
 	change.backends[0].driver = "no-such-driver";
-	auto r = client().set_config(change);
+	auto c = client();
+	auto r = c.set_config(change);
 	ASSERT_FALSE(r);
-	EXPECT_EQ(r.error().code, std::errc::no_such_file_or_directory) << r.error().message();
+	EXPECT_EQ(r.error(), std::errc::no_such_file_or_directory)
+		<< ktlsaccel::control::describe(r.error(), c.extack());
 	/* Through the CLI: a bad algorithm never reaches the kernel. */
 	auto bad = run(cli() + " set backend aes cpu 2>&1");
 	EXPECT_EQ(bad.status, 1) << bad.output;
@@ -929,7 +931,7 @@ TEST_F(CardEngine, UnloadInEitherOrderIsRefusedWhileHeldAndCleanAfter)
 TEST_F(CardEngine, ModelAndFaultsWorkOnTopOfTheCard)
 {
 	both_loaded both;
-	ktlsaccel::ConfigChange model;
+	ktlsaccel::control::config_change model;
 	model.latency_us = 500;
 	ASSERT_TRUE(client().set_config(model));
 	reset_both();
@@ -946,10 +948,10 @@ TEST_F(CardEngine, ModelAndFaultsWorkOnTopOfTheCard)
 
 	model.latency_us = 0;
 	ASSERT_TRUE(client().set_config(model));
-	ktlsaccel::FaultChange fault;
+	ktlsaccel::control::fault_change fault;
 	fault.rate = 1000000;
 	fault.error = EIO;
-	fault.ops = ktlsaccel::FaultOps::encrypt;
+	fault.ops = ktlsaccel::control::fault_ops::encrypt;
 	ASSERT_TRUE(client().set_fault(fault));
 	aead a("ktlsaccel-gcm-aes");
 	ASSERT_EQ(a.setkey(bytes(16, 0)), 0);

@@ -131,7 +131,7 @@ protected:
 			restore_config(*saved_);
 	}
 	static inline std::optional<loaded_module> module_;
-	std::optional<ktlsaccel::DeviceInfo> saved_;
+	std::optional<ktlsaccel::control::device_info> saved_;
 };
 
 } // namespace

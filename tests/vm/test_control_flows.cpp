@@ -79,7 +79,7 @@ TEST(ControlFlows, DumpListsEveryFlowOfTfmsCreatedConcurrently)
 		auto reference = debugfs_flow_ids(pid);
 		ASSERT_EQ(reference.size(), std::size_t(threads * per_thread));
 
-		auto ctl = ktlsaccel::ControlClient::open();
+		auto ctl = ktlsaccel::control::client::open();
 		ASSERT_TRUE(ctl) << ctl.error().message();
 		auto flows = ctl->dump_flows();
 		ASSERT_TRUE(flows) << flows.error().message();
@@ -116,7 +116,7 @@ struct raw_dump {
 raw_dump dump_flows_raw()
 {
 	raw_dump d;
-	auto ctl = ktlsaccel::ControlClient::open();
+	auto ctl = ktlsaccel::control::client::open();
 	if (!ctl) {
 		d.error = ctl.error().message();
 		return d;
@@ -240,7 +240,7 @@ TEST(ControlFlows, DumpOfThousandsOfFlowsListsEachOnceAndResumesAcrossMessages)
 	auto reference = own_debugfs_ids();
 	ASSERT_EQ(reference.size(), std::size_t(kFlows));
 
-	auto ctl = ktlsaccel::ControlClient::open();
+	auto ctl = ktlsaccel::control::client::open();
 	ASSERT_TRUE(ctl) << ctl.error().message();
 	auto dev = ctl->get_device();
 	ASSERT_TRUE(dev) << dev.error().message();

@@ -229,7 +229,7 @@ TEST(ControlFuzz, TenThousandsOfMalformedRequestsAllAnsweredSocketStaysUsable)
 		std::max(10000ul, env_ulong("KTLSACCEL_FUZZ_MESSAGES", kDefaultMessages)));
 	const unsigned long seed = env_ulong("KTLSACCEL_FUZZ_SEED", kDefaultSeed);
 	loaded_module module;
-	auto client = ktlsaccel::ControlClient::open();
+	auto client = ktlsaccel::control::client::open();
 	ASSERT_TRUE(client) << client.error().message();
 	auto before = client->get_device();
 	ASSERT_TRUE(before) << before.error().message();
@@ -383,26 +383,26 @@ TEST(ControlFuzz, TenThousandsOfMalformedRequestsAllAnsweredSocketStaysUsable)
 TEST(ControlFuzz, UnknownFlagBitsAndOutOfRangeValuesAreRefusedWithExtack)
 {
 	loaded_module module;
-	auto client = ktlsaccel::ControlClient::open();
+	auto client = ktlsaccel::control::client::open();
 	ASSERT_TRUE(client) << client.error().message();
 
 	auto r = client->reset_stats(1u << 7);
 	ASSERT_FALSE(r);
-	EXPECT_EQ(r.error().code, std::errc::invalid_argument);
-	EXPECT_NE(r.error().extack, "") << "no extack message for an unknown reset bit";
+	EXPECT_EQ(r.error(), std::errc::invalid_argument);
+	EXPECT_NE(client->extack(), "") << "no extack message for an unknown reset bit";
 
 	/* Out of a policy's range: the core's ERANGE, with its extack. */
-	ktlsaccel::ConfigChange c;
+	ktlsaccel::control::config_change c;
 	c.queues = 300;
 	r = client->set_config(c);
 	ASSERT_FALSE(r);
-	EXPECT_EQ(r.error().code, std::errc::result_out_of_range);
-	EXPECT_NE(r.error().extack, "");
+	EXPECT_EQ(r.error(), std::errc::result_out_of_range);
+	EXPECT_NE(client->extack(), "");
 
-	ktlsaccel::FaultChange f;
+	ktlsaccel::control::fault_change f;
 	f.error = 12; /* ENOMEM: neither EBADMSG nor EIO */
 	r = client->set_fault(f);
 	ASSERT_FALSE(r);
-	EXPECT_EQ(r.error().code, std::errc::invalid_argument);
-	EXPECT_NE(r.error().extack, "");
+	EXPECT_EQ(r.error(), std::errc::invalid_argument);
+	EXPECT_NE(client->extack(), "");
 }

@@ -35,8 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/* A setting of a DEV_CHANGE_NTF (a DeviceInfo), in get_knob()'s words. */
-std::string knob_of(const ktlsaccel::DeviceInfo &d, const std::string &name)
+/* A setting of a DEV_CHANGE_NTF (a control::device_info), in get_knob()'s words. */
+std::string knob_of(const ktlsaccel::control::device_info &d, const std::string &name)
 {
 	const auto &f = d.fault;
 	if (name == "queues")
@@ -50,15 +50,15 @@ std::string knob_of(const ktlsaccel::DeviceInfo &d, const std::string &name)
 	if (name == "inline_threshold")
 		return std::to_string(d.inline_threshold);
 	if (name == "dispatch")
-		return std::string(ktlsaccel::to_string(d.dispatch));
+		return std::string(ktlsaccel::control::to_string(d.dispatch));
 	if (name == "decrypt")
-		return std::string(ktlsaccel::to_string(d.decrypt));
+		return std::string(ktlsaccel::control::to_string(d.decrypt));
 	if (name == "fault_rate")
 		return std::to_string(f.rate);
 	if (name == "fault_errno")
 		return std::to_string(f.error);
 	if (name == "fault_ops")
-		return std::string(ktlsaccel::to_string(f.ops));
+		return std::string(ktlsaccel::control::to_string(f.ops));
 	if (name == "fault_delay_us")
 		return std::to_string(f.delay_us);
 	if (name == "fault_stall_queue")
@@ -119,7 +119,7 @@ std::uint64_t own_in_flight()
 TEST(ControlPlane, EveryRuntimeSettingSetThroughNetlinkIsReadBackAndNotified)
 {
 	loaded_module mod("queues=2 depth=16");
-	auto monitor = ktlsaccel::ConfigMonitor::open();
+	auto monitor = ktlsaccel::control::monitor::open();
 	ASSERT_TRUE(monitor) << monitor.error().message();
 	/* Each differs from the load-time value, so a change is a change. */
 	const std::vector<std::pair<std::string, std::string>> settings = {

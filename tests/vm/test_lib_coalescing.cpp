@@ -98,9 +98,9 @@ run_result run_pieces(tls_version v, const std::optional<coalescing> &mode,
 	/* The server read every record, so every encryption has completed. */
 	auto flows = watch->flows();
 	for (const auto &f : flows)
-		if (f.direction == Direction::tx)
+		if (f.direction == control::flow_direction::tx)
 			out.max_in_flight = std::max(out.max_in_flight, f.stats.max_in_flight);
-	EXPECT_GE(flow_bytes(flows, Direction::tx), data.size())
+	EXPECT_GE(flow_bytes(flows, control::flow_direction::tx), data.size())
 		<< "the module did not see the records\n" << watch->describe_all();
 	EXPECT_TRUE(p.client->shutdown());
 	return out;

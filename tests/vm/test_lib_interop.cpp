@@ -122,7 +122,7 @@ protected:
 		print_rate(start);
 		expect_bulk(read_file(dir / "received.bin"), name);
 		/* the tool read every record: every encryption has completed */
-		expect_records_through_module(Direction::tx);
+		expect_records_through_module(control::flow_direction::tx);
 	}
 
 	void expect_bulk(const std::vector<std::byte> &got, const char *who) const
@@ -138,7 +138,7 @@ protected:
 	 * data ran at least all of its bytes through the module (decrypt
 	 * counts the tags too, so more than the data).
 	 */
-	void expect_records_through_module(Direction d)
+	void expect_records_through_module(control::flow_direction d)
 	{
 		if (!watch)
 			return;
@@ -213,7 +213,7 @@ void LibInterop::client_receives_bulk_from_openssl_server()
 	feeder.join();
 	expect_bulk(got, "the library");
 	EXPECT_FALSE(end) << "expected close_notify, got: " << end.message();
-	expect_records_through_module(Direction::rx);
+	expect_records_through_module(control::flow_direction::rx);
 	(void)conn->shutdown();
 	EXPECT_EQ(srv.wait(), 0) << file_text(dir / "s_server.err");
 }
@@ -246,7 +246,7 @@ void LibInterop::server_receives_bulk_from_openssl_client()
 		::shutdown(fd.get(), SHUT_RDWR);
 	feeder.join();
 	expect_bulk(got, "the library");
-	expect_records_through_module(Direction::rx);
+	expect_records_through_module(control::flow_direction::rx);
 	/* s_client -quiet ignores its stdin EOF; our close_notify ends it */
 	EXPECT_TRUE(conn->shutdown());
 	EXPECT_EQ(cli.wait(), 0) << file_text(dir / "s_client.err");

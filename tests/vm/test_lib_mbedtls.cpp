@@ -300,20 +300,20 @@ MBEDTLS_BOTH(CorruptedRecordFromPeerIsBadRecordMac, corrupted_record_from_peer_i
  */
 TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 {
-	auto ctl = ControlClient::open();
+	auto ctl = control::client::open();
 	ASSERT_TRUE(ctl) << ctl.error().message();
 	auto dev = ctl->get_device();
 	ASSERT_TRUE(dev) << dev.error().message();
-	ConfigChange model;
+	control::config_change model;
 	model.latency_us = 20000;
 	model.depth = 256;
 	ASSERT_TRUE(ctl->set_config(model));
 	struct restore {
-		ControlClient &c;
-		DeviceInfo d;
+		control::client &c;
+		control::device_info d;
 		~restore()
 		{
-			ConfigChange back;
+			control::config_change back;
 			back.latency_us = d.latency_us;
 			back.depth = d.depth;
 			(void)c.set_config(back);
@@ -342,7 +342,7 @@ TEST_P(LibMbedtlsModule, OneMiBWriteKeepsManyRecordsInFlight)
 	std::uint32_t depth = 0;
 	std::uint64_t bytes = 0;
 	for (const auto &f : watch->flows()) {
-		if (f.alg != cipher_kernel_name(GetParam()) || f.direction != Direction::tx ||
+		if (f.alg != cipher_kernel_name(GetParam()) || f.direction != control::flow_direction::tx ||
 		    f.stats.bytes < data.size())
 			continue;
 		depth = std::max(depth, f.stats.max_in_flight);

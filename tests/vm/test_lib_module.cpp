@@ -61,15 +61,15 @@ TEST_P(LibWithModule, OneMiBWriteKeepsManyRecordsInFlight)
 	std::uint32_t best = 0;
 	for (const auto &f : flows) {
 		EXPECT_EQ(f.alg, "gcm(aes)");
-		if (f.direction == Direction::tx)
+		if (f.direction == control::flow_direction::tx)
 			best = std::max(best, f.stats.max_in_flight);
 	}
 	RecordProperty("max_in_flight", std::to_string(best));
 	std::printf("library, %s, 1 MiB write: max %u records in flight on the TX flow\n",
 		    v == tls_version::tls12 ? "TLS 1.2" : "TLS 1.3", best);
-	EXPECT_GE(flow_bytes(flows, Direction::tx), data.size())
+	EXPECT_GE(flow_bytes(flows, control::flow_direction::tx), data.size())
 		<< "the module did not see the records\n" << watch->describe_all();
-	EXPECT_GE(flow_bytes(flows, Direction::rx), data.size())
+	EXPECT_GE(flow_bytes(flows, control::flow_direction::rx), data.size())
 		<< "the module did not decrypt the records\n" << watch->describe_all();
 	EXPECT_GT(best, 8u) << "a 1 MiB write should keep many of its 64 records in flight";
 }

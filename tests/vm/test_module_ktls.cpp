@@ -149,9 +149,9 @@ TEST_P(ModuleKtls, TransferIsByteExactAndEveryRecordGoesThroughTheModule)
 	 * included (several at once on 6.12): restart it, so that the check
 	 * below is about the transfer.
 	 */
-	auto ctl = ktlsaccel::ControlClient::open();
+	auto ctl = ktlsaccel::control::client::open();
 	ASSERT_TRUE(ctl) << ctl.error().message();
-	auto rs = ctl->reset_stats(ktlsaccel::reset_engine);
+	auto rs = ctl->reset_stats(ktlsaccel::control::reset_engine);
 	ASSERT_TRUE(rs) << rs.error().message();
 	auto start = engine_stats();
 	ASSERT_LE(num(start, "max_in_flight"), 1u);

@@ -332,12 +332,12 @@ struct chaos_counts {
 
 struct fault_state {
 	std::uint32_t rate = 0, error = EBADMSG, delay_us = 0;
-	FaultOps ops = FaultOps::both;
+	control::fault_ops ops = control::fault_ops::both;
 };
 
-void apply(ControlClient &cc, const fault_state &f, chaos_counts &n)
+void apply(control::client &cc, const fault_state &f, chaos_counts &n)
 {
-	FaultChange fc;
+	control::fault_change fc;
 	fc.rate = f.rate;
 	fc.error = f.error;
 	fc.ops = f.ops;
@@ -353,12 +353,12 @@ void apply(ControlClient &cc, const fault_state &f, chaos_counts &n)
 chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t ppm)
 {
 	chaos_counts n;
-	auto cc = ControlClient::open();
+	auto cc = control::client::open();
 	EXPECT_TRUE(cc) << cc.error().message();
 	if (!cc)
 		return n;
 	fault_state f;
-	std::uint32_t queues = std::max(1u, cc->get_device().value_or(DeviceInfo{}).queues);
+	std::uint32_t queues = std::max(1u, cc->get_device().value_or(control::device_info{}).queues);
 	static const std::uint32_t depths[] = {1, 2, 8, 32, 128, 512};
 	static const std::uint32_t latencies[] = {0, 0, 50, 500, 2000};
 	static const std::uint32_t delays[] = {0, 0, 100, 1000, 5000};
@@ -386,7 +386,7 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 		case 0: /* errors on or off */
 			f.rate = rng() % 3 ? ppm : 0;
 			f.error = rng() % 2 ? EBADMSG : EIO;
-			f.ops = static_cast<FaultOps>(1 + rng() % 3);
+			f.ops = static_cast<control::fault_ops>(1 + rng() % 3);
 			n.error_phases += f.rate != 0;
 			apply(*cc, f, n);
 			break;
@@ -396,7 +396,7 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 			apply(*cc, f, n);
 			break;
 		case 2: { /* a queue stops taking requests for a while */
-			FaultChange fc;
+			control::fault_change fc;
 			fc.stall_queue = static_cast<std::uint32_t>(rng() % queues);
 			auto r = cc->set_fault(fc);
 			EXPECT_TRUE(r) << r.error().message();
@@ -409,12 +409,14 @@ chaos_counts chaos(clk::time_point until, std::mt19937_64 &rng, std::uint32_t pp
 			break;
 		}
 		default: { /* the engine rebuilt under load */
-			ConfigChange c;
+			control::config_change c;
 			c.queues = 1 + static_cast<std::uint32_t>(rng() % 4);
 			c.depth = depths[rng() % std::size(depths)];
 			c.latency_us = latencies[rng() % std::size(latencies)];
-			c.dispatch = rng() % 2 ? Dispatch::spread : Dispatch::flow;
-			c.decrypt = rng() % 2 ? Decrypt::inline_ : Decrypt::async;
+			c.dispatch = rng() % 2 ? control::dispatch_policy::spread
+					       : control::dispatch_policy::flow;
+			c.decrypt = rng() % 2 ? control::decrypt_policy::inline_
+					      : control::decrypt_policy::async;
 			auto r = cc->set_config(c);
 			EXPECT_TRUE(r) << r.error().message();
 			if (r) {
@@ -435,7 +437,7 @@ struct soak_result {
 	std::uint64_t bytes = 0;
 	double setup_s = 0, run_s = 0, drain_s = 0;
 	chaos_counts chaos;
-	Stats engine_delta;
+	control::stats engine_delta;
 	std::uint32_t max_in_flight = 0;
 };
 
@@ -448,7 +450,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 		     std::uint64_t seed, std::uint32_t ppm, unsigned int drain_seconds)
 {
 	soak_result res;
-	auto cc = ControlClient::open();
+	auto cc = control::client::open();
 	EXPECT_TRUE(cc) << cc.error().message();
 	if (!cc)
 		return res;
@@ -513,7 +515,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 
 	/* Faults off and a sane engine, so that every connection can finish. */
 	EXPECT_TRUE(cc->clear_fault());
-	ConfigChange sane;
+	control::config_change sane;
 	sane.queues = before->queues;
 	sane.depth = before->depth;
 	sane.latency_us = 0;
@@ -528,8 +530,8 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 	res.drain_s = std::chrono::duration<double>(t3 - t2).count();
 
 	/* Flows of each pair, by the comm of the thread that created them. */
-	std::map<std::string, std::vector<FlowInfo>> flows;
-	std::vector<FlowInfo> all;
+	std::map<std::string, std::vector<control::flow_info>> flows;
+	std::vector<control::flow_info> all;
 	for (int tries = 0;; tries++) {
 		auto d = cc->dump_flows();
 		EXPECT_TRUE(d) << d.error().message();
@@ -537,7 +539,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 			return res;
 		all = *d;
 		bool idle = std::all_of(all.begin(), all.end(),
-					[](const FlowInfo &f) { return f.stats.in_flight == 0; });
+					[](const control::flow_info &f) { return f.stats.in_flight == 0; });
 		if (idle || tries >= 100)
 			break;
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -602,7 +604,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 		const auto &e = dev->stats;
 		EXPECT_EQ(e.in_flight, 0u);
 		EXPECT_EQ(e.submitted, e.completed + e.errors);
-		res.engine_delta = Stats::delta(e, before->stats);
+		res.engine_delta = control::stats::delta(e, before->stats);
 		res.max_in_flight = e.max_in_flight;
 		/* Every error an injected one: nothing reached the engine corrupted. */
 		EXPECT_EQ(res.engine_delta.errors, res.engine_delta.faults);
@@ -619,7 +621,7 @@ soak_result run_soak(unsigned int count, unsigned int seconds, bool chaos_on,
 	pairs.clear();
 	std::uint32_t left = 0;
 	for (int tries = 0; tries < 100; tries++) {
-		left = cc->get_device().value_or(DeviceInfo{}).flows;
+		left = cc->get_device().value_or(control::device_info{}).flows;
 		if (!left)
 			break;
 		std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -155,26 +155,27 @@ template <class T> T number(const std::string &name, const std::string &v)
 	return out;
 }
 
-ControlClient open_client()
+control::client open_client()
 {
-	auto c = ControlClient::open();
+	auto c = control::client::open();
 	if (!c)
-		throw std::runtime_error("netlink: " + c.error().message());
+		throw std::runtime_error("netlink: " + control::describe(c.error()));
 	return std::move(*c);
 }
 
-void check(const Result<void> &r, const std::string &what)
+// Throws what the kernel said when `r`, the last call of `c`, failed.
+void check(const control::client &c, const result<void> &r, const std::string &what)
 {
 	if (!r)
-		throw std::runtime_error(what + ": " + r.error().message());
+		throw std::runtime_error(what + ": " + control::describe(r.error(), c.extack()));
 }
 
 } // namespace
 
 void set_knobs(const std::string &assignments)
 {
-	ConfigChange dev;
-	FaultChange fault;
+	control::config_change dev;
+	control::fault_change fault;
 	bool unstall = false;
 	std::istringstream in(assignments);
 	for (std::string kv; in >> kv;) {
@@ -193,16 +194,19 @@ void set_knobs(const std::string &assignments)
 		else if (n == "inline_threshold")
 			dev.inline_threshold = number<std::uint32_t>(n, v);
 		else if (n == "dispatch" && (v == "spread" || v == "flow"))
-			dev.dispatch = v == "flow" ? Dispatch::flow : Dispatch::spread;
+			dev.dispatch = v == "flow" ? control::dispatch_policy::flow
+						   : control::dispatch_policy::spread;
 		else if (n == "decrypt" && (v == "inline" || v == "async"))
-			dev.decrypt = v == "async" ? Decrypt::async : Decrypt::inline_;
+			dev.decrypt = v == "async" ? control::decrypt_policy::async
+						   : control::decrypt_policy::inline_;
 		else if (n == "fault_rate")
 			fault.rate = number<std::uint32_t>(n, v);
 		else if (n == "fault_errno")
 			fault.error = number<std::uint32_t>(n, v);
 		else if (n == "fault_ops" && (v == "decrypt" || v == "encrypt" || v == "both"))
-			fault.ops = v == "decrypt" ? FaultOps::decrypt
-				    : v == "encrypt" ? FaultOps::encrypt : FaultOps::both;
+			fault.ops = v == "decrypt"   ? control::fault_ops::decrypt
+				    : v == "encrypt" ? control::fault_ops::encrypt
+						     : control::fault_ops::both;
 		else if (n == "fault_delay_us")
 			fault.delay_us = number<std::uint32_t>(n, v);
 		else if (n == "fault_stall_queue" && v == "-1")
@@ -214,19 +218,19 @@ void set_knobs(const std::string &assignments)
 	}
 	auto c = open_client();
 	if (!dev.empty())
-		check(c.set_config(dev), "set " + assignments);
+		check(c, c.set_config(dev), "set " + assignments);
 	if (unstall) {
 		/* No attribute says "no stalled queue": clear, then put back the rest. */
 		auto d = c.get_device();
 		if (!d)
-			throw std::runtime_error("netlink: " + d.error().message());
-		check(c.clear_fault(), "fault clear");
-		const Fault &f = d->fault;
+			throw std::runtime_error("netlink: " + control::describe(d.error(), c.extack()));
+		check(c, c.clear_fault(), "fault clear");
+		const control::fault &f = d->fault;
 		if (!fault.rate && f.rate)
 			fault.rate = f.rate;
 		if (!fault.error && f.error)
 			fault.error = f.error;
-		if (!fault.ops && f.ops != FaultOps::none)
+		if (!fault.ops && f.ops != control::fault_ops::none)
 			fault.ops = f.ops;
 		if (!fault.delay_us && f.delay_us)
 			fault.delay_us = f.delay_us;
@@ -234,7 +238,7 @@ void set_knobs(const std::string &assignments)
 			throw std::runtime_error("fault_stall_queue given twice");
 	}
 	if (!fault.empty())
-		check(c.set_fault(fault), "fault " + assignments);
+		check(c, c.set_fault(fault), "fault " + assignments);
 }
 
 void set_knob(const std::string &name, const std::string &value)
@@ -247,8 +251,8 @@ std::string get_knob(const std::string &name)
 	auto c = open_client();
 	auto d = c.get_device();
 	if (!d)
-		throw std::runtime_error("netlink: " + d.error().message());
-	const Fault &f = d->fault;
+		throw std::runtime_error("netlink: " + control::describe(d.error(), c.extack()));
+	const control::fault &f = d->fault;
 	if (name == "queues")
 		return std::to_string(d->queues);
 	if (name == "depth")

@@ -233,34 +233,34 @@ private:
 	reading start_;
 };
 
-ControlClient control()
+control::client open_control()
 {
-	auto c = ControlClient::open();
+	auto c = control::client::open();
 	if (!c)
-		throw std::runtime_error("netlink: " + c.error().message());
+		throw std::runtime_error("netlink: " + control::describe(c.error()));
 	return std::move(*c);
 }
 
-void set_config(const ConfigChange &ch)
+void set_config(const control::config_change &ch)
 {
-	auto c = control();
+	auto c = open_control();
 	if (auto r = c.set_config(ch); !r)
-		throw std::runtime_error("ktlsaccel set: " + r.error().message());
+		throw std::runtime_error("ktlsaccel set: " + control::describe(r.error(), c.extack()));
 }
 
 void reset_stats()
 {
-	auto c = control();
+	auto c = open_control();
 	if (auto r = c.reset_stats(); !r)
-		throw std::runtime_error("ktlsaccel reset: " + r.error().message());
+		throw std::runtime_error("ktlsaccel reset: " + control::describe(r.error(), c.extack()));
 }
 
-DeviceInfo device()
+control::device_info device()
 {
-	auto c = control();
+	auto c = open_control();
 	auto d = c.get_device();
 	if (!d)
-		throw std::runtime_error("ktlsaccel show: " + d.error().message());
+		throw std::runtime_error("ktlsaccel show: " + control::describe(d.error(), c.extack()));
 	return *d;
 }
 
@@ -277,7 +277,7 @@ double quantile(std::vector<double> v, double q)
 
 // Mean latency (us) from the module's log2 histogram, each bucket at its
 // geometric middle: good to a factor of 1.4, enough for Little's law.
-double mean_latency_us(const Stats &s)
+double mean_latency_us(const control::stats &s)
 {
 	double sum = 0, n = 0;
 	for (std::size_t i = 0; i < s.latency.size(); i++) {
@@ -545,12 +545,12 @@ void runner::state_c()
 
 void runner::state_c_config()
 {
-	ConfigChange ch;
+	control::config_change ch;
 	ch.latency_us = 0;
 	ch.depth = 128;
 	ch.throughput = 0;
 	ch.inline_threshold = 0;
-	ch.decrypt = Decrypt::async;
+	ch.decrypt = control::decrypt_policy::async;
 	set_config(ch);
 }
 
@@ -598,12 +598,12 @@ void runner::state_d()
 {
 	unload_card();
 	load_module(o_.module, "knobs:" + o_.module.string());
-	ConfigChange ch;
+	control::config_change ch;
 	ch.latency_us = o_.model_latency_us;
 	ch.depth = o_.model_depth;
 	ch.throughput = static_cast<std::uint64_t>(cap_total_ / queues_);
 	ch.inline_threshold = 0;
-	ch.decrypt = Decrypt::async;
+	ch.decrypt = control::decrypt_policy::async;
 	set_config(ch);
 }
 
@@ -636,9 +636,9 @@ void runner::card_cells(const std::string &cfg, unsigned int latency_us)
 		std::uint32_t flow_max = 0;
 		bool flow_seen = false;
 		std::thread probe([&] {
-			std::optional<ControlClient> c;
+			std::optional<control::client> c;
 			if (engine) {
-				auto r = ControlClient::open();
+				auto r = control::client::open();
 				if (!r)
 					return;	// no readings: the engine's own maximum stands in
 				c = std::move(*r);
@@ -652,7 +652,7 @@ void runner::card_cells(const std::string &cfg, unsigned int latency_us)
 					if (engine) {
 						if (auto f = c->dump_flows(); f)
 							for (const auto &x : *f)
-								if (x.direction == Direction::tx) {
+								if (x.direction == control::flow_direction::tx) {
 									m = std::max(m, x.stats.max_in_flight);
 									seen = true;
 								}
@@ -746,7 +746,7 @@ void runner::run_config(const std::string &cfg)
 	if (o_.sections.count("latency") && engine_like) {
 		latency_cells(cfg);
 		if (cfg == "c") {
-			ConfigChange ch;
+			control::config_change ch;
 			ch.inline_threshold = o_.inline_threshold;
 			set_config(ch);
 			latency_cells("c-inline");

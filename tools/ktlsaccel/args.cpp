@@ -142,18 +142,18 @@ template <class Field, class V> Parsed<void> store(Field &field, Parsed<V> v)
 
 } // namespace
 
-Parsed<BackendChange> parse_backend(std::string_view alg, std::string_view mode)
+Parsed<control::backend_change> parse_backend(std::string_view alg, std::string_view mode)
 {
 	static constexpr std::string_view algs[] = {"gcm(aes)", "rfc7539(chacha20,poly1305)",
 						     "ccm(aes)"};
 	if (std::find(std::begin(algs), std::end(algs), alg) == std::end(algs))
 		return std::unexpected(invalid_value(
 			"backend", alg, "gcm(aes), rfc7539(chacha20,poly1305) or ccm(aes)"));
-	BackendChange b{std::string(alg), BackendMode::auto_, {}};
+	control::backend_change b{std::string(alg), control::backend_mode::auto_, {}};
 	if (mode == "auto")
 		return b;
 	if (mode == "cpu") {
-		b.mode = BackendMode::cpu;
+		b.mode = control::backend_mode::cpu;
 		return b;
 	}
 	/* A crypto API driver name: at most CRYPTO_MAX_ALG_NAME - 1 printable bytes. */
@@ -164,14 +164,14 @@ Parsed<BackendChange> parse_backend(std::string_view alg, std::string_view mode)
 		return std::unexpected(invalid_value(
 			fmt::format("backend {}", alg), mode,
 			"auto, cpu or the driver name of an asynchronous implementation"));
-	b.mode = BackendMode::driver;
+	b.mode = control::backend_mode::driver;
 	b.driver = std::string(mode);
 	return b;
 }
 
-Parsed<ConfigChange> parse_set_args(std::span<const std::string> all)
+Parsed<control::config_change> parse_set_args(std::span<const std::string> all)
 {
-	ConfigChange c;
+	control::config_change c;
 	/* "backend ALG MODE" takes two values: taken out first, the rest are KEY VALUE pairs. */
 	std::vector<std::string> args;
 	for (std::size_t i = 0; i < all.size();) {
@@ -222,9 +222,9 @@ Parsed<ConfigChange> parse_set_args(std::span<const std::string> all)
 	return c;
 }
 
-Parsed<FaultChange> parse_fault_args(std::span<const std::string> args)
+Parsed<control::fault_change> parse_fault_args(std::span<const std::string> args)
 {
-	FaultChange c;
+	control::fault_change c;
 	const KeyParser keys[] = {
 		{"rate", [&](auto v) { return store(c.rate, parse_number("rate", v, 0, 1000000)); }},
 		{"errno",
@@ -254,13 +254,15 @@ Parsed<FaultChange> parse_fault_args(std::span<const std::string> args)
 Parsed<std::uint32_t> parse_reset_args(std::span<const std::string> args)
 {
 	if (args.empty())
-		return reset_all;
+		return control::reset_all;
 	std::uint32_t mask = 0;
 	for (const auto &a : args) {
 		auto i = parse_choice("reset", a, {"engine", "flows", "all"});
 		if (!i)
 			return std::unexpected(i.error());
-		mask |= *i == 0 ? reset_engine : *i == 1 ? reset_flows : reset_all;
+		mask |= *i == 0 ? control::reset_engine
+			: *i == 1 ? control::reset_flows
+				   : control::reset_all;
 	}
 	return mask;
 }

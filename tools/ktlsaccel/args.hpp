@@ -57,11 +57,11 @@ Parsed<void> parse_key_values(std::span<const std::string> args, std::span<const
 
 // `backend ALG MODE` of `set`: ALG one of the module's three algorithms,
 // MODE auto, cpu or a driver name.
-Parsed<BackendChange> parse_backend(std::string_view alg, std::string_view mode);
+Parsed<control::backend_change> parse_backend(std::string_view alg, std::string_view mode);
 
 // The argument lists of `set`, `fault` and `reset`.
-Parsed<ConfigChange> parse_set_args(std::span<const std::string> args);
-Parsed<FaultChange> parse_fault_args(std::span<const std::string> args);
+Parsed<control::config_change> parse_set_args(std::span<const std::string> args);
+Parsed<control::fault_change> parse_fault_args(std::span<const std::string> args);
 Parsed<std::uint32_t> parse_reset_args(std::span<const std::string> args);
 
 } // namespace ktlsaccel::cli

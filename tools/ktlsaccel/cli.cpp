@@ -47,22 +47,22 @@ int Context::fail(std::string_view message) const
 	return 1;
 }
 
-int Context::fail(const Error &e) const
+int Context::fail(const std::error_code &ec, std::string_view extack) const
 {
-	if (e.not_loaded()) {
-		err << e.message() << '\n';
+	if (ec == control::errc::not_loaded) {
+		err << control::describe(ec) << '\n';
 		return 1;
 	}
-	return fail(e.message());
+	return fail(control::describe(ec, extack));
 }
 
-int Context::with_client(const std::function<Result<void>(ControlClient &)> &f) const
+int Context::with_client(const std::function<result<void>(control::client &)> &f) const
 {
-	auto c = ControlClient::open();
+	auto c = control::client::open();
 	if (!c)
 		return fail(c.error());
 	if (auto r = f(*c); !r)
-		return fail(r.error());
+		return fail(r.error(), c->extack());
 	return 0;
 }
 

@@ -33,12 +33,12 @@ struct Context {
 
 	// "ktlsaccel: <message>" on err; returns the exit status 1.
 	int fail(std::string_view message) const;
-	// The client's error: the not-loaded text exactly as it is, anything
-	// else prefixed with the program name.
-	int fail(const Error &e) const;
+	// A control error in control::describe()'s words: the not-loaded text
+	// exactly as it is, anything else prefixed with the program name.
+	int fail(const std::error_code &ec, std::string_view extack = {}) const;
 	// Opens a client and runs `f` with it: 0, or 1 after reporting why the
 	// client could not be opened or `f` failed.
-	int with_client(const std::function<Result<void>(ControlClient &)> &f) const;
+	int with_client(const std::function<result<void>(control::client &)> &f) const;
 };
 
 using Runner = std::function<int(Context &)>;

@@ -22,7 +22,7 @@ Runner setup_fault(CLI::App &app)
 		       "ops decrypt|encrypt|both, delay-us N, stall-queue N");
 	return [args](Context &ctx) {
 		if (args->empty()) {
-			return ctx.with_client([&](ControlClient &c) -> Result<void> {
+			return ctx.with_client([&](control::client &c) -> result<void> {
 				auto dev = c.get_device();
 				if (!dev)
 					return std::unexpected(dev.error());
@@ -38,12 +38,12 @@ Runner setup_fault(CLI::App &app)
 			if (args->size() > 1)
 				return ctx.fail("'fault clear' takes no more arguments, got '" +
 						(*args)[1] + "'");
-			return ctx.with_client([](ControlClient &c) { return c.clear_fault(); });
+			return ctx.with_client([](control::client &c) { return c.clear_fault(); });
 		}
 		auto change = parse_fault_args(*args);
 		if (!change)
 			return ctx.fail(change.error());
-		return ctx.with_client([&](ControlClient &c) { return c.set_fault(*change); });
+		return ctx.with_client([&](control::client &c) { return c.set_fault(*change); });
 	};
 }
 

@@ -12,7 +12,7 @@ namespace ktlsaccel::cli {
 Runner setup_flows(CLI::App &)
 {
 	return [](Context &ctx) {
-		return ctx.with_client([&](ControlClient &c) -> Result<void> {
+		return ctx.with_client([&](control::client &c) -> result<void> {
 			auto flows = c.dump_flows();
 			if (!flows)
 				return std::unexpected(flows.error());

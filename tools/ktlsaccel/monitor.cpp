@@ -33,7 +33,7 @@ Runner setup_monitor(CLI::App &app)
 		       "exit with status 1 when no notification arrives for S seconds")
 		->check(seconds_in(0.001, 86400.0));
 	return [o](Context &ctx) {
-		auto mon = ConfigMonitor::open();
+		auto mon = control::monitor::open();
 		if (!mon)
 			return ctx.fail(mon.error());
 		Printer p(ctx.out, ctx.format);
@@ -43,12 +43,12 @@ Runner setup_monitor(CLI::App &app)
 		for (unsigned n = 0; o->count == 0 || n < o->count; n++) {
 			auto dev = mon->wait(timeout);
 			if (!dev) {
-				if (dev.error().code == ControlErrc::timeout)
+				if (dev.error() == control::errc::timeout)
 					return ctx.fail(fmt::format(
 						"no configuration change within {:g} s", o->timeout));
-				if (dev.error().code == std::errc::no_buffer_space) {
+				if (dev.error() == std::errc::no_buffer_space) {
 					/* Say so, and keep listening. */
-					ctx.fail(dev.error());
+					ctx.fail(dev.error(), "notifications were lost");
 					n--;
 					continue;
 				}

@@ -8,12 +8,12 @@
 
 namespace ktlsaccel::cli {
 
-std::string latency_summary(const Stats &s)
+std::string latency_summary(const control::stats &s)
 {
 	return fmt::format("p50 {} p99 {}", human_us(s.p50_us()), human_us(s.p99_us()));
 }
 
-void print_stats(Printer &p, const Stats &s)
+void print_stats(Printer &p, const control::stats &s)
 {
 	p.open_object("stats");
 	p.print_uint("submitted", "\tsubmitted {}", s.submitted);
@@ -38,7 +38,7 @@ void print_stats(Printer &p, const Stats &s)
 	p.close_object();
 }
 
-void print_backends(Printer &p, std::span<const Backend> backends)
+void print_backends(Printer &p, std::span<const control::backend> backends)
 {
 	p.open_array("backend");
 	for (const auto &b : backends) {
@@ -68,7 +68,7 @@ std::string errno_name(std::uint32_t e)
 
 } // namespace
 
-void print_fault(Printer &p, const Fault &f)
+void print_fault(Printer &p, const control::fault &f)
 {
 	p.open_object("fault");
 	p.print_text("\tfault");
@@ -83,7 +83,7 @@ void print_fault(Printer &p, const Fault &f)
 	p.close_object();
 }
 
-void print_device(Printer &p, const DeviceInfo &d)
+void print_device(Printer &p, const control::device_info &d)
 {
 	p.print_text("ktlsaccel:");
 	p.print_uint("priority", " priority {}", d.priority);
@@ -103,7 +103,7 @@ void print_device(Printer &p, const DeviceInfo &d)
 	print_stats(p, d.stats);
 }
 
-void print_queue(Printer &p, const QueueInfo &q)
+void print_queue(Printer &p, const control::queue_info &q)
 {
 	p.open_object();
 	p.print_uint("index", "queue {}:", q.index);
@@ -114,7 +114,7 @@ void print_queue(Printer &p, const QueueInfo &q)
 	p.close_object();
 }
 
-void print_queue_table(Printer &p, std::string_view key, std::span<const QueueInfo> queues)
+void print_queue_table(Printer &p, std::string_view key, std::span<const control::queue_info> queues)
 {
 	p.print_text(fmt::format("{:>5} {:>6} {:>7} {:>9} {:>12} {:>8} {:>8} {:>8} {:>8}\n",
 				 "queue", "ring", "backlog", "in-flight", "completed", "errors",
@@ -141,7 +141,7 @@ void print_queue_table(Printer &p, std::string_view key, std::span<const QueueIn
 	p.close_array();
 }
 
-void print_flow_table(Printer &p, std::span<const FlowInfo> flows)
+void print_flow_table(Printer &p, std::span<const control::flow_info> flows)
 {
 	p.print_text(fmt::format("{:>6} {:>7} {:<16} {:<4} {:<28} {:<32} {:>4} {:>10} {:>6} {:>8} {:>9} {:>6}\n",
 				 "id", "pid", "comm", "dir", "alg", "backend", "key", "completed",

@@ -12,7 +12,7 @@ namespace ktlsaccel::cli {
 Runner setup_queues(CLI::App &)
 {
 	return [](Context &ctx) {
-		return ctx.with_client([&](ControlClient &c) -> Result<void> {
+		return ctx.with_client([&](control::client &c) -> result<void> {
 			auto queues = c.dump_queues();
 			if (!queues)
 				return std::unexpected(queues.error());

@@ -19,7 +19,7 @@ Runner setup_reset(CLI::App &app)
 		auto mask = parse_reset_args(*args);
 		if (!mask)
 			return ctx.fail(mask.error());
-		return ctx.with_client([&](ControlClient &c) { return c.reset_stats(*mask); });
+		return ctx.with_client([&](control::client &c) { return c.reset_stats(*mask); });
 	};
 }
 

@@ -26,7 +26,7 @@ Runner setup_set(CLI::App &app)
 		auto change = parse_set_args(*args);
 		if (!change)
 			return ctx.fail(change.error());
-		return ctx.with_client([&](ControlClient &c) { return c.set_config(*change); });
+		return ctx.with_client([&](control::client &c) { return c.set_config(*change); });
 	};
 }
 

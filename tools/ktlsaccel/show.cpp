@@ -12,7 +12,7 @@ namespace ktlsaccel::cli {
 Runner setup_show(CLI::App &)
 {
 	return [](Context &ctx) {
-		return ctx.with_client([&](ControlClient &c) -> Result<void> {
+		return ctx.with_client([&](control::client &c) -> result<void> {
 			auto dev = c.get_device();
 			if (!dev)
 				return std::unexpected(dev.error());

@@ -28,7 +28,7 @@ struct TopOptions {
 
 using Sample = TopSample;
 
-Result<Sample> take_sample(ControlClient &client)
+result<Sample> take_sample(control::client &client)
 {
 	auto q = client.dump_queues();
 	if (!q)
@@ -48,7 +48,7 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 	double secs = std::chrono::duration<double>(now.when - before.when).count();
 	if (secs <= 0)
 		secs = 1e-9;
-	std::map<std::uint32_t, const Stats *> old;
+	std::map<std::uint32_t, const control::stats *> old;
 	for (const auto &q : before.queues)
 		old[q.index] = &q.stats;
 
@@ -56,10 +56,11 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 				 "MB/s", "in-flight", "p50", "p99"));
 	p.open_object();
 	p.open_array("queue");
-	Stats total_now, total_before;
+	control::stats total_now, total_before;
 	for (const auto &q : now.queues) {
 		auto it = old.find(q.index);
-		Stats d = it == old.end() ? q.stats : Stats::delta(q.stats, *it->second);
+		control::stats d =
+			it == old.end() ? q.stats : control::stats::delta(q.stats, *it->second);
 		double rps = static_cast<double>(d.completed) / secs;
 		double mbps = static_cast<double>(d.bytes) / secs / 1e6;
 		p.open_object();
@@ -79,7 +80,7 @@ void print_top_frame(Printer &p, const Sample &before, const Sample &now)
 namespace {
 
 // Samples every interval and prints a frame, until the iterations are done.
-Result<void> top(Context &ctx, const TopOptions &o, ControlClient &client)
+result<void> top(Context &ctx, const TopOptions &o, control::client &client)
 {
 	auto prev = take_sample(client);
 	if (!prev)
@@ -114,7 +115,7 @@ Runner setup_top(CLI::App &app)
 	app.add_option("-n,--iterations", o->iterations, "stop after N frames")
 		->check(CLI::PositiveNumber);
 	return [o](Context &ctx) {
-		return ctx.with_client([&](ControlClient &client) { return top(ctx, *o, client); });
+		return ctx.with_client([&](control::client &client) { return top(ctx, *o, client); });
 	};
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 //
-// Errors of libktlsaccel. Every call returns std::expected<T, std::error_code>.
-// Four categories carry the detail a person needs to act on:
+// Errors of libktlsaccel. Every call returns std::expected<T, std::error_code>
+// (ktlsaccel::result<T>). Categories carry the detail a person needs to act on:
 //
 //   std::system_category()     errno from the kernel (setsockopt, send, recv)
 //   ktlsaccel::category()      conditions of this library (ktlsaccel::errc)
@@ -9,6 +9,8 @@
 //   ktlsaccel::openssl_category() an OpenSSL error (ERR_get_error() code) or,
 //                              for certificate problems, see verify_category()
 //   ktlsaccel::verify_category() X509_V_ERR_* from certificate verification
+//   ktlsaccel::control::category() the control client's (control.hpp,
+//                              libktlsaccel-control): control::errc
 //
 // Every code maps to a std::errc condition, so `ec == std::errc::bad_message`
 // works, and error_to_errno() gives the errno the C API returns.
@@ -17,10 +19,16 @@
 // hidden (-fvisibility=hidden).
 #pragma GCC visibility push(default)
 
+#include <expected>
 #include <system_error>
 #include <string_view>
 
 namespace ktlsaccel {
+
+// What every call of the library family returns (ktlsaccel.hpp,
+// control.hpp, mbedtls.hpp).
+template <typename T>
+using result = std::expected<T, std::error_code>;
 
 enum class errc {
 	kernel_tls_unavailable = 1,	// TCP_ULP "tls" refused: no kTLS in this kernel

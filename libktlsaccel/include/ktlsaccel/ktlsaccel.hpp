@@ -54,9 +54,6 @@ struct connection_access;
 struct context_state;
 }
 
-template <typename T>
-using result = std::expected<T, std::error_code>;
-
 // How connection::handshake() sets up OpenSSL. Verification of the peer's
 // certificate (and of server_name by a client) is on by default.
 struct options {
