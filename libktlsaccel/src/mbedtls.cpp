@@ -986,7 +986,8 @@ result<std::shared_ptr<mbedtls_context_state>> make_state(const options &o, bool
 		if (ret)
 			return fail(file_error(bad_key_file, ret));
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-		ret = mbedtls_pk_check_pair(&st->cert.pk, &st->key, locked_random, st.get());
+		ret = mbedtls_pk_check_pair(&st->cert.MBEDTLS_PRIVATE(pk), &st->key, locked_random,
+					    st.get());
 #else
 		ret = mbedtls_pk_check_pair(&st->cert.pk, &st->key);
 #endif
