@@ -90,7 +90,8 @@ private:
 // (errc::timeout). server_name: a client's name for this connection
 // (SNI, the certificate check, the session cache's key); empty: the
 // context's options.server_name. info().resumed says whether an earlier
-// session was resumed; info().server_name is the SNI name.
+// session was resumed (Mbed TLS 2.x; on 3.x it stays false);
+// info().server_name is the SNI name.
 result<connection> handshake(int fd, const context &ctx, std::string_view server_name = {});
 
 // The same with a context of its own for this one connection (nothing is
