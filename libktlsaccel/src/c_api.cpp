@@ -23,6 +23,12 @@ struct ktlsaccel_ctx {
 	ktlsaccel::context ctx;
 };
 
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+struct ktlsaccel_mbedtls_ctx {
+	ktlsaccel::mbedtls::context ctx;
+};
+#endif
+
 namespace {
 
 thread_local std::string last_error = "no error";
@@ -192,6 +198,49 @@ int ktlsaccel_shutdown(struct ktlsaccel_conn *conn)
 	return conn_call(conn, [](auto &c) { return c.shutdown(); });
 }
 
+} // extern "C"
+
+namespace {
+
+/* ktlsaccel_options -> ktlsaccel::options; 0 or -EINVAL (the error set) */
+int to_options(const struct ktlsaccel_options *opts, size_t size, ktlsaccel::options &cpp)
+{
+	/* an older caller's struct ends early: the rest is zero */
+	struct ktlsaccel_options o = {};
+	if (!opts || size == 0 || size > sizeof(o))
+		return invalid();
+	std::memcpy(&o, opts, size);
+	if (o.version && o.version != 0x0303 && o.version != 0x0304)
+		return invalid();
+	cpp.role = o.server ? ktlsaccel::role::server : ktlsaccel::role::client;
+	cpp.server_name = o.server_name ? o.server_name : "";
+	cpp.ca_file = o.ca_file ? o.ca_file : "";
+	cpp.cert_file = o.cert_file ? o.cert_file : "";
+	cpp.key_file = o.key_file ? o.key_file : "";
+	cpp.verify_peer = !o.no_verify;
+	for (std::string_view a = o.alpn ? o.alpn : ""; !a.empty();) {
+		auto comma = a.find(',');
+		cpp.alpn.emplace_back(a.substr(0, comma));
+		a = comma == a.npos ? std::string_view() : a.substr(comma + 1);
+		/* "h2," names an empty protocol: make_context() refuses it */
+		if (comma != std::string_view::npos && a.empty())
+			cpp.alpn.emplace_back();
+	}
+	if (o.version)
+		cpp.version = static_cast<ktlsaccel::tls_version>(o.version);
+	/* zeroed options keep the safe default; no limit only when asked */
+	if (o.handshake_timeout_ms == KTLSACCEL_NO_TIMEOUT)
+		cpp.handshake_timeout = std::chrono::milliseconds(0);
+	else if (o.handshake_timeout_ms)
+		cpp.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
+	cpp.allow_userspace_fallback = o.allow_userspace_fallback != 0;
+	return 0;
+}
+
+} // namespace
+
+extern "C" {
+
 int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
 		      struct ktlsaccel_ctx **ctxp)
 {
@@ -199,36 +248,9 @@ int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
 		if (!ctxp)
 			return invalid();
 		*ctxp = nullptr;
-		/* an older caller's struct ends early: the rest is zero */
-		struct ktlsaccel_options o = {};
-		if (!opts || size == 0 || size > sizeof(o))
-			return invalid();
-		std::memcpy(&o, opts, size);
-		if (o.version && o.version != 0x0303 && o.version != 0x0304)
-			return invalid();
 		ktlsaccel::options cpp;
-		cpp.role = o.server ? ktlsaccel::role::server : ktlsaccel::role::client;
-		cpp.server_name = o.server_name ? o.server_name : "";
-		cpp.ca_file = o.ca_file ? o.ca_file : "";
-		cpp.cert_file = o.cert_file ? o.cert_file : "";
-		cpp.key_file = o.key_file ? o.key_file : "";
-		cpp.verify_peer = !o.no_verify;
-		for (std::string_view a = o.alpn ? o.alpn : ""; !a.empty();) {
-			auto comma = a.find(',');
-			cpp.alpn.emplace_back(a.substr(0, comma));
-			a = comma == a.npos ? std::string_view() : a.substr(comma + 1);
-			/* "h2," names an empty protocol: make_context() refuses it */
-			if (comma != std::string_view::npos && a.empty())
-				cpp.alpn.emplace_back();
-		}
-		if (o.version)
-			cpp.version = static_cast<ktlsaccel::tls_version>(o.version);
-		/* zeroed options keep the safe default; no limit only when asked */
-		if (o.handshake_timeout_ms == KTLSACCEL_NO_TIMEOUT)
-			cpp.handshake_timeout = std::chrono::milliseconds(0);
-		else if (o.handshake_timeout_ms)
-			cpp.handshake_timeout = std::chrono::milliseconds(o.handshake_timeout_ms);
-		cpp.allow_userspace_fallback = o.allow_userspace_fallback != 0;
+		if (int e = to_options(opts, size, cpp))
+			return e;
 		auto c = ktlsaccel::context::create(cpp);
 		if (!c)
 			return set_error(c.error());
@@ -337,6 +359,46 @@ int ktlsaccel_mbedtls_prepare_ssl(mbedtls_ssl_context *ssl)
 	return guarded([&]() -> int {
 		auto r = ktlsaccel::mbedtls::prepare(ssl);
 		return r ? 0 : set_error(r.error());
+	});
+}
+
+int ktlsaccel_mbedtls_ctx_new(const struct ktlsaccel_options *opts, size_t size,
+			      struct ktlsaccel_mbedtls_ctx **ctxp)
+{
+	return guarded([&]() -> int {
+		if (!ctxp)
+			return invalid();
+		*ctxp = nullptr;
+		ktlsaccel::options cpp;
+		if (int e = to_options(opts, size, cpp))
+			return e;
+		auto c = ktlsaccel::mbedtls::context::create(cpp);
+		if (!c)
+			return set_error(c.error());
+		*ctxp = new ktlsaccel_mbedtls_ctx{std::move(*c)};
+		return 0;
+	});
+}
+
+void ktlsaccel_mbedtls_ctx_free(struct ktlsaccel_mbedtls_ctx *ctx)
+{
+	delete ctx;
+}
+
+int ktlsaccel_mbedtls_handshake(struct ktlsaccel_mbedtls_ctx *ctx, int fd, const char *server_name,
+				struct ktlsaccel_conn **connp)
+{
+	return guarded([&]() -> int {
+		if (!connp)
+			return invalid();
+		*connp = nullptr;
+		if (!ctx)
+			return invalid();
+		auto c = ktlsaccel::mbedtls::handshake(fd, ctx->ctx, server_name ? server_name : "");
+		if (!c)
+			return set_error(c.error());
+		*connp = new ktlsaccel_conn{std::move(*c)};
+		return 0;
 	});
 }
 

@@ -302,6 +302,11 @@ std::vector<std::uint8_t> &detail::connection_access::pending(connection &c)
 {
 	return c.s_->pending;
 }
+
+connection_info &detail::connection_access::info(connection &c)
+{
+	return c.s_->info;
+}
 const connection_info &connection::info() const noexcept { return s_->info; }
 
 result<connection> connection::install(int fd, session_keys keys)

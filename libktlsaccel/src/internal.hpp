@@ -90,9 +90,11 @@ KTLSACCEL_LOCAL result<void> ssl_ctx_keep_ktls_suites(SSL_CTX *ctx);
 KTLSACCEL_LOCAL bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking = false);
 
 // For the backends: the plaintext a connection's recv() returns first,
-// filled once the kernel holds the keys.
+// filled once the kernel holds the keys; and what info() says, for what
+// install() cannot know (server name, resumption).
 struct KTLSACCEL_LOCAL connection_access {
 	static std::vector<std::uint8_t> &pending(connection &c);
+	static connection_info &info(connection &c);
 };
 
 // One sendmsg() of data as a record of the given type (kTLS's

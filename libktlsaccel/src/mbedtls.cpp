@@ -40,7 +40,9 @@
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/ssl_cache.h>
 #include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/ssl_ticket.h>
 #include <mbedtls/version.h>
 #include <mbedtls/x509_crt.h>
 
@@ -59,16 +61,20 @@
 
 #include <openssl/crypto.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
+#include <ctime>
 #include <cstring>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace ktlsaccel::mbedtls {
 namespace {
@@ -81,17 +87,30 @@ std::unexpected<std::error_code> fail(T e)
 
 /*
  * Codes of our own in the category, below Mbed TLS's -0x7fff..-1 (the
- * verification flags are positive): mbedtls_x509_crt_parse_file() parsed
- * some certificates of a file but returned how many others it could not.
- * The code is the base minus that count.
+ * verification flags are positive). mbedtls_x509_crt_parse_file() parsed
+ * some certificates of a file but returned how many others it could not:
+ * the base minus that count. A file Mbed TLS could not read or parse at
+ * all: the file's base plus Mbed TLS's (negative) code, so that the
+ * message names the file and keeps Mbed TLS's reason.
  */
 constexpr int unparsed_cert_file = -0x10000;	// options::cert_file
 constexpr int unparsed_ca_file = -0x20000;	// options::ca_file
 constexpr int unparsed_max = 0xffff;
+constexpr int bad_cert_file = -0x40000;
+constexpr int bad_key_file = -0x50000;
+constexpr int bad_ca_file = -0x60000;
+constexpr int key_mismatch = -0x70000;		// key_file is not cert_file's key
+constexpr int unknown_suite = -0x70001;		// a cipher_list name Mbed TLS lacks
+constexpr int own_codes_end = -0x7ffff;
 
 std::error_code unparsed_certificates(int base, int count)
 {
 	return {base - std::clamp(count, 1, unparsed_max), category()};
+}
+
+std::error_code file_error(int base, int ret)
+{
+	return {base + std::clamp(ret, -unparsed_max, -1), category()};
 }
 
 class category_impl final : public std::error_category {
@@ -109,6 +128,20 @@ public:
 				       " could not be parsed";
 			}
 		}
+		for (auto [base, file] : {std::pair{bad_cert_file, "certificate file (cert_file)"},
+					  std::pair{bad_key_file, "key file (key_file)"},
+					  std::pair{bad_ca_file, "CA file (ca_file)"}}) {
+			if (v < base && v >= base - unparsed_max) {
+				mbedtls_strerror(v - base, buf, sizeof(buf));
+				return std::string("Mbed TLS: the ") + file + ": " + buf;
+			}
+		}
+		if (v == key_mismatch)
+			return "Mbed TLS: the private key (key_file) does not match the certificate "
+			       "(cert_file)";
+		if (v == unknown_suite)
+			return "Mbed TLS: a cipher suite in cipher_list is unknown to Mbed TLS "
+			       "(names look like TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256)";
 		if (v > 0) {
 			/* verification flags (MBEDTLS_X509_BADCERT_*) */
 			int n = mbedtls_x509_crt_verify_info(buf, sizeof(buf), "",
@@ -126,7 +159,7 @@ public:
 	}
 	std::error_condition default_error_condition(int v) const noexcept override
 	{
-		if (v < unparsed_cert_file && v >= unparsed_ca_file - unparsed_max)
+		if (v < unparsed_cert_file && v >= own_codes_end)
 			return std::errc::invalid_argument;
 		if (v == MBEDTLS_ERR_SSL_ALLOC_FAILED)
 			return std::errc::not_enough_memory;
@@ -282,7 +315,7 @@ result<std::vector<int>> parse_suites(const std::string &list)
 		if (!name.empty()) {
 			int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());
 			if (id == 0)
-				return fail(mbedtls_error(MBEDTLS_ERR_SSL_BAD_INPUT_DATA));
+				return fail(std::error_code(unknown_suite, category()));
 			out.push_back(id);
 		}
 		pos = end + 1;
@@ -292,20 +325,57 @@ result<std::vector<int>> parse_suites(const std::string &list)
 	return out;
 }
 
-/* ---- the socket, without SIGPIPE --------------------------------------- */
+/* ---- the socket: without SIGPIPE, waited for in poll() ----------------- */
+
+using steady = std::chrono::steady_clock;
 
 struct bio {
 	int fd = -1;
 	int last_errno = 0;
+	/* the handshake's end: options::handshake_timeout; none: no limit */
+	std::optional<steady::time_point> deadline;
+	bool timed_out = false;
 };
 
 /*
- * One send() or recv() on the socket, retried on EINTR, as Mbed TLS's bio
- * wants it: bytes moved, or WANT_READ/WANT_WRITE (`again`) on a socket
- * that would block, or CONN_RESET, or the direction's `failed` error.
- * recv() never reports EPIPE, so mapping it for both costs nothing.
+ * Waits in poll() until the socket is ready for events or the deadline
+ * passes: 0, or the error Mbed TLS is to return. A blocking socket is
+ * never read or written without it (MSG_DONTWAIT), so that a silent or
+ * trickling peer cannot hold the thread past the deadline, and Mbed TLS
+ * never sees WANT_READ/WANT_WRITE: nothing loops around it.
  */
-template <typename Io> int bio_io(bio *b, Io io, int again, int failed)
+int bio_wait(bio *b, short events, int failed)
+{
+	for (;;) {
+		int ms = -1;
+		if (b->deadline) {
+			auto left = std::chrono::ceil<std::chrono::milliseconds>(*b->deadline -
+										 steady::now());
+			if (left.count() <= 0) {
+				b->timed_out = true;
+				return MBEDTLS_ERR_SSL_TIMEOUT;
+			}
+			ms = static_cast<int>(std::min<long long>(left.count(), 1 << 30));
+		}
+		pollfd p{b->fd, events, 0};
+		int n = ::poll(&p, 1, ms);
+		/* POLLERR/POLLHUP too: the next send()/recv() says what happened */
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			b->last_errno = errno;
+			return failed;
+		}
+	}
+}
+
+/*
+ * One send() or recv() on the socket, retried on EINTR and, after waiting,
+ * on EAGAIN: bytes moved, or CONN_RESET, or the direction's `failed`
+ * error, or MBEDTLS_ERR_SSL_TIMEOUT. recv() never reports EPIPE, so
+ * mapping it for both costs nothing.
+ */
+template <typename Io> int bio_io(bio *b, Io io, short events, int failed)
 {
 	for (;;) {
 		ssize_t n = io(b->fd);
@@ -314,8 +384,11 @@ template <typename Io> int bio_io(bio *b, Io io, int again, int failed)
 		b->last_errno = errno;
 		if (errno == EINTR)
 			continue;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return again;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (int r = bio_wait(b, events, failed))
+				return r;
+			continue;
+		}
 		if (errno == EPIPE || errno == ECONNRESET)
 			return MBEDTLS_ERR_NET_CONN_RESET;
 		return failed;
@@ -325,36 +398,23 @@ template <typename Io> int bio_io(bio *b, Io io, int again, int failed)
 int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
 	return bio_io(static_cast<bio *>(ctx),
-		      [&](int fd) { return ::send(fd, buf, len, MSG_NOSIGNAL); },
-		      MBEDTLS_ERR_SSL_WANT_WRITE, MBEDTLS_ERR_NET_SEND_FAILED);
+		      [&](int fd) { return ::send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT); },
+		      POLLOUT, MBEDTLS_ERR_NET_SEND_FAILED);
 }
 
 int bio_recv(void *ctx, unsigned char *buf, size_t len)
 {
-	return bio_io(static_cast<bio *>(ctx), [&](int fd) { return ::recv(fd, buf, len, 0); },
-		      MBEDTLS_ERR_SSL_WANT_READ, MBEDTLS_ERR_NET_RECV_FAILED);
+	return bio_io(static_cast<bio *>(ctx),
+		      [&](int fd) { return ::recv(fd, buf, len, MSG_DONTWAIT); }, POLLIN,
+		      MBEDTLS_ERR_NET_RECV_FAILED);
 }
 
-/* Everything one handshake() needs, freed (and wiped by Mbed TLS) together. */
+/* One handshake's context, freed (and wiped by Mbed TLS) at the end of handshake(). */
 struct session {
-	mbedtls_entropy_context entropy;
-	mbedtls_ctr_drbg_context drbg;
-	mbedtls_ssl_config conf;
 	mbedtls_ssl_context ssl;
-	mbedtls_x509_crt ca, cert;
-	mbedtls_pk_context key;
 	bio io;
 
-	session()
-	{
-		mbedtls_entropy_init(&entropy);
-		mbedtls_ctr_drbg_init(&drbg);
-		mbedtls_ssl_config_init(&conf);
-		mbedtls_ssl_init(&ssl);
-		mbedtls_x509_crt_init(&ca);
-		mbedtls_x509_crt_init(&cert);
-		mbedtls_pk_init(&key);
-	}
+	session() { mbedtls_ssl_init(&ssl); }
 	~session()
 	{
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
@@ -364,12 +424,6 @@ struct session {
 		}
 #endif
 		mbedtls_ssl_free(&ssl);
-		mbedtls_ssl_config_free(&conf);
-		mbedtls_pk_free(&key);
-		mbedtls_x509_crt_free(&cert);
-		mbedtls_x509_crt_free(&ca);
-		mbedtls_ctr_drbg_free(&drbg);
-		mbedtls_entropy_free(&entropy);
 	}
 	session(const session &) = delete;
 	session &operator=(const session &) = delete;
@@ -377,6 +431,8 @@ struct session {
 
 std::error_code handshake_error(session &s, int ret)
 {
+	if (s.io.timed_out)
+		return make_error_code(errc::timeout);
 	switch (ret) {
 	case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED: {
 		std::uint32_t flags = mbedtls_ssl_get_verify_result(&s.ssl);
@@ -656,36 +712,226 @@ result<connection> offload(mbedtls_ssl_context *ssl, int fd)
 	return conn;
 }
 
-/* ---- handshake ---------------------------------------------------------- */
+/* ---- context ------------------------------------------------------------ */
 
-result<connection> handshake(int fd, const options &o)
+} // namespace ktlsaccel::mbedtls
+
+namespace ktlsaccel::detail {
+
+namespace {
+
+struct session_free_t {
+	void operator()(mbedtls_ssl_session *s) const
+	{
+		mbedtls_ssl_session_free(s);	/* zeroizes the master secret and ticket */
+		delete s;
+	}
+};
+using session_ptr = std::unique_ptr<mbedtls_ssl_session, session_free_t>;
+
+} // namespace
+
+/*
+ * ktlsaccel::mbedtls::context's insides. The config points into the rest
+ * (RNG, certificates, key, suites, ALPN names, cache, ticket keys), so
+ * the state never moves and is freed as a whole. Mbed TLS's config is
+ * only read by handshakes once built; what they write - the DRBG, the
+ * session cache, the ticket keys (rotated by lifetime) - is locked here
+ * too, since a build without MBEDTLS_THREADING_C does not lock them.
+ */
+struct KTLSACCEL_LOCAL mbedtls_context_state {
+	options opts;
+	bool server = false;
+	// a context of context::create(): a server resumes, a client keeps sessions
+	bool keep_sessions = false;
+	std::vector<int> suites;
+	std::vector<const char *> alpn;
+
+	std::mutex rng_mu;
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	mbedtls_x509_crt ca, cert;
+	mbedtls_pk_context key;
+	mbedtls_ssl_config conf;
+#if defined(MBEDTLS_SSL_CACHE_C)
+	std::mutex cache_mu;
+	mbedtls_ssl_cache_context cache;
+#endif
+#if defined(MBEDTLS_SSL_TICKET_C)
+	std::mutex ticket_mu;
+	mbedtls_ssl_ticket_context tickets;
+#endif
+	mutable std::mutex sessions_mu;
+	std::map<std::string, session_ptr> sessions;	// a client's, guarded by sessions_mu
+
+	mbedtls_context_state()
+	{
+		mbedtls_entropy_init(&entropy);
+		mbedtls_ctr_drbg_init(&drbg);
+		mbedtls_x509_crt_init(&ca);
+		mbedtls_x509_crt_init(&cert);
+		mbedtls_pk_init(&key);
+		mbedtls_ssl_config_init(&conf);
+#if defined(MBEDTLS_SSL_CACHE_C)
+		mbedtls_ssl_cache_init(&cache);
+#endif
+#if defined(MBEDTLS_SSL_TICKET_C)
+		mbedtls_ssl_ticket_init(&tickets);
+#endif
+	}
+	~mbedtls_context_state()
+	{
+		sessions.clear();
+		mbedtls_ssl_config_free(&conf);
+		/* Mbed TLS's own frees zeroize the cached sessions and the ticket keys */
+#if defined(MBEDTLS_SSL_TICKET_C)
+		mbedtls_ssl_ticket_free(&tickets);
+#endif
+#if defined(MBEDTLS_SSL_CACHE_C)
+		mbedtls_ssl_cache_free(&cache);
+#endif
+		mbedtls_pk_free(&key);
+		mbedtls_x509_crt_free(&cert);
+		mbedtls_x509_crt_free(&ca);
+		mbedtls_ctr_drbg_free(&drbg);
+		mbedtls_entropy_free(&entropy);
+	}
+	mbedtls_context_state(const mbedtls_context_state &) = delete;
+	mbedtls_context_state &operator=(const mbedtls_context_state &) = delete;
+
+	// A client: offers the session kept for name to ssl (Mbed TLS copies it).
+	int offer(mbedtls_ssl_context *ssl, const std::string &name)
+	{
+		std::lock_guard lock(sessions_mu);
+		auto it = sessions.find(name);
+		if (it == sessions.end())
+			return 0;
+		return mbedtls_ssl_set_session(ssl, it->second.get());
+	}
+	// A client, after a handshake: keeps its session for the next one to name.
+	void keep(const mbedtls_ssl_context *ssl, const std::string &name);
+	std::size_t cached() const
+	{
+		std::lock_guard lock(sessions_mu);
+		return sessions.size();
+	}
+};
+
+} // namespace ktlsaccel::detail
+
+namespace ktlsaccel::mbedtls {
+
+namespace {
+
+using detail::mbedtls_context_state;
+using detail::session_ptr;
+
+/* a client's sessions: bounded, since server names come from the application's peers */
+constexpr std::size_t max_cached_sessions = 4096;
+/* a server's session cache: Mbed TLS 2.x searches it entry by entry */
+constexpr int server_cache_entries = 1024;
+/* how long a session or ticket may be resumed: OpenSSL's default */
+constexpr int session_lifetime_s = 7200;
+
+/*
+ * The one handshake running on this thread (handshakes run on their
+ * caller's thread and Mbed TLS calls back from within them): where the
+ * SNI callback, which the config shares, leaves the name it saw.
+ */
+struct running {
+	std::string server_name;
+};
+thread_local running *current = nullptr;
+
+int locked_random(void *p, unsigned char *out, size_t len)
 {
-	if (fd < 0)
-		return fail(errc::invalid_argument);
+	auto *st = static_cast<mbedtls_context_state *>(p);
+	std::lock_guard lock(st->rng_mu);
+	return mbedtls_ctr_drbg_random(&st->drbg, out, len);
+}
+
+int on_sni(void *, mbedtls_ssl_context *, const unsigned char *name, size_t len)
+{
+	if (current) {
+		try {
+			current->server_name.assign(reinterpret_cast<const char *>(name), len);
+		} catch (...) {
+			/* a name we could not copy only leaves info().server_name empty */
+		}
+	}
+	return 0;
+}
+
+bool resumable(const mbedtls_ssl_session *s)
+{
+	if (s->KTLSACCEL_MBEDTLS_FIELD(id_len) != 0)
+		return true;
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+	if (s->KTLSACCEL_MBEDTLS_FIELD(ticket_len) != 0)
+		return true;
+#endif
+	return false;
+}
+
+} // namespace
+
+} // namespace ktlsaccel::mbedtls
+
+void ktlsaccel::detail::mbedtls_context_state::keep(const mbedtls_ssl_context *ssl,
+						   const std::string &name)
+{
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+#if MBEDTLS_VERSION_NUMBER >= 0x03020000
+	/* TLS 1.3 tickets come after the hand-over, when the kernel has the records */
+	if (mbedtls_ssl_get_version_number(ssl) != MBEDTLS_SSL_VERSION_TLS1_2)
+		return;
+#else
+	return;
+#endif
+#endif
+	session_ptr s(new mbedtls_ssl_session);
+	mbedtls_ssl_session_init(s.get());
+	if (mbedtls_ssl_get_session(ssl, s.get()) != 0 || !mbedtls::resumable(s.get()))
+		return;
+	std::lock_guard lock(sessions_mu);
+	auto it = sessions.find(name);
+	if (it == sessions.end() && sessions.size() >= mbedtls::max_cached_sessions)
+		sessions.erase(sessions.begin());
+	sessions[name] = std::move(s);
+}
+
+namespace ktlsaccel::mbedtls {
+
+namespace {
+
+result<std::shared_ptr<mbedtls_context_state>> make_state(const options &o, bool keep_sessions)
+{
 	bool server = o.role == role::server;
 	if (server && (o.cert_file.empty() || o.key_file.empty()))
 		return fail(errc::invalid_argument);
-	/* verified without a name, any certificate of the CAs would do (see openssl) */
-	if (!server && o.verify_peer && o.server_name.empty())
+	if (o.handshake_timeout.count() < 0)
 		return fail(errc::invalid_argument);
 	auto suites = parse_suites(o.cipher_list);
 	if (!suites)
 		return std::unexpected(suites.error());
-	suites->push_back(0);
 
-	auto s = std::make_unique<session>();
-	s->io.fd = fd;
-	mbedtls_ssl_config *conf = &s->conf;
+	auto st = std::make_shared<mbedtls_context_state>();
+	st->opts = o;
+	st->server = server;
+	st->keep_sessions = keep_sessions;
+	st->suites = std::move(*suites);
+	st->suites.push_back(0);
+	mbedtls_ssl_config *conf = &st->conf;
 	int ret = mbedtls_ssl_config_defaults(conf, server ? MBEDTLS_SSL_IS_SERVER : MBEDTLS_SSL_IS_CLIENT,
 					      MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
 	if (ret)
 		return fail(mbedtls_error(ret));
 	static const char pers[] = "libktlsaccel";
-	ret = mbedtls_ctr_drbg_seed(&s->drbg, mbedtls_entropy_func, &s->entropy,
+	ret = mbedtls_ctr_drbg_seed(&st->drbg, mbedtls_entropy_func, &st->entropy,
 				    reinterpret_cast<const unsigned char *>(pers), sizeof(pers) - 1);
 	if (ret)
 		return fail(mbedtls_error(ret));
-	mbedtls_ssl_conf_rng(conf, mbedtls_ctr_drbg_random, &s->drbg);
+	mbedtls_ssl_conf_rng(conf, locked_random, st.get());
 
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
 	psa_crypto_init();
@@ -708,79 +954,254 @@ result<connection> handshake(int fd, const options &o)
 	mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 	mbedtls_ssl_conf_max_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
-	mbedtls_ssl_conf_ciphersuites(conf, suites->data());
+	mbedtls_ssl_conf_ciphersuites(conf, st->suites.data());
 
 	if (o.verify_peer) {
-		ret = o.ca_file.empty() ? mbedtls_x509_crt_parse_path(&s->ca, "/etc/ssl/certs")
-					: mbedtls_x509_crt_parse_file(&s->ca, o.ca_file.c_str());
+		ret = o.ca_file.empty() ? mbedtls_x509_crt_parse_path(&st->ca, "/etc/ssl/certs")
+					: mbedtls_x509_crt_parse_file(&st->ca, o.ca_file.c_str());
 		if (ret < 0)
-			return fail(mbedtls_error(ret));
+			return fail(file_error(bad_ca_file, ret));
 		/* Of the system store, files that are no certificates are
 		 * skipped; of a file given, every certificate counts. */
 		if (ret > 0 && !o.ca_file.empty())
 			return fail(unparsed_certificates(unparsed_ca_file, ret));
-		mbedtls_ssl_conf_ca_chain(conf, &s->ca, nullptr);
+		mbedtls_ssl_conf_ca_chain(conf, &st->ca, nullptr);
 		mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
 	} else {
 		mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_NONE);
 	}
 	if (!o.cert_file.empty()) {
-		ret = mbedtls_x509_crt_parse_file(&s->cert, o.cert_file.c_str());
+		ret = mbedtls_x509_crt_parse_file(&st->cert, o.cert_file.c_str());
+		if (ret < 0)
+			return fail(file_error(bad_cert_file, ret));
 		/* > 0: that many certificates of the chain did not parse. */
 		if (ret > 0)
 			return fail(unparsed_certificates(unparsed_cert_file, ret));
-		if (ret == 0)
 #if MBEDTLS_VERSION_NUMBER >= 0x03000000
-			ret = mbedtls_pk_parse_keyfile(&s->key, o.key_file.c_str(), nullptr,
-						       mbedtls_ctr_drbg_random, &s->drbg);
+		ret = mbedtls_pk_parse_keyfile(&st->key, o.key_file.c_str(), nullptr,
+					       locked_random, st.get());
 #else
-			ret = mbedtls_pk_parse_keyfile(&s->key, o.key_file.c_str(), nullptr);
+		ret = mbedtls_pk_parse_keyfile(&st->key, o.key_file.c_str(), nullptr);
 #endif
-		if (ret == 0)
-			ret = mbedtls_ssl_conf_own_cert(conf, &s->cert, &s->key);
 		if (ret)
+			return fail(file_error(bad_key_file, ret));
+#if MBEDTLS_VERSION_NUMBER >= 0x03000000
+		ret = mbedtls_pk_check_pair(&st->cert.MBEDTLS_PRIVATE(pk), &st->key, locked_random,
+					    st.get());
+#else
+		ret = mbedtls_pk_check_pair(&st->cert.pk, &st->key);
+#endif
+		if (ret)
+			return fail(std::error_code(key_mismatch, category()));
+		if ((ret = mbedtls_ssl_conf_own_cert(conf, &st->cert, &st->key)))
 			return fail(mbedtls_error(ret));
 	}
 
-	std::vector<const char *> alpn;
-	for (const auto &p : o.alpn) {
+	for (const auto &p : st->opts.alpn) {
 		if (p.empty() || p.size() > 255)
 			return fail(errc::invalid_argument);
-		alpn.push_back(p.c_str());
+		st->alpn.push_back(p.c_str());
 	}
-	if (!alpn.empty()) {
+	if (!st->alpn.empty()) {
 #if defined(MBEDTLS_SSL_ALPN)
-		alpn.push_back(nullptr);
-		if ((ret = mbedtls_ssl_conf_alpn_protocols(conf, alpn.data())))
+		st->alpn.push_back(nullptr);
+		if ((ret = mbedtls_ssl_conf_alpn_protocols(conf, st->alpn.data())))
 			return fail(mbedtls_error(ret));
 #else
 		return fail(mbedtls_error(MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE));
 #endif
 	}
 
+	if (server) {
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+		mbedtls_ssl_conf_sni(conf, on_sni, nullptr);
+#endif
+		/*
+		 * Session IDs for clients without tickets (a server that issues
+		 * a ticket sends no session ID), tickets for the others. The
+		 * generic lambdas take 2.x's and 3.x's callback signatures.
+		 */
+#if defined(MBEDTLS_SSL_CACHE_C)
+		if (keep_sessions) {
+			mbedtls_ssl_cache_set_timeout(&st->cache, session_lifetime_s);
+			mbedtls_ssl_cache_set_max_entries(&st->cache, server_cache_entries);
+			mbedtls_ssl_conf_session_cache(
+				conf, st.get(),
+				[](void *p, auto... a) -> int {
+					auto *s = static_cast<mbedtls_context_state *>(p);
+					std::lock_guard lock(s->cache_mu);
+					return mbedtls_ssl_cache_get(&s->cache, a...);
+				},
+				[](void *p, auto... a) -> int {
+					auto *s = static_cast<mbedtls_context_state *>(p);
+					std::lock_guard lock(s->cache_mu);
+					return mbedtls_ssl_cache_set(&s->cache, a...);
+				});
+		}
+#endif
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_GCM_C)
+		/* 3.x: only for TLS 1.2; its TLS 1.3 tickets would follow the hand-over */
+		bool tls12_only = MBEDTLS_VERSION_NUMBER < 0x03000000 ||
+				  (o.version && *o.version == tls_version::tls12);
+		if (keep_sessions && tls12_only) {
+			ret = mbedtls_ssl_ticket_setup(&st->tickets, locked_random, st.get(),
+						       MBEDTLS_CIPHER_AES_256_GCM,
+						       session_lifetime_s);
+			if (ret)
+				return fail(mbedtls_error(ret));
+			mbedtls_ssl_conf_session_tickets_cb(
+				conf,
+				[](void *p, auto... a) -> int {
+					auto *s = static_cast<mbedtls_context_state *>(p);
+					std::lock_guard lock(s->ticket_mu);
+					return mbedtls_ssl_ticket_write(&s->tickets, a...);
+				},
+				[](void *p, auto... a) -> int {
+					auto *s = static_cast<mbedtls_context_state *>(p);
+					std::lock_guard lock(s->ticket_mu);
+					return mbedtls_ssl_ticket_parse(&s->tickets, a...);
+				},
+				st.get());
+		}
+#endif
+	}
+#if defined(MBEDTLS_SSL_SESSION_TICKETS) && defined(MBEDTLS_SSL_CLI_C)
+	else {
+		mbedtls_ssl_conf_session_tickets(conf, keep_sessions
+							       ? MBEDTLS_SSL_SESSION_TICKETS_ENABLED
+							       : MBEDTLS_SSL_SESSION_TICKETS_DISABLED);
+	}
+#endif
+
 	if (auto r = prepare(conf); !r)
 		return std::unexpected(r.error());
-	if ((ret = mbedtls_ssl_setup(&s->ssl, conf)))
-		return fail(mbedtls_error(ret));
-	if (auto r = prepare(&s->ssl); !r)
-		return std::unexpected(r.error());
-	if (!server && !o.server_name.empty() &&
-	    (ret = mbedtls_ssl_set_hostname(&s->ssl, o.server_name.c_str())))
-		return fail(mbedtls_error(ret));
-	mbedtls_ssl_set_bio(&s->ssl, &s->io, bio_send, bio_recv, nullptr);
+	return st;
+}
 
-	while ((ret = mbedtls_ssl_handshake(&s->ssl)) != 0) {
-		if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
-			return fail(detail::errno_error(EAGAIN));	/* the socket must block */
+/* Runs Mbed TLS's handshake to its end; *resumed: whether it resumed a session. */
+int run_handshake(mbedtls_ssl_context *ssl, bool *resumed)
+{
+	*resumed = false;
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+	/*
+	 * 2.x keeps the resumption flag in the handshake parameters, which
+	 * its last step frees: read it before each step. (2.x also reuses
+	 * the session ID offered by a ticket, so comparing IDs would not do.)
+	 */
+	while (!handshake_over(ssl)) {
+		if (ssl->handshake)
+			*resumed = ssl->handshake->resume != 0;
+		if (int ret = mbedtls_ssl_handshake_step(ssl))
+			return ret;
+	}
+	return 0;
+#else
+	/* 3.x keeps the flag private: resumed stays false (docs/mbedtls.md) */
+	int ret;
+	while ((ret = mbedtls_ssl_handshake(ssl)) != 0) {
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 		/* 3.6, TLS 1.3: a ticket arrived; the handshake is done */
 		if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
 			continue;
 #endif
-		return fail(handshake_error(*s, ret));
+		return ret;
 	}
+	return 0;
+#endif
+}
+
+result<connection> handshake_with(const std::shared_ptr<mbedtls_context_state> &st, int fd,
+				  std::string_view server_name)
+{
+	auto start = steady::now();
+	if (fd < 0)
+		return fail(errc::invalid_argument);
+	const options &o = st->opts;
+	std::string name = server_name.empty() ? o.server_name : std::string(server_name);
+	/* verified without a name, any certificate of the CAs would do (see openssl) */
+	if (!st->server && o.verify_peer && name.empty())
+		return fail(errc::invalid_argument);
+
+	auto s = std::make_unique<session>();
+	s->io.fd = fd;
+	if (o.handshake_timeout.count() > 0)
+		s->io.deadline = start + o.handshake_timeout;
+	int ret;
+	if ((ret = mbedtls_ssl_setup(&s->ssl, &st->conf)))
+		return fail(mbedtls_error(ret));
+	if (auto r = prepare(&s->ssl); !r)
+		return std::unexpected(r.error());
+	if (!st->server && !name.empty() &&
+	    (ret = mbedtls_ssl_set_hostname(&s->ssl, name.c_str())))
+		return fail(mbedtls_error(ret));
+	/* a session we cannot offer costs a full handshake, nothing else */
+	if (!st->server && st->keep_sessions)
+		(void)st->offer(&s->ssl, name);
+	mbedtls_ssl_set_bio(&s->ssl, &s->io, bio_send, bio_recv, nullptr);
+
+	running me;
+	running *outer = std::exchange(current, &me);
+	bool resumed = false;
+	ret = run_handshake(&s->ssl, &resumed);
+	current = outer;
+	if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == MBEDTLS_ERR_SSL_WANT_WRITE)
+		/* the BIO waits for the socket itself: only an asynchronous extension could */
+		return fail(detail::errno_error(EAGAIN));
+	if (ret)
+		return fail(handshake_error(*s, ret));
+	if (!st->server && st->keep_sessions)
+		st->keep(&s->ssl, name);
+
 	/* the session's destructor frees and wipes Mbed TLS's copy of the keys */
-	return offload(&s->ssl, fd);
+	auto conn = offload(&s->ssl, fd);
+	if (!conn)
+		return conn;
+	connection_info &info = detail::connection_access::info(*conn);
+	info.resumed = resumed;
+	info.server_name = st->server ? std::move(me.server_name) : std::move(name);
+	return conn;
+}
+
+} // namespace
+
+context::context(std::shared_ptr<detail::mbedtls_context_state> s) noexcept : s_(std::move(s)) {}
+
+result<context> context::create(const options &opts)
+{
+	auto s = make_state(opts, true);
+	if (!s)
+		return std::unexpected(s.error());
+	return context(std::move(*s));
+}
+
+const options &context::settings() const noexcept
+{
+	return s_->opts;
+}
+
+std::size_t context::cached_sessions() const
+{
+	return s_->server ? 0 : s_->cached();
+}
+
+/* ---- handshake ---------------------------------------------------------- */
+
+result<connection> handshake(int fd, const context &ctx, std::string_view server_name)
+{
+	return handshake_with(ctx.s_, fd, server_name);
+}
+
+result<connection> handshake(int fd, const options &o)
+{
+	if (fd < 0)
+		return fail(errc::invalid_argument);
+	/* verified without a name, any certificate of the CAs would do (see openssl) */
+	if (o.role == role::client && o.verify_peer && o.server_name.empty())
+		return fail(errc::invalid_argument);
+	auto st = make_state(o, false);
+	if (!st)
+		return std::unexpected(st.error());
+	return handshake_with(*st, fd, {});
 }
 
 } // namespace ktlsaccel::mbedtls

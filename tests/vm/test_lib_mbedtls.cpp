@@ -11,7 +11,9 @@
 //    close_notifys;
 //  - a corrupted record from the peer is bad_record_mac;
 //  - with the module's accelerator model on, one 1 MiB write keeps many
-//    records in flight (the number is printed and recorded).
+//    records in flight (the number is printed and recorded);
+//  - TLS 1.2 resumption through shared Mbed TLS contexts, with each other
+//    and with the OpenSSL backend (LibMbedtlsResume).
 #ifdef KTLSACCEL_HAVE_MBEDTLS
 
 #include "lib_util.hpp"
@@ -403,8 +405,108 @@ TEST(LibMbedtlsTools, PerfWithMbedtlsBackendBothDirections)
 	}
 }
 
+/*
+ * TLS 1.2 resumption through ktlsaccel::mbedtls::context (issue 20), with
+ * the records in the kernel after each handshake: Mbed TLS on both ends
+ * (a ticket: Mbed TLS's client asks for one), and each Mbed TLS end
+ * against the OpenSSL backend's ktlsaccel::context, whose info().resumed
+ * is SSL_session_reused(), OpenSSL's own verdict. Against OpenSSL both by
+ * ticket and, with OpenSSL's tickets off (SSL_OP_NO_TICKET), by session
+ * ID from Mbed TLS's cache or OpenSSL's.
+ */
+class LibMbedtlsResume : public testing::TestWithParam<cipher> {
+protected:
+	static constexpr std::size_t payload = 48 * 1024;
+
+	/* the server sends down, the client reads it and sends up; byte-exact, then close_notify */
+	static void exchange(connection &client, connection &server, std::uint32_t seed)
+	{
+		const auto down = pattern(payload, seed), up = pattern(payload, seed + 1);
+		std::thread tx([&] { EXPECT_TRUE(server.send_all(down)); });
+		auto got_down = recv_exactly(client, down.size());
+		tx.join();
+		EXPECT_TRUE(got_down == down) << "client received different bytes";
+		std::thread tx2([&] { EXPECT_TRUE(client.send_all(up)); });
+		auto got_up = recv_exactly(server, up.size());
+		tx2.join();
+		EXPECT_TRUE(got_up == up) << "server received different bytes";
+		EXPECT_TRUE(client.shutdown());
+		EXPECT_EQ(recv_exactly(server, 1).size(), 0u) << "no close_notify";
+	}
+
+	void check(handshaken_pair &p, int i, std::uint32_t seed)
+	{
+		ASSERT_TRUE(p.client) << "client: " << p.client.error().message();
+		ASSERT_TRUE(p.server) << "server: " << p.server.error().message();
+		EXPECT_TRUE(p.client->info().kernel_offload);
+		EXPECT_TRUE(p.server->info().kernel_offload);
+		EXPECT_EQ(p.client->info().version, tls_version::tls12);
+		EXPECT_EQ(p.client->info().cipher_type, GetParam());
+		EXPECT_EQ(p.server->info().cipher_type, GetParam());
+		EXPECT_EQ(p.client->info().resumed, i > 0) << "client: resumed?";
+		EXPECT_EQ(p.server->info().resumed, i > 0) << "server: resumed?";
+		EXPECT_EQ(p.client->info().server_name, "localhost");
+		EXPECT_EQ(p.server->info().server_name, "localhost");
+		ASSERT_NO_FATAL_FAILURE(exchange(*p.client, *p.server, seed));
+	}
+};
+
+TEST_P(LibMbedtlsResume, BothEndsResumeThroughSharedContexts)
+{
+	auto sctx = mbedtls::context::create(mbed_options(role::server, GetParam()));
+	auto cctx = mbedtls::context::create(mbed_options(role::client, GetParam()));
+	ASSERT_TRUE(sctx) << sctx.error().message();
+	ASSERT_TRUE(cctx) << cctx.error().message();
+	for (int i = 0; i < 3; i++) {
+		SCOPED_TRACE("connection " + std::to_string(i));
+		auto p = handshake_pair([&](int fd) { return mbedtls::handshake(fd, *cctx); },
+					[&](int fd) { return mbedtls::handshake(fd, *sctx); });
+		ASSERT_NO_FATAL_FAILURE(check(p, i, 400 + i));
+		EXPECT_EQ(cctx->cached_sessions(), 1u);
+	}
+}
+
+TEST_P(LibMbedtlsResume, MbedtlsClientResumesWithOpensslServer)
+{
+	for (bool tickets : {true, false}) {
+		SCOPED_TRACE(tickets ? "by ticket" : "by session ID");
+		auto sctx = context::create(lib_options(role::server, tls_version::tls12, GetParam()));
+		ASSERT_TRUE(sctx) << sctx.error().message();
+		if (!tickets)
+			SSL_CTX_set_options(sctx->native_handle(), SSL_OP_NO_TICKET);
+		auto cctx = mbedtls::context::create(mbed_options(role::client, GetParam()));
+		ASSERT_TRUE(cctx) << cctx.error().message();
+		for (int i = 0; i < 3; i++) {
+			SCOPED_TRACE("connection " + std::to_string(i));
+			auto p = handshake_pair([&](int fd) { return mbedtls::handshake(fd, *cctx); },
+						[&](int fd) { return connection::handshake(fd, *sctx); });
+			ASSERT_NO_FATAL_FAILURE(check(p, i, 500 + i));
+		}
+	}
+}
+
+TEST_P(LibMbedtlsResume, MbedtlsServerResumesOpensslClient)
+{
+	for (bool tickets : {true, false}) {
+		SCOPED_TRACE(tickets ? "by ticket" : "by session ID");
+		auto sctx = mbedtls::context::create(mbed_options(role::server, GetParam()));
+		ASSERT_TRUE(sctx) << sctx.error().message();
+		auto cctx = context::create(lib_options(role::client, tls_version::tls12, GetParam()));
+		ASSERT_TRUE(cctx) << cctx.error().message();
+		if (!tickets)
+			SSL_CTX_set_options(cctx->native_handle(), SSL_OP_NO_TICKET);
+		for (int i = 0; i < 3; i++) {
+			SCOPED_TRACE("connection " + std::to_string(i));
+			auto p = handshake_pair([&](int fd) { return connection::handshake(fd, *cctx); },
+						[&](int fd) { return mbedtls::handshake(fd, *sctx); });
+			ASSERT_NO_FATAL_FAILURE(check(p, i, 600 + i));
+		}
+	}
+}
+
 const auto ciphers = testing::Values(cipher::aes_128_gcm, cipher::aes_256_gcm,
 				     cipher::chacha20_poly1305);
+INSTANTIATE_TEST_SUITE_P(Tls12, LibMbedtlsResume, ciphers, cipher_test_name);
 INSTANTIATE_TEST_SUITE_P(Tls12, LibMbedtls, ciphers, cipher_test_name);
 INSTANTIATE_TEST_SUITE_P(Tls12, LibMbedtlsModule, ciphers, cipher_test_name);
 

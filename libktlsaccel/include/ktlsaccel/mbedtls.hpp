@@ -6,6 +6,12 @@
 //   auto conn = ktlsaccel::mbedtls::handshake(fd, {.server_name = "example.org"});
 //   conn->send_all(data);                // the same connection as with OpenSSL
 //
+// A server (or a client that connects often) shares one context, so that
+// certificates are parsed once and TLS 1.2 sessions resume:
+//
+//   auto ctx = ktlsaccel::mbedtls::context::create({.role = ktlsaccel::role::server, ...});
+//   auto conn = ktlsaccel::mbedtls::handshake(fd, *ctx);   // from any thread
+//
 // An application with its own mbedtls_ssl_context:
 //
 //   mbedtls_ssl_config_defaults(&conf, ...); ...           // its own set-up
@@ -29,7 +35,14 @@
 
 #include <mbedtls/ssl.h>
 
+#include <cstddef>
+#include <memory>
+#include <string_view>
 #include <system_error>
+
+namespace ktlsaccel::detail {
+struct mbedtls_context_state;
+}
 
 namespace ktlsaccel::mbedtls {
 
@@ -40,9 +53,49 @@ namespace ktlsaccel::mbedtls {
 // -0xffff).
 const std::error_category &category() noexcept;
 
-// Runs the handshake on the connected TCP socket fd (blocking while it
-// runs) with Mbed TLS, then moves the record layer into the kernel. The
-// options are those of connection::handshake(), except:
+// What handshake() shares between connections, as ktlsaccel::context does
+// for OpenSSL: one mbedtls_ssl_config built from options (certificates,
+// key and CAs parsed once, one RNG) and the sessions that let handshakes
+// resume (TLS 1.2; see docs/mbedtls.md):
+//  - a server keeps Mbed TLS's session cache (session IDs) and issues
+//    session tickets (AES-256-GCM keys of this context, made at create());
+//  - a client keeps the newest resumable session per server name and
+//    offers it to the next handshake with that name.
+// Sessions live 2 hours. A context is a shared handle: copies use the same
+// config and sessions. It is thread-safe (the RNG, cache and ticket keys
+// are locked; the config is read-only once built).
+class context {
+public:
+	// The options of handshake() below. errc::invalid_argument for a
+	// server without cert_file/key_file, a bad ALPN name or a negative
+	// handshake_timeout; a file Mbed TLS cannot read or a key that does
+	// not match the certificate is an error of category() saying so.
+	static result<context> create(const options &opts);
+
+	const options &settings() const noexcept;
+	// A client's cached sessions (one per server name); 0 for a server.
+	std::size_t cached_sessions() const;
+
+private:
+	friend result<connection> handshake(int fd, const context &ctx,
+					    std::string_view server_name);
+	__attribute__((visibility("hidden")))
+	explicit context(std::shared_ptr<ktlsaccel::detail::mbedtls_context_state> s) noexcept;
+	std::shared_ptr<ktlsaccel::detail::mbedtls_context_state> s_;
+};
+
+// Runs the handshake on the connected TCP socket fd with Mbed TLS, then
+// moves the record layer into the kernel. The fd may be blocking or not:
+// the handshake waits for it in poll(), up to options.handshake_timeout
+// (errc::timeout). server_name: a client's name for this connection
+// (SNI, the certificate check, the session cache's key); empty: the
+// context's options.server_name. info().resumed says whether an earlier
+// session was resumed (Mbed TLS 2.x; on 3.x it stays false);
+// info().server_name is the SNI name.
+result<connection> handshake(int fd, const context &ctx, std::string_view server_name = {});
+
+// The same with a context of its own for this one connection (nothing is
+// resumed). The options are those of connection::handshake(), except:
 //  - cipher_list: Mbed TLS suite names ("TLS-ECDHE-RSA-WITH-AES-128-GCM-SHA256")
 //    separated by ':' or ','; empty: every forward-secret suite kTLS takes;
 //  - ciphersuites, num_tickets: unused; version tls13 needs Mbed TLS 3.x;
