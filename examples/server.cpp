@@ -21,6 +21,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 int main(int argc, char **argv)
@@ -57,24 +58,46 @@ int main(int argc, char **argv)
 	opts.key_file = argv[3];
 	opts.verify_peer = false;	// no client certificates
 
+	// One context for every connection: the certificate and key are parsed
+	// once, and returning clients resume their sessions.
+#ifdef KTLSACCEL_HAVE_MBEDTLS
+	std::optional<ktlsaccel::mbedtls::context> mctx;
+	if (use_mbedtls) {
+		auto c = ktlsaccel::mbedtls::context::create(opts);
+		if (!c) {
+			std::fprintf(stderr, "context: %s\n", c.error().message().c_str());
+			return 1;
+		}
+		mctx = std::move(*c);
+	}
+#endif
+	auto ctx = ktlsaccel::context::create(opts);
+	if (!ctx) {
+		std::fprintf(stderr, "context: %s\n", ctx.error().message().c_str());
+		return 1;
+	}
+
 	for (;;) {
 		int fd = accept(l, nullptr, nullptr);
 		if (fd < 0)
 			continue;
+		// A client that stops answering is dropped after
+		// options.handshake_timeout (60 s).
 #ifdef KTLSACCEL_HAVE_MBEDTLS
-		auto conn = use_mbedtls ? ktlsaccel::mbedtls::handshake(fd, opts)
-					: ktlsaccel::connection::handshake(fd, opts);
+		auto conn = mctx ? ktlsaccel::mbedtls::handshake(fd, *mctx)
+				 : ktlsaccel::connection::handshake(fd, *ctx);
 #else
-		auto conn = ktlsaccel::connection::handshake(fd, opts);
+		auto conn = ktlsaccel::connection::handshake(fd, *ctx);
 #endif
 		if (!conn) {
 			std::fprintf(stderr, "handshake: %s\n", conn.error().message().c_str());
 			close(fd);
 			continue;
 		}
-		std::printf("%s %s, kernel TLS: %s\n",
+		std::printf("%s %s, kernel TLS: %s, resumed: %s\n",
 			    std::string(ktlsaccel::tls_version_name(conn->info().version)).c_str(),
-			    conn->info().cipher_suite.c_str(), conn->info().kernel_offload ? "yes" : "no");
+			    conn->info().cipher_suite.c_str(), conn->info().kernel_offload ? "yes" : "no",
+			    conn->info().resumed ? "yes" : "no");
 		std::fflush(stdout);
 
 		std::byte buf[16384];
