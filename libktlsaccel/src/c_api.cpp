@@ -237,12 +237,9 @@ int to_options(const struct ktlsaccel_options *opts, size_t size, ktlsaccel::opt
 	return 0;
 }
 
-} // namespace
-
-extern "C" {
-
-int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
-		      struct ktlsaccel_ctx **ctxp)
+/* ktlsaccel_ctx_new() and its Mbed TLS twin: Handle wraps what Context::create() made. */
+template <class Handle, class Context>
+int new_context(const struct ktlsaccel_options *opts, size_t size, Handle **ctxp)
 {
 	return guarded([&]() -> int {
 		if (!ctxp)
@@ -251,12 +248,40 @@ int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
 		ktlsaccel::options cpp;
 		if (int e = to_options(opts, size, cpp))
 			return e;
-		auto c = ktlsaccel::context::create(cpp);
+		auto c = Context::create(cpp);
 		if (!c)
 			return set_error(c.error());
-		*ctxp = new ktlsaccel_ctx{std::move(*c)};
+		*ctxp = new Handle{std::move(*c)};
 		return 0;
 	});
+}
+
+/* ktlsaccel_handshake() and its Mbed TLS twin: run(ctx's context, name) makes the connection. */
+template <class Handle, class Run>
+int handshake_with(Handle *ctx, const char *server_name, struct ktlsaccel_conn **connp, Run run)
+{
+	return guarded([&]() -> int {
+		if (!connp)
+			return invalid();
+		*connp = nullptr;
+		if (!ctx)
+			return invalid();
+		auto c = run(ctx->ctx, std::string_view(server_name ? server_name : ""));
+		if (!c)
+			return set_error(c.error());
+		*connp = new ktlsaccel_conn{std::move(*c)};
+		return 0;
+	});
+}
+
+} // namespace
+
+extern "C" {
+
+int ktlsaccel_ctx_new(const struct ktlsaccel_options *opts, size_t size,
+		      struct ktlsaccel_ctx **ctxp)
+{
+	return new_context<ktlsaccel_ctx, ktlsaccel::context>(opts, size, ctxp);
 }
 
 void ktlsaccel_ctx_free(struct ktlsaccel_ctx *ctx)
@@ -272,18 +297,8 @@ SSL_CTX *ktlsaccel_ctx_ssl_ctx(struct ktlsaccel_ctx *ctx)
 int ktlsaccel_handshake(struct ktlsaccel_ctx *ctx, int fd, const char *server_name,
 			struct ktlsaccel_conn **connp)
 {
-	return guarded([&]() -> int {
-		if (!connp)
-			return invalid();
-		*connp = nullptr;
-		if (!ctx)
-			return invalid();
-		auto c = ktlsaccel::connection::handshake(fd, ctx->ctx,
-							  server_name ? server_name : "");
-		if (!c)
-			return set_error(c.error());
-		*connp = new ktlsaccel_conn{std::move(*c)};
-		return 0;
+	return handshake_with(ctx, server_name, connp, [fd](const auto &c, std::string_view name) {
+		return ktlsaccel::connection::handshake(fd, c, name);
 	});
 }
 
@@ -365,19 +380,7 @@ int ktlsaccel_mbedtls_prepare_ssl(mbedtls_ssl_context *ssl)
 int ktlsaccel_mbedtls_ctx_new(const struct ktlsaccel_options *opts, size_t size,
 			      struct ktlsaccel_mbedtls_ctx **ctxp)
 {
-	return guarded([&]() -> int {
-		if (!ctxp)
-			return invalid();
-		*ctxp = nullptr;
-		ktlsaccel::options cpp;
-		if (int e = to_options(opts, size, cpp))
-			return e;
-		auto c = ktlsaccel::mbedtls::context::create(cpp);
-		if (!c)
-			return set_error(c.error());
-		*ctxp = new ktlsaccel_mbedtls_ctx{std::move(*c)};
-		return 0;
-	});
+	return new_context<ktlsaccel_mbedtls_ctx, ktlsaccel::mbedtls::context>(opts, size, ctxp);
 }
 
 void ktlsaccel_mbedtls_ctx_free(struct ktlsaccel_mbedtls_ctx *ctx)
@@ -388,17 +391,8 @@ void ktlsaccel_mbedtls_ctx_free(struct ktlsaccel_mbedtls_ctx *ctx)
 int ktlsaccel_mbedtls_handshake(struct ktlsaccel_mbedtls_ctx *ctx, int fd, const char *server_name,
 				struct ktlsaccel_conn **connp)
 {
-	return guarded([&]() -> int {
-		if (!connp)
-			return invalid();
-		*connp = nullptr;
-		if (!ctx)
-			return invalid();
-		auto c = ktlsaccel::mbedtls::handshake(fd, ctx->ctx, server_name ? server_name : "");
-		if (!c)
-			return set_error(c.error());
-		*connp = new ktlsaccel_conn{std::move(*c)};
-		return 0;
+	return handshake_with(ctx, server_name, connp, [fd](const auto &c, std::string_view name) {
+		return ktlsaccel::mbedtls::handshake(fd, c, name);
 	});
 }
 

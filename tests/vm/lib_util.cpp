@@ -441,6 +441,20 @@ std::vector<std::byte> recv_exactly(connection &conn, std::size_t n)
 	return out;
 }
 
+void exchange_both_ways(connection &client, connection &server, std::size_t size,
+			std::uint32_t seed)
+{
+	const auto down = pattern(size, seed), up = pattern(size, seed + 1);
+	std::thread tx([&] { EXPECT_TRUE(server.send_all(down)); });
+	auto got_down = recv_exactly(client, down.size());
+	tx.join();
+	EXPECT_TRUE(got_down == down) << "client received different bytes";
+	std::thread tx2([&] { EXPECT_TRUE(client.send_all(up)); });
+	auto got_up = recv_exactly(server, up.size());
+	tx2.join();
+	EXPECT_TRUE(got_up == up) << "server received different bytes";
+}
+
 std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end)
 {
 	std::vector<std::byte> out;

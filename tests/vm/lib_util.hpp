@@ -163,6 +163,13 @@ void expect_one_way(connection &from, connection &to, const std::vector<std::byt
 
 /* Reads until n bytes, EOF (0) or an error; returns what it got. */
 std::vector<std::byte> recv_exactly(connection &conn, std::size_t n);
+/*
+ * The server sends `size` bytes down, the client reads them all (and any
+ * post-handshake messages before them), then sends `size` up; both
+ * byte-exact (seed and seed + 1 patterns).
+ */
+void exchange_both_ways(connection &client, connection &server, std::size_t size,
+			std::uint32_t seed);
 /* Reads until recv() returns 0 or fails; returns the data and the result. */
 std::vector<std::byte> recv_to_end(connection &conn, std::error_code *end);
 

@@ -421,15 +421,7 @@ protected:
 	/* the server sends down, the client reads it and sends up; byte-exact, then close_notify */
 	static void exchange(connection &client, connection &server, std::uint32_t seed)
 	{
-		const auto down = pattern(payload, seed), up = pattern(payload, seed + 1);
-		std::thread tx([&] { EXPECT_TRUE(server.send_all(down)); });
-		auto got_down = recv_exactly(client, down.size());
-		tx.join();
-		EXPECT_TRUE(got_down == down) << "client received different bytes";
-		std::thread tx2([&] { EXPECT_TRUE(client.send_all(up)); });
-		auto got_up = recv_exactly(server, up.size());
-		tx2.join();
-		EXPECT_TRUE(got_up == up) << "server received different bytes";
+		exchange_both_ways(client, server, payload, seed);
 		EXPECT_TRUE(client.shutdown());
 		EXPECT_EQ(recv_exactly(server, 1).size(), 0u) << "no close_notify";
 	}

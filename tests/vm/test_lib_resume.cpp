@@ -46,18 +46,9 @@ std::string case_name(const testing::TestParamInfo<resume_case> &i)
 
 constexpr std::size_t payload = 48 * 1024;
 
-/* The server sends down, the client reads it all (and so the tickets before it) and sends up. */
 void exchange(connection &client, connection &server, std::uint32_t seed)
 {
-	const auto down = pattern(payload, seed), up = pattern(payload, seed + 1);
-	std::thread tx([&] { EXPECT_TRUE(server.send_all(down)); });
-	auto got_down = recv_exactly(client, down.size());
-	tx.join();
-	EXPECT_TRUE(got_down == down) << "client received different bytes";
-	std::thread tx2([&] { EXPECT_TRUE(client.send_all(up)); });
-	auto got_up = recv_exactly(server, up.size());
-	tx2.join();
-	EXPECT_TRUE(got_up == up) << "server received different bytes";
+	exchange_both_ways(client, server, payload, seed);
 }
 
 } // namespace
