@@ -57,6 +57,11 @@ using ssl_slot = ex_slot<CRYPTO_EX_INDEX_SSL, T, Owning>;
 template <class T, bool Owning = true>
 using ssl_ctx_slot = ex_slot<CRYPTO_EX_INDEX_SSL_CTX, T, Owning>;
 
+// info.peer_certificate and peer_subject from a DER certificate another
+// handshake backend (Mbed TLS) received, described as OpenSSL's are.
+KTLSACCEL_LOCAL void describe_peer_der(std::span<const std::uint8_t> der,
+				       connection_info &info);
+
 inline std::error_code errno_error(int e = errno)
 {
 	return {e, std::system_category()};

@@ -709,6 +709,12 @@ result<connection> offload(mbedtls_ssl_context *ssl, int fd)
 	/* the kernel has the keys: now Mbed TLS's plaintext can move over */
 	if (auto r = take_pending(ssl, detail::connection_access::pending(*conn)); !r)
 		return std::unexpected(r.error());
+#if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+	/* what verification checked; without KEEP_PEER_CERTIFICATE Mbed TLS keeps only a digest */
+	if (const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(ssl); peer && peer->raw.p)
+		detail::describe_peer_der(std::span<const std::uint8_t>(peer->raw.p, peer->raw.len),
+					  detail::connection_access::info(*conn));
+#endif
 	return conn;
 }
 

@@ -466,6 +466,22 @@ struct bio_free_t {
 	void operator()(BIO *b) const { BIO_free(b); }
 };
 
+/* RFC 2253 ("CN=example.org,O=Example"), as info().peer_subject has it for every backend */
+std::string subject_of(X509 *cert)
+{
+	std::string subject;
+	std::unique_ptr<BIO, bio_free_t> mem(BIO_new(BIO_s_mem()));
+	if (mem && X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert), 0,
+				      XN_FLAG_RFC2253) >= 0) {
+		char *text = nullptr;
+		long n = BIO_get_mem_data(mem.get(), &text);
+		if (n > 0)
+			subject.assign(text, static_cast<std::size_t>(n));
+	}
+	ERR_clear_error();
+	return subject;
+}
+
 void describe_peer(SSL *ssl, connection_info &info)
 {
 	std::unique_ptr<X509, x509_free_t> cert(SSL_get1_peer_certificate(ssl));
@@ -480,18 +496,23 @@ void describe_peer(SSL *ssl, connection_info &info)
 		if (i2d_X509(cert.get(), &p) != len)
 			info.peer_certificate.clear();
 	}
-	std::unique_ptr<BIO, bio_free_t> mem(BIO_new(BIO_s_mem()));
-	if (mem && X509_NAME_print_ex(mem.get(), X509_get_subject_name(cert.get()), 0,
-				      XN_FLAG_RFC2253) >= 0) {
-		char *text = nullptr;
-		long n = BIO_get_mem_data(mem.get(), &text);
-		if (n > 0)
-			info.peer_subject.assign(text, static_cast<std::size_t>(n));
-	}
+	info.peer_subject = subject_of(cert.get());
 	ERR_clear_error();
 }
 
 } // namespace
+
+void describe_peer_der(std::span<const std::uint8_t> der, connection_info &info)
+{
+	info.peer_certificate.assign(der.begin(), der.end());
+	info.peer_subject.clear();
+	const unsigned char *p = der.data();
+	std::unique_ptr<X509, x509_free_t> cert(
+		d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+	if (cert)
+		info.peer_subject = subject_of(cert.get());
+	ERR_clear_error();
+}
 
 bool ssl_set_socket(SSL *ssl, int fd, bool nonblocking)
 {

@@ -27,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include <sys/socket.h>
@@ -426,6 +427,25 @@ protected:
 		EXPECT_EQ(recv_exactly(server, 1).size(), 0u) << "no close_notify";
 	}
 
+	/* the test PKI's server certificate as DER, read by OpenSSL */
+	static const std::vector<std::uint8_t> &leaf_der()
+	{
+		static const std::vector<std::uint8_t> der = [] {
+			std::vector<std::uint8_t> out;
+			std::unique_ptr<FILE, int (*)(FILE *)> f(fopen(test_pki().cert.c_str(), "r"),
+								 fclose);
+			X509 *x = f ? PEM_read_X509(f.get(), nullptr, nullptr, nullptr) : nullptr;
+			unsigned char *buf = nullptr;
+			int len = x ? i2d_X509(x, &buf) : -1;
+			if (len > 0)
+				out.assign(buf, buf + len);
+			OPENSSL_free(buf);
+			X509_free(x);
+			return out;
+		}();
+		return der;
+	}
+
 	void check(handshaken_pair &p, int i, std::uint32_t seed)
 	{
 		ASSERT_TRUE(p.client) << "client: " << p.client.error().message();
@@ -439,6 +459,11 @@ protected:
 		EXPECT_EQ(p.server->info().resumed, i > 0) << "server: resumed?";
 		EXPECT_EQ(p.client->info().server_name, "localhost");
 		EXPECT_EQ(p.server->info().server_name, "localhost");
+		/* a resumed session carries the certificate the full handshake checked */
+		ASSERT_FALSE(leaf_der().empty()) << "cannot read " << test_pki().cert;
+		EXPECT_EQ(p.client->info().peer_certificate, leaf_der()) << "client: the server's certificate";
+		EXPECT_EQ(p.client->info().peer_subject, "CN=localhost");
+		EXPECT_TRUE(p.server->info().peer_certificate.empty()) << "no client certificate was sent";
 		ASSERT_NO_FATAL_FAILURE(exchange(*p.client, *p.server, seed));
 	}
 };

@@ -108,7 +108,8 @@ struct connection_info {
 	std::string server_name;
 	// The certificate the peer presented (DER), and its subject (RFC 2253,
 	// "CN=example.org,O=Example"); empty if it sent none. Checked only as
-	// far as verify_peer asked. Filled by the OpenSSL backend.
+	// far as verify_peer asked. Filled by both backends (Mbed TLS: when
+	// built with MBEDTLS_SSL_KEEP_PEER_CERTIFICATE, as Debian's is).
 	std::vector<std::uint8_t> peer_certificate;
 	std::string peer_subject;
 	// The handshake resumed an earlier session (TLS 1.2 session ID or
