@@ -849,11 +849,24 @@ struct running {
 };
 thread_local running *current = nullptr;
 
-int locked_random(void *p, unsigned char *out, size_t len)
+/*
+ * A callback Mbed TLS makes with the context state as its data: Fn on the
+ * state's Object under the state's Mutex. A... are deduced from the
+ * callback type the pointer is taken for, so one template fits 2.x's and
+ * 3.x's signatures.
+ */
+template <auto Fn, auto Object, auto Mutex, class... A>
+int locked(void *p, A... a)
 {
 	auto *st = static_cast<mbedtls_context_state *>(p);
-	std::lock_guard lock(st->rng_mu);
-	return mbedtls_ctr_drbg_random(&st->drbg, out, len);
+	std::lock_guard lock(st->*Mutex);
+	return Fn(&(st->*Object), a...);
+}
+
+int locked_random(void *p, unsigned char *out, size_t len)
+{
+	return locked<mbedtls_ctr_drbg_random, &mbedtls_context_state::drbg,
+		      &mbedtls_context_state::rng_mu>(p, out, len);
 }
 
 int on_sni(void *, mbedtls_ssl_context *, const unsigned char *name, size_t len)
@@ -1024,25 +1037,18 @@ result<std::shared_ptr<mbedtls_context_state>> make_state(const options &o, bool
 #endif
 		/*
 		 * Session IDs for clients without tickets (a server that issues
-		 * a ticket sends no session ID), tickets for the others. The
-		 * generic lambdas take 2.x's and 3.x's callback signatures.
+		 * a ticket sends no session ID), tickets for the others, each
+		 * under its own lock.
 		 */
+		using state = mbedtls_context_state;
 #if defined(MBEDTLS_SSL_CACHE_C)
 		if (keep_sessions) {
 			mbedtls_ssl_cache_set_timeout(&st->cache, session_lifetime_s);
 			mbedtls_ssl_cache_set_max_entries(&st->cache, server_cache_entries);
 			mbedtls_ssl_conf_session_cache(
 				conf, st.get(),
-				[](void *p, auto... a) -> int {
-					auto *s = static_cast<mbedtls_context_state *>(p);
-					std::lock_guard lock(s->cache_mu);
-					return mbedtls_ssl_cache_get(&s->cache, a...);
-				},
-				[](void *p, auto... a) -> int {
-					auto *s = static_cast<mbedtls_context_state *>(p);
-					std::lock_guard lock(s->cache_mu);
-					return mbedtls_ssl_cache_set(&s->cache, a...);
-				});
+				locked<mbedtls_ssl_cache_get, &state::cache, &state::cache_mu>,
+				locked<mbedtls_ssl_cache_set, &state::cache, &state::cache_mu>);
 		}
 #endif
 #if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_GCM_C)
@@ -1057,16 +1063,8 @@ result<std::shared_ptr<mbedtls_context_state>> make_state(const options &o, bool
 				return fail(mbedtls_error(ret));
 			mbedtls_ssl_conf_session_tickets_cb(
 				conf,
-				[](void *p, auto... a) -> int {
-					auto *s = static_cast<mbedtls_context_state *>(p);
-					std::lock_guard lock(s->ticket_mu);
-					return mbedtls_ssl_ticket_write(&s->tickets, a...);
-				},
-				[](void *p, auto... a) -> int {
-					auto *s = static_cast<mbedtls_context_state *>(p);
-					std::lock_guard lock(s->ticket_mu);
-					return mbedtls_ssl_ticket_parse(&s->tickets, a...);
-				},
+				locked<mbedtls_ssl_ticket_write, &state::tickets, &state::ticket_mu>,
+				locked<mbedtls_ssl_ticket_parse, &state::tickets, &state::ticket_mu>,
 				st.get());
 		}
 #endif
